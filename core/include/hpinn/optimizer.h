@@ -4,11 +4,16 @@
  * Optimizers never see networks or meshes: only a flat parameter vector theta of
  * length n and callbacks. Least-squares methods additionally use residuals r (m)
  * and their Jacobian, with the convention L = 1/2 ||r||^2: an objective that
- * offers both callbacks must return the same L from either. */
+ * offers both callbacks must return the same L from either.
+ *
+ * The second half declares the small helpers optimizer plugins share (core/src/
+ * optimizer.c): stop-reason names, step-info filling, and the checked byte
+ * format of a saved optimizer state. */
 #ifndef HPINN_OPTIMIZER_H
 #define HPINN_OPTIMIZER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hpinn/params.h"
 #include "hpinn/status.h"
@@ -25,7 +30,8 @@ typedef struct hp_objective {
      * value is returned as such (status HP_OK); the optimizer decides. */
     hp_status (*value_and_gradient)(void *ctx, const double *theta, double *value,
                                     double *grad);
-    /* Optional. r (m) and J = dr/dtheta (m x n row-major; NULL: residuals only). */
+    /* Optional. r (m) and J = dr/dtheta (m x n row-major; NULL: residuals only).
+     * Non-finite entries are returned as such (status HP_OK). */
     hp_status (*residuals_and_jacobian)(void *ctx, const double *theta, double *r,
                                         double *J);
 } hp_objective;
@@ -33,39 +39,104 @@ typedef struct hp_objective {
 /* Why an optimizer stopped (HP_OPT_CONTINUE: it did not). */
 typedef enum hp_opt_stop {
     HP_OPT_CONTINUE = 0,
-    HP_OPT_CONVERGED_GRADIENT,  /* ||g|| below its tolerance */
+    HP_OPT_CONVERGED_GRADIENT,  /* ||g||_2 below its tolerance */
     HP_OPT_CONVERGED_STEP,      /* step below its tolerance */
     HP_OPT_CONVERGED_VALUE,     /* relative decrease of L below its tolerance */
     HP_OPT_LINE_SEARCH_FAILED,  /* no step satisfying the line search conditions */
-    HP_OPT_NON_FINITE,          /* L or g not finite at the current iterate */
+    HP_OPT_NON_FINITE,          /* L or g not finite at the current iterate, or no
+                                   finite value anywhere along the search */
     HP_OPT_MAX_EVALUATIONS,     /* evaluation budget of one step exhausted */
     HP_OPT_DAMPING_LIMIT        /* LM damping grew beyond its limit */
 } hp_opt_stop;
 
+/* "continue", "converged (gradient)", ... Never NULL. */
 const char *hp_opt_stop_name(hp_opt_stop s);
+
+/* Nonzero for the three HP_OPT_CONVERGED_* reasons: a success, not a failure. */
+int hp_opt_stop_is_converged(hp_opt_stop s);
 
 typedef struct hp_opt_step_info {
     double value;        /* L at theta after the step (Adam: at theta before it) */
-    double grad_norm;    /* ||g|| at the same point, when known (else NAN) */
+    double grad_norm;    /* ||g||_2 at the same point, when known (else NAN) */
+    double step_norm;    /* ||theta_after - theta_before||_2 (0: theta did not move) */
+    double step_size;    /* Adam: learning rate used; L-BFGS: accepted line-search
+                            step alpha along the quasi-Newton direction; else NAN */
+    double damping;      /* LM: damping lambda after the step; else NAN */
     size_t evaluations;  /* objective evaluations this step used */
     hp_opt_stop stop;
     char message[256];   /* human-readable reason when stop != CONTINUE */
 } hp_opt_step_info;
 
 typedef struct hp_optimizer_ops {
+    /* n: number of parameters. The objective passed to step() must have this n. */
     hp_status (*create)(const hp_params *params, size_t n, void **state);
     void (*destroy)(void *state);
     /* One iteration: updates theta in place. A stop reason is not an error: the
-     * status is HP_OK and info->stop says why; errors are for failures. */
+     * status is HP_OK and info->stop says why (theta is then left at the best
+     * accepted point, never at a rejected trial); errors are for failures (an
+     * objective callback failing, a wrong n, no memory). Calling step again after
+     * a stop is allowed and re-examines the same point. */
     hp_status (*step)(void *state, double *theta, const hp_objective *objective,
                       hp_opt_step_info *info);
     /* Optional checkpointing of the complete internal state (moments, history,
-     * damping, step count): size in bytes, save into buf, load from buf. Loading a
-     * buffer of the wrong size or contents is HP_ERR_CORRUPT. */
+     * damping, step count, cached evaluations): size in bytes, save into buf (of
+     * state_size bytes), load from buf. Loading a buffer of the wrong size, kind,
+     * version or contents is HP_ERR_CORRUPT and leaves the state unchanged.
+     * save -> load -> step continues exactly as the uninterrupted run would. */
     size_t (*state_size)(const void *state);
     hp_status (*save)(const void *state, void *buf);
     hp_status (*load)(void *state, const void *buf, size_t size);
 } hp_optimizer_ops;
+
+/* ---- helpers shared by optimizer plugins (core/src/optimizer.c) ------------- */
+
+/* Reset info for a new step: value, grad_norm, step_size, damping NAN;
+ * step_norm 0; evaluations 0; stop CONTINUE; message "". */
+void hp_opt_info_init(hp_opt_step_info *info);
+
+/* Record a stop reason with a printf-like message. */
+void hp_opt_info_stop(hp_opt_step_info *info, hp_opt_stop stop, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Saved optimizer states: a fixed header followed by the payload, all in the
+ * byte order of the machine that wrote it:
+ *   u32 magic "HPOS" | u32 format version | char kind[8] ("adam", NUL padded) |
+ *   u64 n | u64 payload bytes | u64 FNV-1a checksum of the payload
+ * Readers check every field before the caller touches its state. */
+#define HP_OPT_STATE_HEADER_SIZE 40u
+#define HP_OPT_STATE_KIND_MAX 8u
+
+typedef struct hp_opt_state_writer {
+    unsigned char *buf;
+    size_t pos, size;
+} hp_opt_state_writer;
+
+typedef struct hp_opt_state_reader {
+    const unsigned char *buf;
+    size_t pos, size;
+} hp_opt_state_reader;
+
+/* Bytes of a saved state with `payload` bytes of payload. */
+size_t hp_opt_state_bytes(size_t payload);
+
+/* Start writing into buf (hp_opt_state_bytes(payload) bytes). */
+void hp_opt_state_write_begin(hp_opt_state_writer *w, void *buf, const char *kind,
+                              uint32_t version, uint64_t n, size_t payload);
+void hp_opt_state_put(hp_opt_state_writer *w, const void *data, size_t bytes);
+/* Seal: checks that exactly `payload` bytes were put (else HP_ERR_INTERNAL) and
+ * writes the checksum. */
+hp_status hp_opt_state_write_end(hp_opt_state_writer *w);
+
+/* Validate buf (size bytes) as a state of `kind`, `version`, parameter count n and
+ * exactly `payload` payload bytes; HP_ERR_CORRUPT naming the mismatch otherwise. */
+hp_status hp_opt_state_read_begin(hp_opt_state_reader *r, const void *buf, size_t size,
+                                  const char *kind, uint32_t version, uint64_t n,
+                                  size_t payload);
+/* Copy the next `bytes` of payload; HP_ERR_CORRUPT when fewer remain. */
+hp_status hp_opt_state_get(hp_opt_state_reader *r, void *data, size_t bytes);
 
 #ifdef __cplusplus
 }
