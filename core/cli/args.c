@@ -1,0 +1,66 @@
+/* args.c — argument parsing shared by the commands that take a pipeline. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int allowed_flag(const char *allowed, const char *flag) {
+    size_t fl = strlen(flag);
+    for (const char *p = allowed; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == fl && strncmp(p, flag, len) == 0) return 1;
+        p = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+hp_status hp_cli_parse_pipeline_args(int argc, char **argv, const char *allowed, hp_cli_pipeline_args *a) {
+    memset(a, 0, sizeof *a);
+    a->sets = calloc((size_t)argc + 1, sizeof *a->sets);
+    if (!a->sets) HP_ERROR(HP_ERR_NOMEM, "out of memory");
+    const char *cmd = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--set") == 0 || strncmp(arg, "--set=", 6) == 0) {
+            const char *v = arg[5] == '=' ? arg + 6 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v) HP_ERROR(HP_ERR_USAGE, "%s: --set needs KEY=VALUE", cmd);
+            a->sets[a->n_sets++] = v;
+        } else if (strcmp(arg, "--out") == 0 && allowed_flag(allowed, "out")) {
+            if (i + 1 >= argc) HP_ERROR(HP_ERR_USAGE, "%s: --out needs a directory", cmd);
+            a->out_dir = argv[++i];
+        } else if (strcmp(arg, "--gradient") == 0 && allowed_flag(allowed, "gradient")) {
+            a->gradient = 1;
+        } else if (strcmp(arg, "--resume") == 0 && allowed_flag(allowed, "resume")) {
+            if (i + 1 >= argc) HP_ERROR(HP_ERR_USAGE, "%s: --resume needs a run directory", cmd);
+            a->resume = argv[++i];
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            HP_ERROR(HP_ERR_USAGE, "%s: unknown option '%s'; see `hpinn help %s`", cmd, arg, cmd);
+        } else if (!a->config) {
+            a->config = arg;
+        } else {
+            HP_ERROR(HP_ERR_USAGE, "%s: unexpected argument '%s' (the pipeline is already '%s')", cmd, arg, a->config);
+        }
+    }
+    if (!a->config && !a->resume) HP_ERROR(HP_ERR_USAGE, "%s: missing CONFIG; see `hpinn help %s`", cmd, cmd);
+    return HP_OK;
+}
+
+void hp_cli_pipeline_args_free(hp_cli_pipeline_args *a) {
+    free(a->sets);
+    memset(a, 0, sizeof *a);
+}
+
+hp_status hp_cli_load_config(const hp_cli_pipeline_args *a, hp_config **out) {
+    hp_config *c;
+    HP_CALL(hp_config_load_file(a->config, &c));
+    for (size_t i = 0; i < a->n_sets; i++) {
+        hp_status st = hp_config_set(c, a->sets[i]);
+        if (st != HP_OK) {
+            hp_config_destroy(c);
+            return st;
+        }
+    }
+    *out = c;
+    return HP_OK;
+}

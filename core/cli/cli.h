@@ -1,0 +1,45 @@
+/* cli.h (private to the hpinn command) — the command table and the helpers the
+ * commands share: argument parsing for --set/--out, loading a pipeline with its
+ * overrides, and the mapping of a status to the process exit code. */
+#ifndef HPINN_CLI_H
+#define HPINN_CLI_H
+
+#include <stddef.h>
+
+#include "hpinn/config.h"
+#include "hpinn/registry.h"
+#include "hpinn/status.h"
+
+typedef struct hp_cli_command {
+    const char *name;
+    const char *synopsis;   /* "check CONFIG [--set k=v]..." */
+    const char *summary;    /* one line */
+    const char *help;       /* full text for `hpinn help NAME` */
+    hp_status (*run)(int argc, char **argv); /* argv[0] is the command name */
+} hp_cli_command;
+
+extern const hp_cli_command hp_cli_commands[];
+
+/* Common options of commands that take a pipeline. */
+typedef struct hp_cli_pipeline_args {
+    const char *config;
+    const char *out_dir;
+    const char **sets;
+    size_t n_sets;
+    int gradient;      /* check --gradient */
+    const char *resume;
+} hp_cli_pipeline_args;
+
+/* Parse CONFIG [--set k=v]... [--out DIR] (+ flags listed in `allowed`, e.g.
+ * "out,gradient,resume"). Unknown options are HP_ERR_USAGE. */
+hp_status hp_cli_parse_pipeline_args(int argc, char **argv, const char *allowed, hp_cli_pipeline_args *a);
+void hp_cli_pipeline_args_free(hp_cli_pipeline_args *a);
+
+/* Load the pipeline and apply the overrides. */
+hp_status hp_cli_load_config(const hp_cli_pipeline_args *a, hp_config **out);
+
+hp_status hp_cmd_plugins(int argc, char **argv);
+hp_status hp_cmd_check(int argc, char **argv);
+hp_status hp_cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,94 @@
+/* main.c — the hpinn command: dispatch, help, --version, and the one place where
+ * a status becomes an exit code (0 success, 2 user error, 1 internal failure). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "hpinn/hpinn.h"
+
+static hp_status cmd_help(int argc, char **argv);
+static hp_status cmd_version(int argc, char **argv);
+
+const hp_cli_command hp_cli_commands[] = {
+    {"plugins", "plugins [NAME]", "list the plugins found, or the parameters of one",
+     "Without NAME: a table of every plugin found on the search path (kind, name,\n"
+     "version, summary, file), followed by any plugin file that could not be loaded\n"
+     "and why. With NAME: that plugin's parameters with type, default, bounds and doc.\n"
+     "The search path is HPINN_PLUGIN_PATH (colon-separated), then the plugin\n"
+     "directory next to libhpinn, then the install prefix.\n",
+     hp_cmd_plugins},
+    {"check", "check CONFIG [--set KEY=VALUE]...", "validate a pipeline and print it resolved",
+     "Loads CONFIG, applies the overrides, validates every section against its\n"
+     "parameter table (plugins are looked up on the search path) and prints the\n"
+     "resolved pipeline with every default filled in. Errors name FILE:LINE:COL, the\n"
+     "key, what was wrong and what is expected; the exit code is then 2.\n",
+     hp_cmd_check},
+    {"run", "run CONFIG [--set KEY=VALUE]... [--out DIR]", "train a pipeline",
+     "Validates CONFIG like `check`, writes the resolved configuration to the output\n"
+     "directory (output.dir, or --out DIR) and trains. --set KEY=VALUE overrides any\n"
+     "value, e.g. --set network.width=50 --set stages[0].iterations=100.\n",
+     hp_cmd_run},
+    {"help", "help [COMMAND]", "show help for hpinn or one command", "Shows the commands, or one command's help.\n",
+     cmd_help},
+    {"--version", "--version", "print the version and the plugin ABI version", "Prints the version.\n",
+     cmd_version},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static const hp_cli_command *find_command(const char *name) {
+    for (const hp_cli_command *c = hp_cli_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0) return c;
+    return NULL;
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "hpinn %s — hybrid physics-informed neural network / finite-element multiscale solver\n\n"
+            "usage: hpinn COMMAND [ARGS]\n\ncommands:\n",
+            hp_version());
+    for (const hp_cli_command *c = hp_cli_commands; c->name; c++)
+        fprintf(out, "  %-46s %s\n", c->synopsis, c->summary);
+    fprintf(out, "\nexit codes: 0 success, 2 user error (config, arguments, unknown plugin), 1 failure.\n"
+                 "`hpinn help COMMAND` shows more; docs/ has the user guide.\n");
+}
+
+static hp_status cmd_help(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stdout);
+        return HP_OK;
+    }
+    const hp_cli_command *c = find_command(argv[1]);
+    if (!c) HP_ERROR(HP_ERR_USAGE, "help: unknown command '%s'; expected one of the commands `hpinn help` lists", argv[1]);
+    printf("usage: hpinn %s\n\n%s", c->synopsis, c->help);
+    return HP_OK;
+}
+
+static hp_status cmd_version(int argc, char **argv) {
+    if (argc > 1) HP_ERROR(HP_ERR_USAGE, "--version takes no arguments");
+    printf("hpinn %s (plugin ABI %u)\n", hp_version(), hp_abi_version());
+    return HP_OK;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) name = "help";
+    if (strcmp(name, "-V") == 0 || strcmp(name, "version") == 0) name = "--version";
+    const hp_cli_command *c = find_command(name);
+    if (!c) {
+        fprintf(stderr, "hpinn: error: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    hp_status st = c->run(argc - 1, argv + 1);
+    fflush(stdout);
+    if (st == HP_OK) return 0;
+    fprintf(stderr, "hpinn: error: %s\n", hp_error_message());
+    int user = hp_status_is_user_error(st);
+    if (!user || getenv("HPINN_DEBUG")) fprintf(stderr, "(%s)\n%s", hp_status_name(st), hp_error_trace());
+    return user ? 2 : 1;
+}

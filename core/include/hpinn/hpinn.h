@@ -1,0 +1,30 @@
+/* hpinn/hpinn.h — umbrella header: everything a program embedding hpinn or a
+ * plugin author needs, plus the library version. */
+#ifndef HPINN_HPINN_H
+#define HPINN_HPINN_H
+
+#include "hpinn/coarse.h"
+#include "hpinn/config.h"
+#include "hpinn/expr.h"
+#include "hpinn/jets.h"
+#include "hpinn/network.h"
+#include "hpinn/optimizer.h"
+#include "hpinn/params.h"
+#include "hpinn/plugin.h"
+#include "hpinn/registry.h"
+#include "hpinn/status.h"
+#include "hpinn/upscaling.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "0.1.0" */
+const char *hp_version(void);
+/* HP_ABI_VERSION of the running library (a plugin compares with its own). */
+unsigned hp_abi_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

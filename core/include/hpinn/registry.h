@@ -1,0 +1,56 @@
+/* hpinn/registry.h — finding plugins by (kind, name).
+ *
+ * Search order: the directories of HPINN_PLUGIN_PATH (colon-separated), then the
+ * plugin directory next to the libhpinn in use (the build tree, or the install
+ * prefix), then the configured install prefix. Only files named hpinn_*.so are
+ * considered; each is opened with dlopen(RTLD_NOW|RTLD_LOCAL) and must export the
+ * entry symbol of hpinn/plugin.h with a matching ABI version and struct size.
+ * A duplicate (kind, name) is reported and the first one found wins. Names from a
+ * configuration are only ever looked up here, never opened as paths. */
+#ifndef HPINN_REGISTRY_H
+#define HPINN_REGISTRY_H
+
+#include <stddef.h>
+
+#include "hpinn/plugin.h"
+#include "hpinn/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hp_registry hp_registry;
+
+/* A problem met while scanning (bad ABI, missing symbol, duplicate name): the
+ * scan goes on, the problems are kept for `hpinn plugins` to show. */
+typedef struct hp_registry_problem {
+    const char *file;
+    const char *message;
+} hp_registry_problem;
+
+/* Scan the search path and load every plugin found. */
+hp_status hp_registry_open(hp_registry **out);
+void hp_registry_close(hp_registry *r);
+
+/* Look a plugin up. Unknown name -> HP_ERR_NOT_FOUND whose message lists the
+ * available names of that kind. An invalid name ([a-z0-9_]+) -> HP_ERR_NOT_FOUND. */
+hp_status hp_registry_find(const hp_registry *r, hp_plugin_kind kind, const char *name,
+                           const hp_plugin_descriptor **out);
+
+/* Enumerate: count, then i-th descriptor and the file it came from. */
+size_t hp_registry_count(const hp_registry *r);
+const hp_plugin_descriptor *hp_registry_get(const hp_registry *r, size_t i, const char **file);
+size_t hp_registry_problem_count(const hp_registry *r);
+const hp_registry_problem *hp_registry_get_problem(const hp_registry *r, size_t i);
+
+/* Load a single plugin file, checking it exactly as the scan does (used by the
+ * scan and by tests). The handle stays open until hp_registry_close. */
+hp_status hp_registry_load_file(hp_registry *r, const char *path);
+
+/* The directories searched, in order, joined by ':' (for messages). */
+const char *hp_registry_search_path(const hp_registry *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

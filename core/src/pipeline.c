@@ -1,0 +1,81 @@
+/* pipeline.c — what a pipeline may contain: its sections and the parameter
+ * tables of the core sections (problem, coupling, stages, output, upscale).
+ * Plugin sections are declared by their plugins. The docs in these tables are
+ * what `hpinn help pipeline` and docs/pipeline-reference.md show. */
+#include "pipeline.h"
+
+#include <string.h>
+
+#define MIN(v) HP_PARAM_HAS_MIN, (v), 0.0
+#define MIN_OPEN(v) (HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN), (v), 0.0
+#define RANGE(a, b) (HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX), (a), (b)
+#define NOBOUND 0u, 0.0, 0.0
+
+const hp_param_def hp__problem_params[] = {
+    {"dim", HP_PARAM_INT, "1", RANGE(1, 2), NULL, 0, "space dimension d of Ω = (0,1)^d"},
+    {"K", HP_PARAM_STRING, NULL, HP_PARAM_REQUIRED, 0.0, 0.0, NULL, 0,
+     "conductivity K(x) (or K(x,y)): an expression with the pipeline's constants"},
+    {"q", HP_PARAM_STRING, "0", NOBOUND, NULL, 0, "source q as an expression"},
+    {"boundary", HP_PARAM_ENUM, "hard", NOBOUND, "hard|soft", 0,
+     "hard: v = l(x) N(x) with l = Π x_a (1 - x_a); soft: v = N(x) plus a tau1 penalty"},
+    {"collocation.points", HP_PARAM_INT, "280", MIN(1), NULL, 0,
+     "equispaced interior collocation points (1-D: count M; 2-D: per axis m, M = m^2)"},
+    {"collocation.boundary_points", HP_PARAM_INT, "64", MIN(1), NULL, 0,
+     "boundary points for the soft penalty (1-D: the two end points; 2-D: per side)"},
+    {"reference.exact", HP_PARAM_STRING, NULL, NOBOUND, NULL, 0,
+     "closed-form fine solution u(x) for validation (optional)"},
+    {"reference.fem_elements", HP_PARAM_INT, "0", MIN(0), NULL, 0,
+     "elements per axis of a fine FEM reference solve (0: none)"},
+    {"validation.points", HP_PARAM_INT, "1000", MIN(2), NULL, 0,
+     "validation grid points (1-D count, 2-D per axis) for errors and the fine residual"},
+    HP_PARAM_END};
+
+const hp_param_def hp__coupling_params[] = {
+    {"form", HP_PARAM_ENUM, "full", NOBOUND, "full|compressed|none", 0,
+     "coupling term: full (11) ||Q̄v - y||², compressed (16) ||Q̄v - Q̄y||², none: plain PINN"},
+    {"window", HP_PARAM_INT, "1", MIN(0), NULL, 0, "moving-average window ω in coarse nodes"},
+    {"window_shape", HP_PARAM_ENUM, "square", NOBOUND, "square|disk", 0, "2-D window shape"},
+    {"delta", HP_PARAM_REAL, "0", MIN(0), NULL, 0,
+     "δ: nodes closer than δ/2 to the boundary are not averaged (paper: ε)"},
+    {"tau1", HP_PARAM_REAL, "1", MIN(0), NULL, 0, "weight of the soft boundary penalty"},
+    {"tau2", HP_PARAM_REAL, "0", MIN(0), NULL, 0, "weight of the coupling term (0: plain PINN)"},
+    HP_PARAM_END};
+
+const hp_param_def hp__stage_params[] = {
+    {"iterations", HP_PARAM_INT, NULL, HP_PARAM_REQUIRED | HP_PARAM_HAS_MIN, 0.0, 0.0, NULL, 0,
+     "optimizer iterations of this stage"},
+    {"name", HP_PARAM_STRING, NULL, NOBOUND, NULL, 0, "label in logs"},
+    {"tau2", HP_PARAM_REAL, NULL, MIN(0), NULL, 0, "override of coupling.tau2 for this stage"},
+    {"tau1", HP_PARAM_REAL, NULL, MIN(0), NULL, 0, "override of coupling.tau1 for this stage"},
+    HP_PARAM_END};
+
+const hp_param_def hp__output_params[] = {
+    {"dir", HP_PARAM_STRING, "runs/default", NOBOUND, NULL, 0, "output directory of the run"},
+    {"log_every", HP_PARAM_INT, "100", MIN(1), NULL, 0, "iterations between history rows"},
+    {"checkpoint_every", HP_PARAM_INT, "1000", MIN(0), NULL, 0,
+     "iterations between checkpoints (0: only at the end)"},
+    HP_PARAM_END};
+
+const hp_param_def hp__upscale_params[] = {
+    {"fine_elements", HP_PARAM_REALS, "[1000]", MIN(1), NULL, 1,
+     "fine mesh sizes (elements per axis); several give a convergence table"},
+    {"blocks", HP_PARAM_INT, "1", MIN(1), NULL, 0, "blocks per axis for block-wise upscaling"},
+    HP_PARAM_END};
+
+const hp__section_def hp__pipeline_sections[] = {
+    {"constants", HP__SECTION_CONSTANTS, NULL, 0, NULL, "named numbers usable in expressions and real parameters"},
+    {"problem", HP__SECTION_CORE, hp__problem_params, 0, NULL, "the fine-scale problem"},
+    {"network", HP__SECTION_PLUGIN, NULL, HP_PLUGIN_NETWORK, NULL, "the PINN architecture"},
+    {"upscaling", HP__SECTION_PLUGIN, NULL, HP_PLUGIN_UPSCALING, "global", "how K̃ is computed"},
+    {"coarse", HP__SECTION_PLUGIN, NULL, HP_PLUGIN_COARSE, NULL, "the coarse FEM solver"},
+    {"coupling", HP__SECTION_CORE, hp__coupling_params, 0, NULL, "the coupling term"},
+    {"stages", HP__SECTION_STAGES, hp__stage_params, HP_PLUGIN_OPTIMIZER, "adam", "training stages"},
+    {"output", HP__SECTION_CORE, hp__output_params, 0, NULL, "where results go"},
+    {"upscale", HP__SECTION_CORE, hp__upscale_params, 0, NULL, "settings of `hpinn upscale`"},
+    {NULL, 0, NULL, 0, NULL, NULL}};
+
+const hp__section_def *hp__pipeline_section(const char *name) {
+    for (const hp__section_def *s = hp__pipeline_sections; s->name; s++)
+        if (strcmp(s->name, name) == 0) return s;
+    return NULL;
+}
