@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hpinn/expr.h"
 #include "params_internal.h"
 #include "pipeline.h"
 #include "yaml_tree.h"
@@ -412,6 +413,27 @@ double hp_config_constant_value(const hp_config *c, size_t i) { return c->consta
 
 /* ---- whole pipeline --------------------------------------------------------- */
 
+/* The problem's expressions must parse in the problem's dimension with the
+ * pipeline's constants: a typo in K is a config error at K's location. */
+static hp_status check_problem_expressions(const hp_config *c, const hp_params *problem) {
+    static const char *const keys[] = {"K", "q", "reference.exact"};
+    int dim = (int)hp_params_int(problem, "dim");
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const char *text = hp_params_string(problem, keys[i]);
+        if (!text) continue;
+        char path[64], loc[600];
+        snprintf(path, sizeof path, "problem.%s", keys[i]);
+        hp_config_location(c, path, loc, sizeof loc);
+        size_t used = strlen(loc);
+        snprintf(loc + used, sizeof loc - used, ": %s", path);
+        hp_expr *e = NULL;
+        HP_CALL(hp_expr_parse(text, dim, (const char *const *)c->constants.names, c->constants.values,
+                              c->constants.count, loc, &e));
+        hp_expr_destroy(e);
+    }
+    return HP_OK;
+}
+
 static hp_status resolve_plugin_yaml(const hp_config *c, const char *path, hp_plugin_kind kind, const char *def,
                                      const hp_registry *r, FILE *out, int indent) {
     const hp_plugin_descriptor *d;
@@ -441,6 +463,13 @@ hp_status hp_config_resolve(const hp_config *c, const hp_registry *r, FILE *out)
             if (!present && strcmp(s->name, "upscale") == 0) break;
             hp_params *p;
             HP_CALL(hp_config_section(c, s->name, s->table, &p));
+            if (s->table == hp__problem_params) {
+                hp_status st = check_problem_expressions(c, p);
+                if (st != HP_OK) {
+                    hp_params_destroy(p);
+                    return st;
+                }
+            }
             if (out) {
                 fprintf(out, "%s:\n", s->name);
                 hp__params_write_yaml(p, out, 2);

@@ -588,6 +588,7 @@ void hp__params_write_yaml(const hp_params *p, FILE *out, int indent) {
     for (size_t i = 0; i < p->count; i++) {
         const hp__value *v = &p->values[i];
         const char *name = v->def->name;
+        if (!v->set && !v->def->default_value) continue; /* optional, no default, not given */
         /* nested keys: open each new parent mapping once ("collocation:") */
         const char *dot = strrchr(name, '.');
         int depth = 0;
@@ -603,9 +604,6 @@ void hp__params_write_yaml(const hp_params *p, FILE *out, int indent) {
             name = dot + 1;
         } else {
             prev[0] = '\0';
-        }
-        if (v->def->type == HP_PARAM_STRING || v->def->type == HP_PARAM_ENUM) {
-            if (!v->s) continue; /* optional string left unset */
         }
         fprintf(out, "%*s%s: ", indent + depth, "", name);
         switch (v->def->type) {

@@ -1,0 +1,77 @@
+# hpinn — the README's commands. Each one installs missing Debian packages
+# (apt-get when run as root; otherwise it prints the exact apt-get line and
+# stops), configures, builds, and then runs.
+#
+#   make run     build and run the default pipeline
+#   make test    build and pass the whole test suite
+#   make fuzz    build and run the config fuzzer for FUZZ_SECONDS (needs clang)
+#   make asan    build and run the test suite under address+undefined sanitizers
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+PACKAGES = build-essential cmake pkg-config libyaml-dev libopenblas-dev liblapacke-dev \
+           libcmocka-dev libmatheval-dev libsuitesparse-dev gnuplot-nox
+FUZZ_PACKAGES = clang libclang-rt-14-dev
+
+.PHONY: all deps build run test asan fuzz fuzz-deps bench clean
+
+all: build
+
+# Install what is missing; never touch what is there.
+define ensure_packages
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "hpinn: installing missing packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "hpinn: missing Debian packages:$$missing"; \
+	    echo "install them with:  sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+endef
+
+deps:
+	$(call ensure_packages,$(PACKAGES))
+
+fuzz-deps: deps
+	$(call ensure_packages,$(FUZZ_PACKAGES))
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/bin/hpinn plugins
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPINN_SANITIZE=ON -DHPINN_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+fuzz: fuzz-deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPINN_BUILD_FUZZ=ON \
+	  -DHPINN_BUILD_TESTS=OFF -DHPINN_BUILD_BENCH=OFF -DHPINN_BUILD_PLUGINS=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_config
+	mkdir -p $(FUZZ_BUILD)/corpus
+	./$(FUZZ_BUILD)/bin/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus tests/fuzz/corpus
+
+bench: build
+	cmake --build $(BUILD) -j$(JOBS) --target bench
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

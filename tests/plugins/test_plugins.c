@@ -1,0 +1,60 @@
+/* test_plugins.c — plugins for the registry tests, one source compiled into
+ * several modules by preprocessor switches:
+ *   GOOD       a valid optimizer plugin "testgood"
+ *   BAD_ABI    a descriptor claiming ABI version 999
+ *   NO_SYMBOL  a shared object without the entry symbol
+ *   DUP_NAME   a valid optimizer plugin named DUP_NAME (built twice: duplicates)
+ *   NULL_STEP  an optimizer leaving a mandatory vtable member empty */
+#include <stdlib.h>
+
+#include "hpinn/optimizer.h"
+#include "hpinn/plugin.h"
+
+static const hp_param_def params[] = {
+    {"rate", HP_PARAM_REAL, "0.5", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN, 0.0, 0.0, NULL, 0, "step length"},
+    HP_PARAM_END};
+
+static hp_status create(const hp_params *p, size_t n, void **state) {
+    double *rate = malloc(sizeof *rate);
+    if (!rate) HP_ERROR(HP_ERR_NOMEM, "out of memory");
+    *rate = hp_params_real(p, "rate");
+    (void)n;
+    *state = rate;
+    return HP_OK;
+}
+static void destroy(void *state) { free(state); }
+static hp_status step(void *state, double *theta, const hp_objective *o, hp_opt_step_info *info) {
+    double *g = malloc(o->n * sizeof *g);
+    if (!g) HP_ERROR(HP_ERR_NOMEM, "out of memory");
+    double value;
+    hp_status st = o->value_and_gradient(o->ctx, theta, &value, g);
+    for (size_t i = 0; st == HP_OK && i < o->n; i++) theta[i] -= *(double *)state * g[i];
+    free(g);
+    info->value = value;
+    info->stop = HP_OPT_CONTINUE;
+    return st;
+}
+
+#if defined(NULL_STEP)
+static const hp_optimizer_ops ops = {create, destroy, NULL, NULL, NULL, NULL};
+#else
+static const hp_optimizer_ops ops = {create, destroy, step, NULL, NULL, NULL};
+#endif
+
+#if defined(GOOD)
+HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testgood", "1.2.3", "gradient descent for the registry tests", params, &ops)
+#elif defined(DUP_NAME)
+HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testdup", DUP_NAME, "duplicate name", params, &ops)
+#elif defined(NULL_STEP)
+HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testnullstep", "1.0", "leaves step empty", params, &ops)
+#elif defined(BAD_ABI)
+HP_PLUGIN_EXPORT const hp_plugin_descriptor *hp_plugin_entry(void);
+HP_PLUGIN_EXPORT const hp_plugin_descriptor *hp_plugin_entry(void) {
+    static const hp_plugin_descriptor d = {999u, (uint32_t)sizeof(hp_plugin_descriptor), HP_PLUGIN_OPTIMIZER,
+                                           "testbadabi", "1.0", "claims ABI 999", params, &ops};
+    return &d;
+}
+#elif defined(NO_SYMBOL)
+HP_PLUGIN_EXPORT int hp_not_the_entry(void);
+HP_PLUGIN_EXPORT int hp_not_the_entry(void) { return ops.step != NULL; }
+#endif

@@ -1,0 +1,138 @@
+/* test_cli.c — the hpinn command driven as a subprocess: exit codes 0 (success),
+ * 2 (user errors: bad config, bad arguments, unknown plugin) and 1 (internal
+ * failures), and the messages users see. */
+#include "test_util.h"
+
+#include <sys/wait.h>
+
+static char out_text[1 << 16], err_text[1 << 16];
+
+/* Run `hpinn ARGS` with stdout/stderr captured; returns the exit code. */
+static int run(const char *args) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s/bin/hpinn %s >cli.out 2>cli.err", getenv("HPINN_BUILD_DIR"), args);
+    int status = system(cmd);
+    char *o = hp_test_read_file("cli.out"), *e = hp_test_read_file("cli.err");
+    snprintf(out_text, sizeof out_text, "%s", o ? o : "");
+    snprintf(err_text, sizeof err_text, "%s", e ? e : "");
+    free(o);
+    free(e);
+    if (!WIFEXITED(status)) fail_msg("hpinn %s did not exit normally (status %d)", args, status);
+    return WEXITSTATUS(status);
+}
+
+static const char *pipeline =
+    "constants: {eps: 0.0625}\n"
+    "problem:\n"
+    "  K: \"1/(1.2 + sin(2*pi*x/eps))\"\n"
+    "  q: \"-3*(2*x - 1)\"\n"
+    "coupling: {tau2: 10, delta: eps}\n"
+    "output: {dir: cli_run}\n";
+
+static void test_version_and_help(void **state) {
+    (void)state;
+    assert_int_equal(run("--version"), 0);
+    assert_contains(out_text, "hpinn 0.");
+    assert_contains(out_text, "plugin ABI 1");
+    assert_int_equal(run("help"), 0);
+    assert_contains(out_text, "check CONFIG");
+    assert_int_equal(run("help check"), 0);
+    assert_contains(out_text, "usage: hpinn check CONFIG");
+    assert_int_equal(run("help nosuch"), 2);
+    assert_contains(err_text, "help: unknown command 'nosuch'");
+}
+
+static void test_bad_arguments_exit_2(void **state) {
+    (void)state;
+    assert_int_equal(run(""), 2);
+    assert_int_equal(run("frobnicate"), 2);
+    assert_contains(err_text, "unknown command 'frobnicate'");
+    assert_int_equal(run("check"), 2);
+    assert_contains(err_text, "check: missing CONFIG");
+    hp_test_write_file("cli.yaml", pipeline);
+    assert_int_equal(run("check cli.yaml --bogus"), 2);
+    assert_contains(err_text, "unknown option '--bogus'");
+    assert_int_equal(run("check cli.yaml extra.yaml"), 2);
+    assert_int_equal(run("check cli.yaml --set"), 2);
+    assert_int_equal(run("check cli.yaml --set novalue"), 2);
+    assert_contains(err_text, "--set novalue: not an assignment");
+    assert_int_equal(run("plugins a b"), 2);
+}
+
+static void test_check_valid_and_invalid(void **state) {
+    (void)state;
+    hp_test_write_file("cli.yaml", pipeline);
+    assert_int_equal(run("check cli.yaml"), 0);
+    assert_contains(out_text, "coupling:\n  form: full\n");
+    assert_contains(out_text, "  tau2: 10\n");
+    assert_int_equal(run("check cli.yaml --set coupling.tau2=3 --set=problem.dim=1"), 0);
+    assert_contains(out_text, "  tau2: 3\n");
+    /* each error class: message with location and exit code 2, nothing on stdout */
+    assert_int_equal(run("check cli.yaml --set coupling.tua2=3"), 2);
+    assert_contains(err_text, "--set coupling.tua2=3: coupling.tua2: unknown key (did you mean 'tau2'?)");
+    assert_string_equal(out_text, "");
+    hp_test_write_file("bad1.yaml", "problem:\n  K: x\n  dim: two\n");
+    assert_int_equal(run("check bad1.yaml"), 2);
+    assert_contains(err_text, "bad1.yaml:3:8: problem.dim: 'two' is not a number");
+    hp_test_write_file("bad2.yaml", "problem:\n  K: x\ncoupling: {window: -1}\n");
+    assert_int_equal(run("check bad2.yaml"), 2);
+    assert_contains(err_text, "bad2.yaml:3:20: coupling.window: -1 is out of range; expected an integer >= 0");
+    hp_test_write_file("bad3.yaml", "problem:\n  dim: 1\n");
+    assert_int_equal(run("check bad3.yaml"), 2);
+    assert_contains(err_text, "bad3.yaml:2:3: problem.K: missing required value");
+    hp_test_write_file("bad4.yaml", "problem:\n  K: [x\n");
+    assert_int_equal(run("check bad4.yaml"), 2);
+    assert_contains(err_text, "bad4.yaml:3:1: YAML syntax error");
+    hp_test_write_file("bad5.yaml", "problem:\n  K: \"sin(w*x)\"\n");
+    assert_int_equal(run("check bad5.yaml"), 2);
+    assert_contains(err_text, "bad5.yaml:2:6: problem.K: unknown name 'w'");
+    hp_test_write_file("bad6.yaml", "problem: {K: x}\nnetwork: {plugin: nosuchnet}\n");
+    assert_int_equal(run("check bad6.yaml"), 2);
+    assert_contains(err_text, "bad6.yaml:2:19: network.plugin: unknown network plugin 'nosuchnet'");
+    assert_contains(err_text, "available: ");
+    assert_int_equal(run("check /nonexistent/pipeline.yaml"), 2);
+    assert_contains(err_text, "/nonexistent/pipeline.yaml: cannot open the pipeline");
+}
+
+static void test_plugins_listing(void **state) {
+    (void)state;
+    char args[2048];
+    snprintf(args, sizeof args, "plugins");
+    setenv("HPINN_PLUGIN_PATH", "", 1);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/plugins", getenv("HPINN_BUILD_DIR"));
+    setenv("HPINN_PLUGIN_PATH", path, 1);
+    assert_int_equal(run(args), 0);
+    assert_contains(out_text, "kind       name");
+    assert_contains(out_text, "optimizer  testgood     1.2.3");
+    assert_contains(err_text, "could not be used");
+    assert_contains(err_text, "ABI version 999");
+    assert_int_equal(run("plugins testgood"), 0);
+    assert_contains(out_text, "optimizer plugin 'testgood' 1.2.3");
+    assert_contains(out_text, "rate");
+    assert_contains(out_text, "> 0");
+    assert_int_equal(run("plugins nosuchplugin"), 2);
+    assert_contains(err_text, "no plugin named 'nosuchplugin'; available:");
+    unsetenv("HPINN_PLUGIN_PATH");
+}
+
+static void test_run_failures(void **state) {
+    (void)state;
+    hp_test_write_file("cli.yaml", pipeline);
+    /* a user error in the pipeline is 2 before anything runs */
+    assert_int_equal(run("run cli.yaml --set output.log_every=0"), 2);
+    /* an output directory that cannot be created is a failure: 1 */
+    assert_int_equal(run("run cli.yaml --out /proc/hpinn-cannot-create/x"), 1);
+    assert_contains(err_text, "cannot create directory /proc/hpinn-cannot-create");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version_and_help),
+        cmocka_unit_test(test_bad_arguments_exit_2),
+        cmocka_unit_test(test_check_valid_and_invalid),
+        cmocka_unit_test(test_plugins_listing),
+        cmocka_unit_test(test_run_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

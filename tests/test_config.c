@@ -1,0 +1,360 @@
+/* test_config.c — pipelines: every class of config error with its exact
+ * FILE:LINE:COL and key, --set overrides, defaults, constants, and the resolved
+ * output. Also the parameter sets built from strings (hp_params_from_strings). */
+#include "test_util.h"
+
+#include <math.h>
+
+#include "hpinn/config.h"
+#include "pipeline.h"
+
+static const char *good =
+    "constants:\n"                               /* 1 */
+    "  eps: 1/48\n"                              /* 2 */
+    "  twoeps: 2*eps\n"                          /* 3 */
+    "problem:\n"                                 /* 4 */
+    "  dim: 1\n"                                 /* 5 */
+    "  K: \"1/(1.2 + sin(2*pi*x/eps))\"\n"       /* 6 */
+    "  collocation: {points: 840}\n"             /* 7 */
+    "coupling:\n"                                /* 8 */
+    "  window: 1\n"                              /* 9 */
+    "  delta: eps\n"                             /* 10 */
+    "stages:\n"                                  /* 11 */
+    "  - {iterations: 10, tau2: 5e5}\n"          /* 12 */
+    "  - {iterations: 20}\n";                    /* 13 */
+
+static hp_config *load_ok(const char *text) {
+    hp_config *c = NULL;
+    hp_status st = hp_config_load_string(text, strlen(text), "t.yaml", &c);
+    if (st != HP_OK) fail_msg("load failed: %s", hp_error_message());
+    return c;
+}
+
+/* Resolve a core section and return the status; message in hp_error_message(). */
+static hp_status section(hp_config *c, const char *path, const hp_param_def *table) {
+    hp_params *p = NULL;
+    hp_status st = hp_config_section(c, path, table, &p);
+    hp_params_destroy(p);
+    return st;
+}
+
+static void expect_load_error(const char *text, const char *message) {
+    hp_config *c = NULL;
+    assert_int_equal(hp_config_load_string(text, strlen(text), "t.yaml", &c), HP_ERR_CONFIG);
+    assert_null(c);
+    assert_contains(hp_error_message(), message);
+}
+
+static void test_defaults_and_constants(void **state) {
+    (void)state;
+    hp_config *c = load_ok(good);
+    assert_int_equal(hp_config_constant_count(c), 2);
+    assert_string_equal(hp_config_constant_name(c, 1), "twoeps");
+    assert_double_equal(hp_config_constant_value(c, 1), 2.0 / 48.0, 1e-15);
+    hp_params *p;
+    assert_int_equal(hp_config_section(c, "coupling", hp__coupling_params, &p), HP_OK);
+    assert_string_equal(hp_params_string(p, "form"), "full"); /* default */
+    assert_int_equal(hp_params_enum_index(p, "form"), 0);
+    assert_false(hp_params_is_set(p, "form"));
+    assert_true(hp_params_is_set(p, "delta"));
+    assert_double_equal(hp_params_real(p, "delta"), 1.0 / 48.0, 1e-15); /* constant by name */
+    assert_double_equal(hp_params_real(p, "tau2"), 0.0, 0.0);
+    hp_params_destroy(p);
+    assert_int_equal(hp_config_section(c, "problem", hp__problem_params, &p), HP_OK);
+    assert_int_equal(hp_params_int(p, "collocation.points"), 840);     /* nested key */
+    assert_int_equal(hp_params_int(p, "validation.points"), 1000);     /* nested default */
+    assert_string_equal(hp_params_string(p, "q"), "0");
+    hp_params_destroy(p);
+    assert_int_equal(hp_config_list_length(c, "stages"), 2);
+    assert_int_equal(hp_config_section(c, "stages[0]", hp__stage_params, &p), HP_OK);
+    assert_double_equal(hp_params_real(p, "tau2"), 5e5, 0.0);
+    hp_params_destroy(p);
+    assert_int_equal(hp_config_section(c, "stages[1]", hp__stage_params, &p), HP_OK);
+    assert_false(hp_params_is_set(p, "tau2")); /* optional override without default */
+    hp_params_destroy(p);
+    hp_config_destroy(c);
+}
+
+static void test_unknown_key_with_suggestion(void **state) {
+    (void)state;
+    hp_config *c = load_ok("coupling:\n  form: full\n  windw: 3\n");
+    assert_int_equal(section(c, "coupling", hp__coupling_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:3:3: coupling.windw: unknown key (did you mean 'window'?); expected one of: form, window");
+    hp_config_destroy(c);
+    c = load_ok("problem:\n  K: x\n  collocation: {pionts: 3}\n");
+    assert_int_equal(section(c, "problem", hp__problem_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:3:17: problem.collocation.pionts: unknown key (did you mean 'points'?)");
+    hp_config_destroy(c);
+}
+
+static void test_wrong_type(void **state) {
+    (void)state;
+    hp_config *c = load_ok("coupling:\n  window: abc\n");
+    assert_int_equal(section(c, "coupling", hp__coupling_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:11: coupling.window: 'abc' is not a number");
+    assert_contains(hp_error_message(), "; expected an integer >= 0");
+    hp_config_destroy(c);
+    c = load_ok("coupling:\n  window: 1.5\n");
+    assert_int_equal(section(c, "coupling", hp__coupling_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:11: coupling.window: '1.5' is not an integer");
+    hp_config_destroy(c);
+    c = load_ok("coupling:\n  tau2: [1, 2]\n");
+    assert_int_equal(section(c, "coupling", hp__coupling_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:9: coupling.tau2: got a list; expected a real number >= 0");
+    hp_config_destroy(c);
+    c = load_ok("coupling:\n  form: ful\n");
+    assert_int_equal(section(c, "coupling", hp__coupling_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:9: coupling.form: unknown value 'ful' (did you mean 'full'?); expected one of: full, compressed, none");
+    hp_config_destroy(c);
+}
+
+static void test_out_of_range(void **state) {
+    (void)state;
+    hp_config *c = load_ok("output:\n  log_every: 0\n");
+    assert_int_equal(section(c, "output", hp__output_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:14: output.log_every: 0 is out of range; expected an integer >= 1");
+    hp_config_destroy(c);
+    c = load_ok("problem: {K: x, dim: 3}\n");
+    assert_int_equal(section(c, "problem", hp__problem_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:1:22: problem.dim: 3 is out of range; expected an integer in [1, 2]");
+    hp_config_destroy(c);
+}
+
+static void test_missing_required(void **state) {
+    (void)state;
+    hp_config *c = load_ok("constants: {a: 1}\nproblem:\n  dim: 2\n");
+    assert_int_equal(section(c, "problem", hp__problem_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:3:3: problem.K: missing required value; expected a string");
+    hp_config_destroy(c);
+    c = load_ok("stages:\n  - {tau2: 3}\n");
+    assert_int_equal(section(c, "stages[0]", hp__stage_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:5: stages[0].iterations: missing required value");
+    hp_config_destroy(c);
+}
+
+static void test_yaml_syntax_and_structure(void **state) {
+    (void)state;
+    expect_load_error("problem:\n  K: [1, 2\n", "t.yaml:3:1: YAML syntax error:");
+    expect_load_error("problem:\n  K: x\n bad: 1\n", "t.yaml:3:2: YAML syntax error:");
+    expect_load_error("- a\n- b\n", "t.yaml:1:1: pipeline: got a list at the top level");
+    expect_load_error("problme:\n  K: x\n", "t.yaml:1:1: problme: unknown section (did you mean 'problem'?)");
+    expect_load_error("problem:\n  K: x\n  K: y\n", "t.yaml:3:3: K: duplicate key");
+    expect_load_error("constants:\n  eps: 1/(0*3)\n", "t.yaml:2:8: constants.eps: '1/(0*3)' evaluates to");
+    expect_load_error("constants:\n  a: b + 1\n", "t.yaml:2:6: constants.a: 'b + 1' unknown name 'b'");
+    expect_load_error("constants:\n  x: 1\n", "t.yaml:2:3: constants.x: 'x' is reserved");
+    expect_load_error("stages: {iterations: 3}\n", "t.yaml:1:9: stages: got a mapping; expected a list");
+    /* an alias bomb must be refused, not expanded */
+    expect_load_error("a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+                      "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+                      "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
+                      "expands to more than");
+}
+
+static void test_empty_document_is_empty_pipeline(void **state) {
+    (void)state;
+    hp_config *c = load_ok("");
+    assert_false(hp_config_has(c, "problem"));
+    assert_int_equal(section(c, "coupling", hp__coupling_params), HP_OK);
+    assert_int_equal(section(c, "problem", hp__problem_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:1:1: problem.K: missing required value");
+    hp_config_destroy(c);
+}
+
+static void test_set_overrides(void **state) {
+    (void)state;
+    hp_config *c = load_ok(good);
+    hp_params *p;
+    /* nested key in an existing section */
+    assert_int_equal(hp_config_set(c, "coupling.window=3"), HP_OK);
+    /* nested key inside a list entry, creating a mapping */
+    assert_int_equal(hp_config_set(c, "stages[1].tau2=7"), HP_OK);
+    /* a list value, in a section absent from the file */
+    assert_int_equal(hp_config_set(c, "upscale.fine_elements=[100, 200, 400]"), HP_OK);
+    /* a nested table key */
+    assert_int_equal(hp_config_set(c, "problem.collocation.points=99"), HP_OK);
+    /* constants change everything that uses them */
+    assert_int_equal(hp_config_set(c, "constants.eps=0.25"), HP_OK);
+    assert_int_equal(hp_config_section(c, "coupling", hp__coupling_params, &p), HP_OK);
+    assert_int_equal(hp_params_int(p, "window"), 3);
+    assert_double_equal(hp_params_real(p, "delta"), 0.25, 0.0);
+    hp_params_destroy(p);
+    assert_int_equal(hp_config_section(c, "stages[1]", hp__stage_params, &p), HP_OK);
+    assert_double_equal(hp_params_real(p, "tau2"), 7.0, 0.0);
+    hp_params_destroy(p);
+    assert_int_equal(hp_config_section(c, "upscale", hp__upscale_params, &p), HP_OK);
+    size_t n;
+    const double *v = hp_params_reals(p, "fine_elements", &n);
+    assert_int_equal(n, 3);
+    assert_double_equal(v[2], 400.0, 0.0);
+    hp_params_destroy(p);
+    assert_int_equal(hp_config_section(c, "problem", hp__problem_params, &p), HP_OK);
+    assert_int_equal(hp_params_int(p, "collocation.points"), 99);
+    hp_params_destroy(p);
+    hp_config_destroy(c);
+}
+
+static void test_set_errors(void **state) {
+    (void)state;
+    hp_config *c = load_ok(good);
+    /* a key that does not exist is reported at validation, naming the --set */
+    assert_int_equal(hp_config_set(c, "coupling.nope=1"), HP_OK);
+    assert_int_equal(section(c, "coupling", hp__coupling_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "--set coupling.nope=1: coupling.nope: unknown key");
+    hp_config_destroy(c);
+    c = load_ok(good);
+    assert_int_equal(hp_config_set(c, "coupling.window=-2"), HP_OK);
+    assert_int_equal(section(c, "coupling", hp__coupling_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "--set coupling.window=-2: coupling.window: -2 is out of range");
+    hp_config_destroy(c);
+    c = load_ok(good);
+    assert_int_equal(hp_config_set(c, "stages[5].iterations=3"), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "stages[5] does not exist (stages has 2 entries)");
+    assert_int_equal(hp_config_set(c, "nosuchsection.a=1"), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "nosuchsection: unknown section");
+    assert_int_equal(hp_config_set(c, "coupling.window"), HP_ERR_USAGE);
+    assert_int_equal(hp_config_set(c, "coupling..window=1"), HP_ERR_USAGE);
+    assert_int_equal(hp_config_set(c, "coupling.window=[1"), HP_ERR_CONFIG);
+    hp_config_destroy(c);
+}
+
+static void test_resolved_output(void **state) {
+    (void)state;
+    /* stages name the registry tests' optimizer, so only tests/plugins is needed */
+    char text_in[2048], dir[1024];
+    snprintf(text_in, sizeof text_in, "%.*s%s", (int)(strstr(good, "stages:") - good), good,
+             "stages:\n  - {iterations: 10, tau2: 5e5, optimizer: {plugin: testgood}}\n"
+             "  - iterations: 20\n    optimizer: {plugin: testgood}\n");
+    snprintf(dir, sizeof dir, "%s/tests/plugins", getenv("HPINN_BUILD_DIR"));
+    setenv("HPINN_PLUGIN_PATH", dir, 1);
+    hp_config *c = load_ok(text_in);
+    hp_registry *r;
+    assert_int_equal(hp_registry_open(&r), HP_OK);
+    unsetenv("HPINN_PLUGIN_PATH");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    assert_int_equal(hp_config_resolve(c, r, mem), HP_OK);
+    fclose(mem);
+    assert_contains(text, "coupling:\n  form: full\n  window: 1\n");
+    assert_contains(text, "  collocation:\n    points: 840\n");
+    assert_contains(text, "stages:\n  - iterations: 10\n    tau2: 500000\n    optimizer:\n");
+    assert_contains(text, "  - iterations: 20\n    optimizer:\n      plugin: testgood\n      rate: 0.5\n");
+    /* the resolved text is itself a valid pipeline that resolves to the same text */
+    hp_config *again = NULL;
+    assert_int_equal(hp_config_load_string(text, len, "resolved.yaml", &again), HP_OK);
+    char *text2 = NULL;
+    size_t len2 = 0;
+    mem = open_memstream(&text2, &len2);
+    assert_int_equal(hp_config_resolve(again, r, mem), HP_OK);
+    fclose(mem);
+    assert_string_equal(text, text2);
+    free(text);
+    free(text2);
+    hp_config_destroy(again);
+    hp_config_destroy(c);
+    hp_registry_close(r);
+}
+
+static void test_problem_expressions_checked(void **state) {
+    (void)state;
+    hp_registry *r;
+    assert_int_equal(hp_registry_open(&r), HP_OK);
+    hp_config *c = load_ok("constants: {eps: 0.1}\nproblem:\n  K: \"1 + z*x\"\n");
+    assert_int_equal(hp_config_resolve(c, r, NULL), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:3:6: problem.K: unknown name 'z'");
+    hp_config_destroy(c);
+    c = load_ok("problem:\n  K: \"1 +\"\n  dim: 2\n");
+    assert_int_equal(hp_config_resolve(c, r, NULL), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:6: problem.K: cannot parse \"1 +\"");
+    hp_config_destroy(c);
+    c = load_ok("problem:\n  K: \"1 + y\"\n");
+    assert_int_equal(hp_config_resolve(c, r, NULL), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "problem.K: unknown name 'y'");
+    hp_config_destroy(c);
+    hp_registry_close(r);
+}
+
+static void test_params_from_strings(void **state) {
+    (void)state;
+    static const hp_param_def table[] = {
+        {"width", HP_PARAM_INT, "10", HP_PARAM_HAS_MIN, 1, 0, NULL, 0, "units"},
+        {"sigmas", HP_PARAM_REALS, "[1, 48]", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN, 0, 0, NULL, 1, "scales"},
+        {"act", HP_PARAM_ENUM, "tanh", 0, 0, 0, "tanh|swish|sin", 0, "activation"},
+        {"flag", HP_PARAM_BOOL, "no", 0, 0, 0, NULL, 0, "a flag"},
+        HP_PARAM_END};
+    hp_params *p;
+    assert_int_equal(hp_params_from_strings(table, "network", NULL, 0, &p), HP_OK);
+    size_t n;
+    const double *s = hp_params_reals(p, "sigmas", &n);
+    assert_int_equal(n, 2);
+    assert_double_equal(s[1], 48.0, 0.0);
+    assert_false(hp_params_bool(p, "flag"));
+    hp_params_destroy(p);
+    const char *ok[] = {"width=3", "sigmas=[1, 1/16]", "act=swish", "flag=true"};
+    assert_int_equal(hp_params_from_strings(table, "network", ok, 4, &p), HP_OK);
+    assert_int_equal(hp_params_int(p, "width"), 3);
+    s = hp_params_reals(p, "sigmas", &n);
+    assert_double_equal(s[1], 1.0 / 16.0, 1e-17);
+    assert_int_equal(hp_params_enum_index(p, "act"), 1);
+    assert_true(hp_params_bool(p, "flag"));
+    /* a plugin's own check, located at the value */
+    assert_int_equal(hp_params_error(p, "act", "swish needs b > 0; expected b > 0"), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "<args>:1:3: network.act: swish needs b > 0");
+    hp_params_destroy(p);
+    const char *zero[] = {"width=0"};
+    assert_int_equal(hp_params_from_strings(table, "network", zero, 1, &p), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "network.width: 0 is out of range; expected an integer >= 1");
+    const char *empty[] = {"sigmas=[]"};
+    assert_int_equal(hp_params_from_strings(table, "network", empty, 1, &p), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "network.sigmas: got 0 entries; expected a list of at least 1 real number");
+    const char *neg[] = {"sigmas=[1, -2]"};
+    assert_int_equal(hp_params_from_strings(table, "network", neg, 1, &p), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "network.sigmas: -2 is out of range");
+    const char *noeq[] = {"width"};
+    assert_int_equal(hp_params_from_strings(table, "network", noeq, 1, &p), HP_ERR_USAGE);
+    const char *badbool[] = {"flag=maybe"};
+    assert_int_equal(hp_params_from_strings(table, "network", badbool, 1, &p), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "network.flag: 'maybe' is not a boolean; expected true or false");
+}
+
+static void test_invalid_default_is_internal_error(void **state) {
+    (void)state;
+    static const hp_param_def broken[] = {
+        {"width", HP_PARAM_INT, "wide", 0, 0, 0, NULL, 0, "units"}, HP_PARAM_END};
+    hp_params *p;
+    assert_int_equal(hp_params_from_strings(broken, "network", NULL, 0, &p), HP_ERR_INTERNAL);
+    assert_contains(hp_error_message(), "default of network.width is invalid");
+}
+
+static void test_location_of_paths(void **state) {
+    (void)state;
+    hp_config *c = load_ok(good);
+    char loc[256];
+    hp_config_location(c, "coupling.delta", loc, sizeof loc);
+    assert_string_equal(loc, "t.yaml:10:10");
+    hp_config_location(c, "stages[1].iterations", loc, sizeof loc);
+    assert_string_equal(loc, "t.yaml:13:18");
+    hp_config_location(c, "coupling.missing", loc, sizeof loc); /* nearest ancestor */
+    assert_string_equal(loc, "t.yaml:9:3");
+    hp_config_destroy(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_constants),
+        cmocka_unit_test(test_unknown_key_with_suggestion),
+        cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_missing_required),
+        cmocka_unit_test(test_yaml_syntax_and_structure),
+        cmocka_unit_test(test_empty_document_is_empty_pipeline),
+        cmocka_unit_test(test_set_overrides),
+        cmocka_unit_test(test_set_errors),
+        cmocka_unit_test(test_resolved_output),
+        cmocka_unit_test(test_problem_expressions_checked),
+        cmocka_unit_test(test_params_from_strings),
+        cmocka_unit_test(test_invalid_default_is_internal_error),
+        cmocka_unit_test(test_location_of_paths),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

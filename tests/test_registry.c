@@ -1,0 +1,159 @@
+/* test_registry.c — plugin discovery with real .so test plugins (tests/plugins):
+ * a valid one, a wrong ABI version, a missing entry symbol, an empty mandatory
+ * vtable member, two plugins with the same name, unknown and invalid names. */
+#include "test_util.h"
+
+#include "hpinn/config.h"
+#include "hpinn/optimizer.h"
+#include "hpinn/registry.h"
+
+static hp_registry *open_with_test_plugins(void) {
+    char dir[1024];
+    const char *build = getenv("HPINN_BUILD_DIR");
+    assert_non_null(build);
+    snprintf(dir, sizeof dir, "/nonexistent-hpinn-dir:%s/tests/plugins", build);
+    setenv("HPINN_PLUGIN_PATH", dir, 1);
+    hp_registry *r = NULL;
+    assert_int_equal(hp_registry_open(&r), HP_OK);
+    unsetenv("HPINN_PLUGIN_PATH");
+    return r;
+}
+
+static const char *problem_for(const hp_registry *r, const char *file_part) {
+    for (size_t i = 0; i < hp_registry_problem_count(r); i++) {
+        const hp_registry_problem *p = hp_registry_get_problem(r, i);
+        if (strstr(p->file, file_part)) return p->message;
+    }
+    return NULL;
+}
+
+static hp_status half_square(void *ctx, const double *theta, double *value, double *grad) {
+    (void)ctx;
+    *value = 0.5 * theta[0] * theta[0];
+    if (grad) grad[0] = theta[0];
+    return HP_OK;
+}
+
+static void test_valid_plugin_loads_and_works(void **state) {
+    (void)state;
+    hp_registry *r = open_with_test_plugins();
+    const hp_plugin_descriptor *d;
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testgood", &d), HP_OK);
+    assert_string_equal(d->version, "1.2.3");
+    assert_int_equal(d->abi_version, HP_ABI_VERSION);
+    /* the plugin really runs: one gradient step on L = θ²/2 */
+    hp_params *p;
+    const char *set[] = {"rate=0.25"};
+    assert_int_equal(hp_params_from_strings(d->params, "optimizer", set, 1, &p), HP_OK);
+    const hp_optimizer_ops *ops = d->ops;
+    void *st;
+    assert_int_equal(ops->create(p, 1, &st), HP_OK);
+    double theta = 2.0;
+    hp_opt_step_info info;
+    hp_objective obj = {1, 0, NULL, half_square, NULL};
+    assert_int_equal(ops->step(st, &theta, &obj, &info), HP_OK);
+    assert_double_equal(theta, 1.5, 0.0); /* 2 - 0.25 * 2 */
+    assert_double_equal(info.value, 2.0, 0.0);
+    hp_params_destroy(p);
+    ops->destroy(st);
+    /* the search path lists the user's directories first */
+    assert_contains(hp_registry_search_path(r), "/nonexistent-hpinn-dir:");
+    hp_registry_close(r);
+}
+
+static void test_wrong_abi_is_rejected_with_both_versions(void **state) {
+    (void)state;
+    hp_registry *r = open_with_test_plugins();
+    const char *m = problem_for(r, "hpinn_testbadabi.so");
+    assert_non_null(m);
+    assert_contains(m, "built for plugin ABI version 999, but this hpinn has ABI version 1");
+    const hp_plugin_descriptor *d;
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testbadabi", &d), HP_ERR_NOT_FOUND);
+    hp_registry_close(r);
+}
+
+static void test_missing_symbol_is_rejected(void **state) {
+    (void)state;
+    hp_registry *r = open_with_test_plugins();
+    const char *m = problem_for(r, "hpinn_testnosymbol.so");
+    assert_non_null(m);
+    assert_contains(m, "does not export the entry symbol 'hp_plugin_entry'");
+    m = problem_for(r, "hpinn_testnullstep.so");
+    assert_non_null(m);
+    assert_contains(m, "optimizer plugin 'testnullstep' leaves the mandatory vtable member 'step' empty");
+    hp_registry_close(r);
+}
+
+static void test_duplicate_first_wins(void **state) {
+    (void)state;
+    hp_registry *r = open_with_test_plugins();
+    const hp_plugin_descriptor *d;
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testdup", &d), HP_OK);
+    assert_string_equal(d->version, "a"); /* hpinn_testdup_a.so sorts first */
+    const char *m = problem_for(r, "hpinn_testdup_b.so");
+    assert_non_null(m);
+    assert_contains(m, "duplicate optimizer plugin 'testdup' (already loaded from");
+    assert_contains(m, "hpinn_testdup_a.so); the first one found is kept");
+    hp_registry_close(r);
+}
+
+static void test_unknown_and_invalid_names(void **state) {
+    (void)state;
+    hp_registry *r = open_with_test_plugins();
+    const hp_plugin_descriptor *d;
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testgod", &d), HP_ERR_NOT_FOUND);
+    assert_null(d);
+    assert_contains(hp_error_message(), "unknown optimizer plugin 'testgod' (did you mean 'testgood'?); available: ");
+    assert_contains(hp_error_message(), "testgood");
+    assert_contains(hp_error_message(), "testdup");
+    /* a path is never opened: names are looked up, not loaded */
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "../tests/plugins/hpinn_testgood", &d), HP_ERR_NOT_FOUND);
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "/tmp/x.so", &d), HP_ERR_NOT_FOUND);
+    /* the right name under the wrong kind is unknown too */
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_NETWORK, "testgood", &d), HP_ERR_NOT_FOUND);
+    hp_registry_close(r);
+}
+
+static void test_load_file_errors(void **state) {
+    (void)state;
+    hp_registry *r = open_with_test_plugins();
+    assert_int_equal(hp_registry_load_file(r, "/nonexistent/hpinn_x.so"), HP_ERR_PLUGIN);
+    assert_contains(hp_error_message(), "/nonexistent/hpinn_x.so: cannot be loaded");
+    hp_registry_close(r);
+}
+
+static void test_plugin_section_from_config(void **state) {
+    (void)state;
+    hp_registry *r = open_with_test_plugins();
+    const char *text = "stages:\n  - iterations: 3\n    optimizer: {plugin: testgood, rate: -1}\n"
+                       "  - iterations: 3\n    optimizer: {plugin: tesgood}\n"
+                       "  - iterations: 3\n    optimizer: {plugin: testgood, rte: 1}\n";
+    hp_config *c;
+    assert_int_equal(hp_config_load_string(text, strlen(text), "p.yaml", &c), HP_OK);
+    const hp_plugin_descriptor *d;
+    hp_params *p = NULL;
+    assert_int_equal(hp_config_plugin_section(c, "stages[0].optimizer", HP_PLUGIN_OPTIMIZER, NULL, r, &d, &p),
+                     HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "p.yaml:3:41: stages[0].optimizer.rate: -1 is out of range; expected a real number > 0");
+    assert_int_equal(hp_config_plugin_section(c, "stages[1].optimizer", HP_PLUGIN_OPTIMIZER, NULL, r, &d, &p),
+                     HP_ERR_NOT_FOUND);
+    assert_contains(hp_error_message(), "p.yaml:5:25: stages[1].optimizer.plugin: unknown optimizer plugin 'tesgood' (did you mean 'testgood'?)");
+    assert_int_equal(hp_config_plugin_section(c, "stages[2].optimizer", HP_PLUGIN_OPTIMIZER, NULL, r, &d, &p),
+                     HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "p.yaml:7:35: stages[2].optimizer.rte: unknown key (did you mean 'rate'?)");
+    hp_config_destroy(c);
+    hp_registry_close(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_plugin_loads_and_works),
+        cmocka_unit_test(test_wrong_abi_is_rejected_with_both_versions),
+        cmocka_unit_test(test_missing_symbol_is_rejected),
+        cmocka_unit_test(test_duplicate_first_wins),
+        cmocka_unit_test(test_unknown_and_invalid_names),
+        cmocka_unit_test(test_load_file_errors),
+        cmocka_unit_test(test_plugin_section_from_config),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
