@@ -1,2 +1,5 @@
 # Jet kernels and the network plugins (mlp, msff).
 hp_add_test(test_jets SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_jets.c TIMEOUT 60)
+# The network tests load the plugins through the registry (build tree).
+hp_add_test(test_mlp SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_mlp.c TIMEOUT 60)
+add_dependencies(test_mlp hpinn_plugin_mlp)

@@ -1,0 +1,393 @@
+/* msff.c — the multiscale Fourier feature network of the paper (§4.4), "msff".
+ *
+ *   for k = 1..K:  e_k = [cos(2 pi B_k x), sin(2 pi B_k x)]          (2m features)
+ *                  h_k = [dense, activation] x depth applied to e_k  (SHARED layers)
+ *   v = W_out [h_1; ...; h_K] + b_out                               (linear output)
+ *
+ * with B_k (m x d) ~ N(0, sigma_k^2), sigma_k from `sigmas` (paper: [1, 1/eps]).
+ * Everything runs on jets (hpinn/jets.h), so the output carries v, grad v, Lap v.
+ *
+ * theta layout (row-major blocks, in this order):
+ *   embedding<k>.B (m x d), k = 1..K            only with trainable_features: true
+ *   hidden1.weight (width x 2m), hidden1.bias (width),
+ *   hidden<l>.weight (width x width), hidden<l>.bias (width), l = 2..depth,
+ *   output.weight (n_outputs x K*width), output.bias (n_outputs).
+ * Initialisation from `seed`: B from hp_rng stream 1 (drawn at create(), so the
+ * frozen matrices live in the plugin state and are identical with or without
+ * trainable_features), weights Glorot-normal from stream 0 in buffer order, zero
+ * biases.
+ *
+ * Concatenation is free: the K last-hidden jets are written into adjacent row
+ * blocks of one buffer, which IS their row concatenation (hp_jet_concat_forward's
+ * layout), so the output layer is a single dense kernel over it.
+ *
+ * Embedding cache: the embedding jets depend only on x, B and the order. Training
+ * evaluates fixed point sets, so a slot keeps its embeddings and recomputes them
+ * only when the points, B or the order change (checked bytewise, O(P d + K m d)). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hpinn/jets.h"
+#include "hpinn/network.h"
+#include "hpinn/plugin.h"
+
+static const hp_param_def msff_params[] = {
+    {"depth", HP_PARAM_INT, "2", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 64, NULL, 0,
+     "number of hidden layers (shared by all embeddings)"},
+    {"width", HP_PARAM_INT, "100", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 65536, NULL, 0,
+     "units per hidden layer"},
+    {"activation", HP_PARAM_ENUM, "tanh", 0, 0, 0, HP_ACTIVATION_CHOICES, 0,
+     "hidden-layer activation"},
+    {"swish_b", HP_PARAM_REAL, "1", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN, 0, 0, NULL, 0,
+     "b of swish(z) = z sigmoid(b z); used only with activation: swish"},
+    {"features", HP_PARAM_INT, "100", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 65536, NULL, 0,
+     "m, rows of each B_k: every embedding gives 2m features (cos and sin)"},
+    {"sigmas", HP_PARAM_REALS, NULL, HP_PARAM_REQUIRED | HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN,
+     0, 0, NULL, 1,
+     "standard deviations of the K embeddings' B_k ~ N(0, sigma_k^2), e.g. [1, 1/eps]"},
+    {"trainable_features", HP_PARAM_BOOL, "false", 0, 0, 0, NULL, 0,
+     "train the B_k too (they are then part of theta)"},
+    {"seed", HP_PARAM_INT, "1", HP_PARAM_HAS_MIN, 0, 0, NULL, 0,
+     "seed of B_k and of the Glorot initialisation (same seed, same theta, bit for bit)"},
+    HP_PARAM_END};
+
+typedef struct msff_layer {
+    size_t n_in, n_out;
+    size_t weight, bias; /* offsets into theta */
+} msff_layer;
+
+typedef struct msff_slot {
+    double *mem;
+    size_t cap_cols, cap_points;
+    size_t n_points;
+    int order;
+    int ready;            /* a forward has run since the last resize */
+    int embedding_valid;  /* `embedding` matches (x_copy, b_copy, order, n_points) */
+    double *x_copy;       /* P x d */
+    double *b_copy;       /* K x m x d, the B the embeddings were computed with */
+    double *embedding;    /* K blocks of 2m x cols */
+    double *z, *a;        /* depth x K blocks of width x cols; block (l, k) at (l*K + k) */
+    double *out;          /* n_outputs x cols */
+    double *d_concat;     /* K*width x cols: cotangent of the concatenated last layer */
+    double *d_a, *d_z;    /* width x cols */
+    double *d_embedding;  /* 2m x cols, only with trainable features */
+} msff_slot;
+
+typedef struct msff {
+    int dim, n_outputs, depth, trainable;
+    size_t width, m, K;
+    hp_activation act;
+    uint64_t seed;
+    double *b_frozen;   /* K x m x d */
+    size_t *b_offset;   /* K offsets into theta (trainable only) */
+    size_t n_layers;    /* depth + 1 */
+    msff_layer *layers;
+    size_t n_params, n_blocks;
+    hp_param_block *blocks;
+    char *names;
+    msff_slot slots[HP_NETWORK_SLOTS];
+} msff;
+
+#define MSFF_NAME 32
+
+static void msff_destroy(void *state) {
+    msff *net = state;
+    if (!net) return;
+    for (int s = 0; s < HP_NETWORK_SLOTS; s++) free(net->slots[s].mem);
+    free(net->b_frozen);
+    free(net->b_offset);
+    free(net->layers);
+    free(net->blocks);
+    free(net->names);
+    free(net);
+}
+
+static hp_status msff_create(const hp_params *params, int input_dim, int n_outputs,
+                             void **state) {
+    if (input_dim < 1 || input_dim > HP_JET_MAX_DIM)
+        HP_ERROR(HP_ERR_CONFIG, "msff: input dimension %d is not supported; expected 1..%d",
+                 input_dim, HP_JET_MAX_DIM);
+    if (n_outputs < 1)
+        HP_ERROR(HP_ERR_CONFIG, "msff: %d outputs requested; expected at least 1", n_outputs);
+    size_t K;
+    const double *sigmas = hp_params_reals(params, "sigmas", &K);
+    if (K < 1) /* the table's min_len makes this unreachable from a pipeline */
+        return hp_params_error(params, "sigmas", "is empty; expected at least one sigma");
+
+    msff *net;
+    HP_CALL(hp_calloc(1, sizeof *net, &net));
+    net->dim = input_dim;
+    net->n_outputs = n_outputs;
+    net->depth = (int)hp_params_int(params, "depth");
+    net->width = (size_t)hp_params_int(params, "width");
+    net->m = (size_t)hp_params_int(params, "features");
+    net->K = K;
+    net->trainable = hp_params_bool(params, "trainable_features");
+    net->act.kind = (hp_activation_kind)hp_params_enum_index(params, "activation");
+    net->act.b = hp_params_real(params, "swish_b");
+    net->seed = (uint64_t)hp_params_int(params, "seed");
+    net->n_layers = (size_t)net->depth + 1;
+
+    hp_status st;
+    size_t d = (size_t)input_dim, mbd = net->m * d;
+    HP_CALL_GOTO(st, hp_malloc(K * mbd * sizeof(double), &net->b_frozen), fail);
+    HP_CALL_GOTO(st, hp_calloc(K, sizeof *net->b_offset, &net->b_offset), fail);
+    HP_CALL_GOTO(st, hp_calloc(net->n_layers, sizeof *net->layers, &net->layers), fail);
+    net->n_blocks = (net->trainable ? K : 0) + 2 * net->n_layers;
+    HP_CALL_GOTO(st, hp_calloc(net->n_blocks, sizeof *net->blocks, &net->blocks), fail);
+    HP_CALL_GOTO(st, hp_calloc(net->n_blocks, MSFF_NAME, &net->names), fail);
+
+    hp_rng rng;
+    hp_rng_seed(&rng, net->seed, 1);
+    for (size_t k = 0; k < K; k++)
+        for (size_t i = 0; i < mbd; i++) net->b_frozen[k * mbd + i] = sigmas[k] * hp_rng_normal(&rng);
+
+    size_t off = 0, nb = 0;
+    if (net->trainable) {
+        for (size_t k = 0; k < K; k++, nb++) {
+            char *name = net->names + nb * MSFF_NAME;
+            snprintf(name, MSFF_NAME, "embedding%u.B", (unsigned)(k + 1));
+            net->b_offset[k] = off;
+            net->blocks[nb] = (hp_param_block){name, off, net->m, d};
+            off += mbd;
+        }
+    }
+    for (size_t l = 0; l < net->n_layers; l++) {
+        msff_layer *L = &net->layers[l];
+        int is_out = l + 1 == net->n_layers;
+        L->n_in = is_out ? K * net->width : (l == 0 ? 2 * net->m : net->width);
+        L->n_out = is_out ? (size_t)n_outputs : net->width;
+        L->weight = off;
+        off += L->n_out * L->n_in;
+        L->bias = off;
+        off += L->n_out;
+        char *wn = net->names + nb * MSFF_NAME, *bn = wn + MSFF_NAME;
+        if (is_out) {
+            snprintf(wn, MSFF_NAME, "output.weight");
+            snprintf(bn, MSFF_NAME, "output.bias");
+        } else {
+            snprintf(wn, MSFF_NAME, "hidden%u.weight", (unsigned)(l + 1));
+            snprintf(bn, MSFF_NAME, "hidden%u.bias", (unsigned)(l + 1));
+        }
+        net->blocks[nb++] = (hp_param_block){wn, L->weight, L->n_out, L->n_in};
+        net->blocks[nb++] = (hp_param_block){bn, L->bias, L->n_out, 1};
+    }
+    net->n_params = off;
+    *state = net;
+    return HP_OK;
+fail:
+    msff_destroy(net);
+    return st;
+}
+
+static size_t msff_n_params(const void *state) { return ((const msff *)state)->n_params; }
+
+static size_t msff_layout(const void *state, const hp_param_block **blocks) {
+    const msff *net = state;
+    *blocks = net->blocks;
+    return net->n_blocks;
+}
+
+static hp_status msff_init(void *state, double *theta) {
+    msff *net = state;
+    size_t mbd = net->m * (size_t)net->dim;
+    if (net->trainable)
+        for (size_t k = 0; k < net->K; k++)
+            memcpy(theta + net->b_offset[k], net->b_frozen + k * mbd, mbd * sizeof *theta);
+    hp_rng rng;
+    hp_rng_seed(&rng, net->seed, 0);
+    for (size_t l = 0; l < net->n_layers; l++) {
+        const msff_layer *L = &net->layers[l];
+        hp_glorot_normal(&rng, theta + L->weight, L->n_out * L->n_in, L->n_in, L->n_out);
+        memset(theta + L->bias, 0, L->n_out * sizeof *theta);
+    }
+    return HP_OK;
+}
+
+/* B_k as used by this theta. */
+static const double *msff_B(const msff *net, const double *theta, size_t k) {
+    size_t mbd = net->m * (size_t)net->dim;
+    return net->trainable ? theta + net->b_offset[k] : net->b_frozen + k * mbd;
+}
+
+static hp_status msff_slot_prepare(msff *net, msff_slot *s, size_t cols, size_t n_points) {
+    size_t W = net->width, K = net->K, m2 = 2 * net->m, D = (size_t)net->depth;
+    size_t d = (size_t)net->dim, mbd = net->m * d;
+    size_t per_col = K * m2 + 2 * D * K * W + (size_t)net->n_outputs + K * W + 2 * W +
+                     (net->trainable ? m2 : 0);
+    if (cols > s->cap_cols || n_points > s->cap_points || !s->mem) {
+        free(s->mem);
+        s->mem = NULL;
+        s->cap_cols = s->cap_points = 0;
+        s->ready = s->embedding_valid = 0;
+        size_t want = cols ? cols : 1, want_p = n_points ? n_points : 1;
+        if (want > ((size_t)-1) / sizeof(double) / (per_col + d + 1))
+            HP_ERROR(HP_ERR_NOMEM, "msff: jet buffers for %zu columns overflow size_t", cols);
+        size_t total = want * per_col + want_p * d + K * mbd;
+        HP_CALL(hp_malloc(total * sizeof(double), &s->mem));
+        s->cap_cols = want;
+        s->cap_points = want_p;
+    }
+    /* the embedding and the copies come first: their place must not move while
+     * they are valid (cols changes with the order; then they are recomputed) */
+    double *p = s->mem;
+    s->x_copy = p;
+    p += s->cap_points * d;
+    s->b_copy = p;
+    p += K * mbd;
+    s->embedding = p;
+    p += K * m2 * cols;
+    s->z = p;
+    p += D * K * W * cols;
+    s->a = p;
+    p += D * K * W * cols;
+    s->out = p;
+    p += (size_t)net->n_outputs * cols;
+    s->d_concat = p;
+    p += K * W * cols;
+    s->d_a = p;
+    p += W * cols;
+    s->d_z = p;
+    p += W * cols;
+    s->d_embedding = net->trainable ? p : NULL;
+    return HP_OK;
+}
+
+static hp_status msff_check_slot(int slot) {
+    if (slot < 0 || slot >= HP_NETWORK_SLOTS)
+        HP_ERROR(HP_ERR_INTERNAL, "msff: slot %d out of range; expected 0..%d", slot,
+                 HP_NETWORK_SLOTS - 1);
+    return HP_OK;
+}
+
+static hp_status msff_forward(void *state, int slot, const double *theta, const double *x,
+                              size_t n_points, int order, const double **out) {
+    msff *net = state;
+    HP_CALL(msff_check_slot(slot));
+    if (order < 0 || order > 2)
+        HP_ERROR(HP_ERR_INTERNAL, "msff: order %d requested; expected 0, 1 or 2", order);
+    msff_slot *s = &net->slots[slot];
+    int d = net->dim, C = hp_jet_components(order, d);
+    size_t P = n_points, cols = (size_t)C * P, W = net->width, K = net->K, m = net->m;
+    size_t mbd = m * (size_t)d;
+    HP_CALL(msff_slot_prepare(net, s, cols, P));
+
+    int same = s->embedding_valid && s->order == order && s->n_points == P &&
+               memcmp(s->x_copy, x, P * (size_t)d * sizeof *x) == 0;
+    for (size_t k = 0; same && k < K; k++)
+        same = memcmp(s->b_copy + k * mbd, msff_B(net, theta, k), mbd * sizeof(double)) == 0;
+    if (!same) {
+        memcpy(s->x_copy, x, P * (size_t)d * sizeof *x);
+        for (size_t k = 0; k < K; k++) {
+            const double *B = msff_B(net, theta, k);
+            memcpy(s->b_copy + k * mbd, B, mbd * sizeof *B);
+            hp_jet_fourier_forward(s->embedding + k * 2 * m * cols, x, B, m, P, order, d);
+        }
+        s->embedding_valid = 1;
+    }
+
+    for (size_t k = 0; k < K; k++) {
+        const double *in = s->embedding + k * 2 * m * cols;
+        for (int l = 0; l < net->depth; l++) {
+            const msff_layer *L = &net->layers[l];
+            size_t blk = ((size_t)l * K + k) * W * cols;
+            hp_jet_dense_forward(s->z + blk, in, theta + L->weight, theta + L->bias, L->n_out,
+                                 L->n_in, P, order, d);
+            hp_jet_activation_forward(s->a + blk, s->z + blk, net->act, W, P, order, d);
+            in = s->a + blk;
+        }
+    }
+    /* the last layer's K blocks are adjacent: together they are the concatenation */
+    const msff_layer *O = &net->layers[net->depth];
+    const double *concat = s->a + (size_t)(net->depth - 1) * K * W * cols;
+    hp_jet_dense_forward(s->out, concat, theta + O->weight, theta + O->bias, O->n_out, O->n_in,
+                         P, order, d);
+    s->n_points = P;
+    s->order = order;
+    s->ready = 1;
+    *out = s->out;
+    return HP_OK;
+}
+
+/* The reverse pass shared by backward (grad: summed gradients) and jacobian
+ * (rows: per-point rows with ld = n_params, accumulated over the K branches that
+ * share the hidden layers). */
+static hp_status msff_reverse(msff *net, int slot, const double *theta,
+                              const double *cotangent, double *grad, double *rows) {
+    HP_CALL(msff_check_slot(slot));
+    msff_slot *s = &net->slots[slot];
+    if (!s->ready)
+        HP_ERROR(HP_ERR_INTERNAL, "msff: reverse pass on slot %d without a forward on it", slot);
+    int d = net->dim, order = s->order;
+    size_t P = s->n_points, cols = (size_t)hp_jet_components(order, d) * P;
+    size_t W = net->width, K = net->K, m = net->m, ld = net->n_params;
+
+    const msff_layer *O = &net->layers[net->depth];
+    const double *concat = s->a + (size_t)(net->depth - 1) * K * W * cols;
+    if (grad) {
+        hp_jet_dense_backward(s->d_concat, grad + O->weight, grad + O->bias, cotangent, concat,
+                              theta + O->weight, O->n_out, O->n_in, P, order, d);
+    } else {
+        hp_jet_dense_jacobian(rows + O->weight, rows + O->bias, ld, cotangent, concat, O->n_out,
+                              O->n_in, P, order, d);
+        hp_jet_dense_backward(s->d_concat, NULL, NULL, cotangent, concat, theta + O->weight,
+                              O->n_out, O->n_in, P, order, d);
+    }
+    for (size_t k = 0; k < K; k++) {
+        const double *d_a = s->d_concat + k * W * cols;
+        for (int l = net->depth - 1; l >= 0; l--) {
+            const msff_layer *L = &net->layers[l];
+            size_t blk = ((size_t)l * K + k) * W * cols;
+            hp_jet_activation_backward(s->d_z, d_a, s->z + blk, s->a + blk, net->act, W, P,
+                                       order, d);
+            const double *in = l == 0 ? s->embedding + k * 2 * m * cols
+                                      : s->a + ((size_t)(l - 1) * K + k) * W * cols;
+            double *d_in = l > 0 ? s->d_a : s->d_embedding; /* NULL when B is frozen */
+            if (grad) {
+                hp_jet_dense_backward(d_in, grad + L->weight, grad + L->bias, s->d_z, in,
+                                      theta + L->weight, L->n_out, L->n_in, P, order, d);
+            } else {
+                hp_jet_dense_jacobian(rows + L->weight, rows + L->bias, ld, s->d_z, in, L->n_out,
+                                      L->n_in, P, order, d);
+                hp_jet_dense_backward(d_in, NULL, NULL, s->d_z, in, theta + L->weight, L->n_out,
+                                      L->n_in, P, order, d);
+            }
+            d_a = s->d_a;
+        }
+        if (net->trainable) {
+            const double *E = s->embedding + k * 2 * m * cols;
+            const double *B = msff_B(net, theta, k);
+            if (grad)
+                hp_jet_fourier_backward(grad + net->b_offset[k], s->d_embedding, E, s->x_copy, B,
+                                        m, P, order, d);
+            else
+                hp_jet_fourier_jacobian(rows + net->b_offset[k], ld, s->d_embedding, E,
+                                        s->x_copy, B, m, P, order, d);
+        }
+    }
+    return HP_OK;
+}
+
+static hp_status msff_backward(void *state, int slot, const double *theta,
+                               const double *cotangent, double *grad) {
+    HP_CALL(msff_reverse(state, slot, theta, cotangent, grad, NULL));
+    return HP_OK;
+}
+
+static hp_status msff_jacobian(void *state, int slot, const double *theta,
+                               const double *weights, double *rows) {
+    msff *net = state;
+    HP_CALL(msff_check_slot(slot));
+    memset(rows, 0, net->slots[slot].n_points * net->n_params * sizeof *rows);
+    HP_CALL(msff_reverse(net, slot, theta, weights, NULL, rows));
+    return HP_OK;
+}
+
+static const hp_network_ops msff_ops = {
+    msff_create,  msff_destroy,  msff_n_params, msff_layout,
+    msff_init,    msff_forward,  msff_backward, msff_jacobian,
+};
+
+HP_PLUGIN_DEFINE(HP_PLUGIN_NETWORK, "msff", "1.0.0",
+                 "multiscale Fourier feature network (paper 4.4) on jets", msff_params, &msff_ops)
