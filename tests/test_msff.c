@@ -1,0 +1,205 @@
+/* test_msff.c — the multiscale Fourier feature network plugin, through the
+ * registry, with the generic network checks of test_mlp.c (included below), plus
+ * the architecture itself against a plain-loop reference, the B_k statistics and
+ * the embedding cache. Small nets and sigmas [1, 2.5] so that finite differences
+ * in x stay meaningful. */
+#define NETWORK_CHECKS_ONLY
+#include "test_mlp.c"
+
+static const char *const k_msff_activations[] = {"activation=tanh", "activation=swish",
+                                                 "activation=sin", "activation=gelu",
+                                                 "activation=softplus"};
+
+static void test_msff_input_derivatives(void **state) {
+    (void)state;
+    for (int a = 0; a < 5; a++)
+        for (int d = 1; d <= 2; d++)
+            for (int lift = 0; lift <= 1; lift++) {
+                const char *set[] = {"depth=2", "width=5", "features=4", "sigmas=[1, 2.5]",
+                                     k_msff_activations[a], "seed=11"};
+                net n;
+                net_open(&n, "msff", set, 6, d, 2);
+                check_input_derivatives(&n, lift);
+                net_close(&n);
+            }
+}
+
+static void test_msff_param_gradients(void **state) {
+    (void)state;
+    for (int trainable = 0; trainable <= 1; trainable++)
+        for (int d = 1; d <= 2; d++)
+            for (int order = 0; order <= 2; order++) {
+                const char *set[] = {"depth=2", "width=4", "features=3", "sigmas=[1, 2.5]",
+                                     trainable ? "trainable_features=true" : "seed=2"};
+                net n;
+                net_open(&n, "msff", set, 5, d, d == 2 ? 2 : 1);
+                check_param_gradient(&n, order, d == 1);
+                net_close(&n);
+            }
+    const char *set[] = {"depth=3", "width=3", "features=2", "sigmas=[0.5, 1, 2]",
+                         "activation=swish", "trainable_features=true"};
+    net n;
+    net_open(&n, "msff", set, 6, 2, 1);
+    check_param_gradient(&n, 2, 1);
+    net_close(&n);
+}
+
+/* The value at one point from the documented architecture, in plain loops:
+ * shared hidden layers over each embedding, last hidden outputs concatenated. */
+static void test_msff_matches_reference(void **state) {
+    (void)state;
+    enum { m = 3, W = 4, K = 2, D = 2 };
+    const char *set[] = {"depth=2", "width=4", "features=3", "sigmas=[1, 2.5]",
+                         "trainable_features=true", "activation=gelu"};
+    net n;
+    net_open(&n, "msff", set, 6, D, 2);
+    const char *names[] = {"embedding1.B", "embedding2.B", "hidden1.weight", "hidden1.bias",
+                           "hidden2.weight", "hidden2.bias", "output.weight", "output.bias"};
+    check_layout(&n, names, 8);
+    for (size_t i = 0; i < n.n_params; i++) n.theta[i] += 0.05 * (2 * urand() - 1);
+    const double x[D] = {0.35, 0.6};
+    double v[2];
+    eval(&n, 0, x, 1, 0, 0, v);
+
+    const double *t = n.theta;
+    size_t oB = 0, oW1 = K * m * D, ob1 = oW1 + W * 2 * m, oW2 = ob1 + W, ob2 = oW2 + W * W;
+    size_t oWo = ob2 + W, obo = oWo + 2 * K * W;
+    assert_int_equal(obo + 2, n.n_params);
+    double h_last[K][W];
+    for (int k = 0; k < K; k++) {
+        double e[2 * m], h1[W];
+        for (int f = 0; f < m; f++) {
+            double s = 0.0;
+            for (int a = 0; a < D; a++) s += t[oB + (k * m + f) * D + a] * x[a];
+            e[f] = cos(2 * M_PI * s);
+            e[m + f] = sin(2 * M_PI * s);
+        }
+        hp_activation gelu = {HP_ACT_GELU, 1.0};
+        double sg[4];
+        for (int j = 0; j < W; j++) {
+            double s = t[ob1 + j];
+            for (int i = 0; i < 2 * m; i++) s += t[oW1 + j * 2 * m + i] * e[i];
+            hp_activation_eval(gelu, s, sg);
+            h1[j] = sg[0];
+        }
+        for (int j = 0; j < W; j++) {
+            double s = t[ob2 + j];
+            for (int i = 0; i < W; i++) s += t[oW2 + j * W + i] * h1[i];
+            hp_activation_eval(gelu, s, sg);
+            h_last[k][j] = sg[0];
+        }
+    }
+    for (int o = 0; o < 2; o++) {
+        double s = t[obo + o];
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < W; j++) s += t[oWo + o * K * W + k * W + j] * h_last[k][j];
+        assert_double_equal(v[o], s, 1e-13);
+    }
+    net_close(&n);
+}
+
+/* Frozen B_k live in the state and equal the trainable ones of the same seed;
+ * their entries have standard deviation sigma_k. */
+static void test_msff_features(void **state) {
+    (void)state;
+    const char *frozen_set[] = {"width=3", "features=2000", "sigmas=[1, 48]", "seed=4"};
+    const char *train_set[] = {"width=3", "features=2000", "sigmas=[1, 48]", "seed=4",
+                               "trainable_features=true"};
+    net fz, tr;
+    net_open(&fz, "msff", frozen_set, 4, 1, 1);
+    net_open(&tr, "msff", train_set, 5, 1, 1);
+    assert_int_equal(tr.n_params, fz.n_params + 2 * 2000);
+    /* same network function, and the weights after the B blocks coincide */
+    assert_memory_equal(tr.theta + 4000, fz.theta, fz.n_params * sizeof(double));
+    double x[4] = {0.1, 0.4, 0.55, 0.9}, vf[4 * 3], vt[4 * 3];
+    eval(&fz, 0, x, 4, 2, 0, vf);
+    eval(&tr, 0, x, 4, 2, 0, vt);
+    assert_memory_equal(vf, vt, sizeof vf);
+    const double sig[2] = {1, 48};
+    for (int k = 0; k < 2; k++) {
+        double s2 = 0.0;
+        for (int f = 0; f < 2000; f++) s2 += tr.theta[k * 2000 + f] * tr.theta[k * 2000 + f];
+        double sd = sqrt(s2 / 2000);
+        assert_true(fabs(sd / sig[k] - 1.0) < 0.1);
+    }
+    net_close(&fz);
+    net_close(&tr);
+}
+
+/* The embedding cache never serves stale features: new points, back to the old
+ * points, and a changed trainable B all give what a fresh slot gives. */
+static void test_msff_embedding_cache(void **state) {
+    (void)state;
+    const char *set[] = {"width=4", "features=3", "sigmas=[1, 3]", "trainable_features=true"};
+    net n;
+    net_open(&n, "msff", set, 4, 2, 1);
+    const size_t P = 3;
+    double x1[6] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6}, x2[6] = {0.6, 0.5, 0.4, 0.3, 0.2, 0.1};
+    double a[12], b[12], c[12], fresh[12];
+    eval(&n, 0, x1, P, 2, 0, a);
+    eval(&n, 0, x2, P, 2, 0, b);
+    eval(&n, 1, x2, P, 2, 0, fresh);
+    assert_memory_equal(b, fresh, sizeof b);
+    eval(&n, 0, x1, P, 2, 0, c);
+    assert_memory_equal(a, c, sizeof a);
+    n.theta[0] += 0.25; /* embedding1.B[0][0] */
+    eval(&n, 0, x1, P, 2, 0, c);
+    eval(&n, 2, x1, P, 2, 0, fresh);
+    assert_memory_equal(c, fresh, sizeof c);
+    assert_true(memcmp(a, c, sizeof a) != 0);
+    /* a different order on the same points recomputes too */
+    eval(&n, 0, x1, P, 0, 0, c);
+    assert_double_equal(c[0], fresh[0], 0.0);
+    net_close(&n);
+}
+
+static void test_msff_seed(void **state) {
+    (void)state;
+    const char *set[] = {"depth=2", "width=6", "features=5", "sigmas=[1, 4]"};
+    check_seed("msff", set, 4, "seed=7", "seed=8");
+}
+
+static void test_msff_bad_params(void **state) {
+    (void)state;
+    const char *w0[] = {"sigmas=[1, 48]", "width=0"};
+    check_rejected("msff", w0, 2, "width");
+    const char *empty[] = {"sigmas=[]"};
+    check_rejected("msff", empty, 1, "sigmas");
+    const char *neg[] = {"sigmas=[1, -2]"};
+    check_rejected("msff", neg, 1, "sigmas");
+    const char *f0[] = {"sigmas=[1]", "features=0"};
+    check_rejected("msff", f0, 2, "features");
+    const char *act[] = {"sigmas=[1]", "activation=relu"};
+    check_rejected("msff", act, 2, "activation");
+    /* sigmas has no default: leaving it out is an error naming it */
+    const hp_plugin_descriptor *desc;
+    assert_int_equal(hp_registry_find(g_registry, HP_PLUGIN_NETWORK, "msff", &desc), HP_OK);
+    hp_params *p = NULL;
+    const char *none[] = {"width=4"};
+    assert_int_equal(hp_params_from_strings(desc->params, "network", none, 1, &p), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "sigmas");
+    print_message("    rejected missing sigmas: %s\n", hp_error_message());
+}
+
+static void test_msff_usage_errors(void **state) {
+    (void)state;
+    const char *set[] = {"width=4", "features=2", "sigmas=[1]"};
+    net n;
+    net_open(&n, "msff", set, 3, 2, 1);
+    check_usage_errors(&n);
+    net_close(&n);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_msff_input_derivatives),
+        cmocka_unit_test(test_msff_param_gradients),
+        cmocka_unit_test(test_msff_matches_reference),
+        cmocka_unit_test(test_msff_features),
+        cmocka_unit_test(test_msff_embedding_cache),
+        cmocka_unit_test(test_msff_seed),
+        cmocka_unit_test(test_msff_bad_params),
+        cmocka_unit_test(test_msff_usage_errors),
+    };
+    return cmocka_run_group_tests(tests, open_registry, close_registry);
+}
