@@ -64,7 +64,7 @@ asan: deps
 
 fuzz: fuzz-deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPINN_BUILD_FUZZ=ON \
-	  -DHPINN_BUILD_TESTS=OFF -DHPINN_BUILD_BENCH=OFF -DHPINN_BUILD_PLUGINS=OFF $(CMAKE_FLAGS)
+	  -DHPINN_BUILD_TESTS=OFF -DHPINN_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_config
 	mkdir -p $(FUZZ_BUILD)/corpus
 	./$(FUZZ_BUILD)/bin/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \

@@ -66,6 +66,16 @@ static void test_errors(void **state) {
     assert_int_equal(hp_expr_parse("2*(x", 1, NULL, NULL, 0, "f.yaml:1:1: problem.q", &e), HP_ERR_CONFIG);
     assert_contains(hp_error_message(), "f.yaml:1:1: problem.q: cannot parse \"2*(x\"");
     assert_int_equal(hp_expr_parse("", 1, NULL, NULL, 0, "w", &e), HP_ERR_CONFIG);
+    /* found by the fuzzer: texts libmatheval rejects only after leaking its parse
+     * tree must be refused by our syntax check first, with the column */
+    assert_int_equal(hp_expr_parse("-3*(%*x - 1)", 1, NULL, NULL, 0, "w", &e), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "at character 5; expected a number, a name or '('");
+    assert_int_equal(hp_expr_parse("2*+pi", 1, NULL, NULL, 0, "w", &e), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "at character 3");
+    assert_int_equal(hp_expr_parse("x y", 1, NULL, NULL, 0, "w", &e), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "at character 3; expected an operator");
+    assert_int_equal(hp_expr_parse("sinn(x)", 1, NULL, NULL, 0, "w", &e), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "expected a known function");
     assert_int_equal(hp_expr_parse("x\x01", 1, NULL, NULL, 0, "w", &e), HP_ERR_CONFIG);
     const char *x_name[] = {"x"};
     assert_int_equal(hp_expr_parse("x", 1, x_name, (const double[]){1.0}, 1, "w", &e), HP_ERR_CONFIG);

@@ -8,6 +8,7 @@
  * is a config error instead of a silent zero. */
 #include "hpinn/expr.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <matheval.h>
 #include <stdio.h>
@@ -27,16 +28,146 @@ struct hp_expr {
 
 static const char *const hp__variables[2] = {"x", "y"};
 
-/* libmatheval parses with a global flex/bison state: an unterminated or odd input
- * is rejected as NULL. Strings with characters it cannot scan are refused up
- * front so the lexer never sees them. */
-static int plausible_text(const char *s) {
-    if (!*s || strlen(s) > 4096) return 0;
-    for (const char *c = s; *c; c++) {
-        unsigned char u = (unsigned char)*c;
-        if (u < 32 || u > 126) return 0;
+/* Syntax check before libmatheval sees the text. libmatheval reports a syntax
+ * error only as NULL, without position, and leaks its partial parse tree when it
+ * does; our own recursive-descent pass over the same grammar gives the column
+ * and keeps invalid text away from it. Grammar (libmatheval's):
+ *   expr  := term (('+'|'-') term)*        term := unary (('*'|'/') unary)*
+ *   unary := '-' unary | power             power := primary ('^' unary)?
+ * (no unary '+': libmatheval rejects it; and a^b^c is (a^b)^c there)
+ *   primary := number | name | function '(' expr ')' | '(' expr ')'        */
+static const char *const hp__functions[] = {
+    "exp", "log", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan", "acot",
+    "asec", "acsc", "sinh", "cosh", "tanh", "coth", "sech", "csch", "asinh", "acosh", "atanh", "acoth",
+    "asech", "acsch", "abs", "step", "delta", "nandelta", "erf", NULL};
+
+typedef struct syntax {
+    const char *text, *p;
+    const char *error; /* what was expected at p */
+    int depth;
+} syntax;
+
+static void skip_space(syntax *s) {
+    while (*s->p == ' ' || *s->p == '\t') s->p++;
+}
+
+static int parse_sum(syntax *s);
+
+static int parse_primary(syntax *s) {
+    skip_space(s);
+    const char *p = s->p;
+    if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
+        while (isdigit((unsigned char)*p)) p++;
+        if (*p == '.') p++;
+        while (isdigit((unsigned char)*p)) p++;
+        if ((*p == 'e' || *p == 'E') && (isdigit((unsigned char)p[1]) ||
+                                          ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])))) {
+            p += 2;
+            while (isdigit((unsigned char)*p)) p++;
+        }
+        s->p = p;
+        return 1;
+    }
+    if (isalpha((unsigned char)*p) || *p == '_') {
+        const char *start = p;
+        while (isalnum((unsigned char)*p) || *p == '_') p++;
+        size_t len = (size_t)(p - start);
+        s->p = p;
+        skip_space(s);
+        int is_function = 0;
+        for (int i = 0; hp__functions[i]; i++)
+            if (strlen(hp__functions[i]) == len && strncmp(hp__functions[i], start, len) == 0) is_function = 1;
+        if (!is_function) {
+            if (*s->p == '(') {
+                s->error = "a known function (sin, cos, exp, log, sqrt, tanh, abs, ...) before '('";
+                s->p = start;
+                return 0;
+            }
+            return 1;
+        }
+        if (*s->p != '(') {
+            s->error = "'(' after the function name";
+            return 0;
+        }
+        s->p++;
+        if (!parse_sum(s)) return 0;
+        skip_space(s);
+        if (*s->p != ')') {
+            s->error = "')'";
+            return 0;
+        }
+        s->p++;
+        return 1;
+    }
+    if (*p == '(') {
+        s->p = p + 1;
+        if (!parse_sum(s)) return 0;
+        skip_space(s);
+        if (*s->p != ')') {
+            s->error = "')'";
+            return 0;
+        }
+        s->p++;
+        return 1;
+    }
+    s->error = "a number, a name or '('";
+    return 0;
+}
+
+static int parse_unary(syntax *s) {
+    if (++s->depth > 200) {
+        s->error = "less deeply nested text";
+        return 0;
+    }
+    skip_space(s);
+    int ok;
+    if (*s->p == '-') {
+        s->p++;
+        ok = parse_unary(s);
+    } else {
+        ok = parse_primary(s);
+        skip_space(s);
+        if (ok && *s->p == '^') {
+            s->p++;
+            ok = parse_unary(s);
+        }
+    }
+    s->depth--;
+    return ok;
+}
+
+static int parse_product(syntax *s) {
+    if (!parse_unary(s)) return 0;
+    for (skip_space(s); *s->p == '*' || *s->p == '/'; skip_space(s)) {
+        s->p++;
+        if (!parse_unary(s)) return 0;
     }
     return 1;
+}
+
+static int parse_sum(syntax *s) {
+    if (!parse_product(s)) return 0;
+    for (skip_space(s); *s->p == '+' || *s->p == '-'; skip_space(s)) {
+        s->p++;
+        if (!parse_product(s)) return 0;
+    }
+    return 1;
+}
+
+/* 0 on success, else the 1-based column of the problem and *expected filled. */
+static int syntax_error_column(const char *text, const char **expected) {
+    syntax s = {text, text, NULL, 0};
+    if (strlen(text) > 4096) {
+        *expected = "at most 4096 characters";
+        return 4097;
+    }
+    if (parse_sum(&s)) {
+        skip_space(&s);
+        if (*s.p == '\0') return 0;
+        s.error = "an operator (+ - * / ^) or the end of the expression";
+    }
+    *expected = s.error;
+    return (int)(s.p - text) + 1;
 }
 
 static hp_status build(void *evaluator, int dim, const char *const *names, const double *values,
@@ -94,7 +225,12 @@ hp_status hp_expr_parse(const char *text, int dim, const char *const *names, con
             if (strcmp(names[i], hp__variables[a]) == 0)
                 HP_ERROR(HP_ERR_CONFIG, "%s: constant '%s' shadows the variable of the same name; expected another name",
                          where ? where : "expression", names[i]);
-    void *ev = plausible_text(text) ? evaluator_create((char *)text) : NULL;
+    const char *expected = NULL;
+    int column = syntax_error_column(text, &expected);
+    if (column)
+        HP_ERROR(HP_ERR_CONFIG, "%s: cannot parse \"%s\" at character %d; expected %s", where ? where : "expression",
+                 text, column, expected);
+    void *ev = evaluator_create((char *)text);
     if (!ev)
         HP_ERROR(HP_ERR_CONFIG, "%s: cannot parse \"%s\"; expected an expression in %s with + - * / ^, functions such as sin, exp, sqrt, and the pipeline's constants",
                  where ? where : "expression", text, dim == 1 ? "x" : "x, y");
@@ -148,7 +284,13 @@ void hp_expr_destroy(hp_expr *e) {
 
 int hp__eval_constant_expression(const char *text, const hp__constants *c, double *value, char *err,
                                  size_t err_size) {
-    void *ev = plausible_text(text) ? evaluator_create((char *)text) : NULL;
+    const char *expected = NULL;
+    int column = syntax_error_column(text, &expected);
+    if (column) {
+        snprintf(err, err_size, "not a number or expression: at character %d expected %s", column, expected);
+        return 0;
+    }
+    void *ev = evaluator_create((char *)text);
     if (!ev) {
         snprintf(err, err_size, "not a number or expression");
         return 0;
