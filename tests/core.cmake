@@ -23,3 +23,12 @@ hp_add_test(test_registry SOURCES test_registry.c)
 add_dependencies(test_registry hp_test_plugins)
 hp_add_test(test_cli SOURCES test_cli.c TIMEOUT 120)
 add_dependencies(test_cli hpinn_cli hp_test_plugins)
+
+# Install into a temporary prefix and build docs/examples/ against it.
+add_test(NAME test_install COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_install.sh)
+set(hp_install_env "HPINN_SOURCE_DIR=${CMAKE_SOURCE_DIR};HPINN_BUILD_DIR=${CMAKE_BINARY_DIR};HPINN_PLUGIN_PATH=")
+if(HPINN_SANITIZE)
+  # the installed hpinn is instrumented; the example plugin is built the same way
+  list(APPEND hp_install_env "HPINN_EXAMPLE_CFLAGS=-fsanitize=address,undefined")
+endif()
+set_tests_properties(test_install PROPERTIES ENVIRONMENT "${hp_install_env}" TIMEOUT 300)
