@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "hpinn/hpinn.h"
+#include "pipeline.h"
 
 static hp_status cmd_help(int argc, char **argv);
 static hp_status cmd_version(int argc, char **argv);
@@ -50,12 +51,38 @@ static void usage(FILE *out) {
     for (const hp_cli_command *c = hp_cli_commands; c->name; c++)
         fprintf(out, "  %-46s %s\n", c->synopsis, c->summary);
     fprintf(out, "\nexit codes: 0 success, 2 user error (config, arguments, unknown plugin), 1 failure.\n"
-                 "`hpinn help COMMAND` shows more; docs/ has the user guide.\n");
+                 "`hpinn help COMMAND` shows more, `hpinn help pipeline` the pipeline sections;\n"
+                 "docs/ has the user guide.\n");
+}
+
+/* `hpinn help pipeline`: the sections and the core tables, as the reference. */
+static void print_pipeline_reference(void) {
+    printf("A pipeline is a YAML mapping of these sections:\n\n");
+    for (const hp__section_def *s = hp__pipeline_sections; s->name; s++) {
+        printf("%s: %s", s->name, s->doc);
+        if (s->kind == HP__SECTION_PLUGIN)
+            printf(" — plugin: <%s plugin>%s%s%s, then that plugin's parameters (hpinn plugins NAME)",
+                   hp_plugin_kind_name(s->plugin_kind), s->default_plugin ? " (default " : "",
+                   s->default_plugin ? s->default_plugin : "", s->default_plugin ? ")" : "");
+        if (s->kind == HP__SECTION_STAGES)
+            printf(" — a list; each entry has the keys below and optimizer: {plugin: <name> (default %s), ...}",
+                   s->default_plugin);
+        printf("\n");
+        for (const hp_param_def *p = s->table; p && p->name; p++)
+            printf("  %-28s %-8s %-12s %s\n", p->name, hp_param_type_name(p->type),
+                   p->default_value ? p->default_value : ((p->flags & HP_PARAM_REQUIRED) ? "(required)" : "(unset)"),
+                   p->doc);
+        printf("\n");
+    }
 }
 
 static hp_status cmd_help(int argc, char **argv) {
     if (argc < 2) {
         usage(stdout);
+        return HP_OK;
+    }
+    if (strcmp(argv[1], "pipeline") == 0) {
+        print_pipeline_reference();
         return HP_OK;
     }
     const hp_cli_command *c = find_command(argv[1]);
