@@ -1,0 +1,402 @@
+/* lm.c — Levenberg–Marquardt (damped Gauss–Newton) on L = 1/2 ||r||^2, with the
+ * damping adapted by the gain ratio and the linear system solved in whichever
+ * space is smaller.
+ *
+ * The step delta minimises the model 1/2 ||r + J delta||^2 + lambda/2 delta' D delta:
+ *   parameter form (n <= m):  (J'J + lambda D) delta = -J'r          (n x n)
+ *   kernel form    (m <  n):  delta = -D^{-1/2} Js' (Js Js' + lambda I)^{-1} r,
+ *                             Js = J D^{-1/2}                          (m x m)
+ * Both are the same step (push-through identity applied to the column-scaled
+ * Jacobian), for D = I and for the Jacobian scaling alike; the kernel form is the
+ * identity-damped form in the scaled variables. Each is one SYRK (CBLAS) and one
+ * Cholesky factorisation + solve (LAPACKE dpotrf/dpotrs) per trial.
+ *
+ * D is I (scaling: identity, Levenberg) or Moré's diag: the running maximum over
+ * iterations of diag(J'J) (scaling: jacobian, Marquardt), with 1 for parameters
+ * whose Jacobian column has always been zero.
+ *
+ * Gain ratio rho = (L - L_trial) / (predicted decrease), the predicted decrease
+ * of the model being 1/2 (lambda delta' D delta - g' delta) > 0. A trial with
+ * rho > 1e-4 is accepted; rho > 0.75 multiplies lambda by lambda_decrease, rho <
+ * 0.25 (or a rejection, or a failed factorisation) by lambda_increase. One step()
+ * tries until a trial is accepted, lambda exceeds lambda_max, or max_evals
+ * residual evaluations are spent; non-finite trial residuals count as rejections.
+ *
+ * Workspaces are allocated at the first step with a given m (the residual count
+ * of the objective) and reused afterwards. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include "hpinn/optimizer.h"
+#include "hpinn/plugin.h"
+
+enum { LM_SCALING_IDENTITY = 0, LM_SCALING_JACOBIAN = 1 };
+enum { LM_FORM_AUTO = 0, LM_FORM_PARAMETER = 1, LM_FORM_KERNEL = 2 };
+
+#define LM_RHO_ACCEPT 1e-4
+#define LM_RHO_LOW 0.25
+#define LM_RHO_HIGH 0.75
+#define LM_STATE_VERSION 1u
+
+static const hp_param_def lm_params[] = {
+    {"lambda0", HP_PARAM_REAL, "1e-3", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN, 0.0, 0.0, NULL, 0,
+     "initial damping lambda"},
+    {"lambda_increase", HP_PARAM_REAL, "10", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN, 1.0, 0.0,
+     NULL, 0, "factor (> 1) on lambda after a rejected or poor (rho < 0.25) trial"},
+    {"lambda_decrease", HP_PARAM_REAL, "0.1", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN | HP_PARAM_HAS_MAX,
+     0.0, 1.0, NULL, 0, "factor (< 1) on lambda after a very good (rho > 0.75) step"},
+    {"lambda_min", HP_PARAM_REAL, "1e-15", HP_PARAM_HAS_MIN, 0.0, 0.0, NULL, 0,
+     "lambda never decreases below this"},
+    {"lambda_max", HP_PARAM_REAL, "1e12", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN, 0.0, 0.0, NULL, 0,
+     "stop (damping limit) when lambda would exceed this"},
+    {"scaling", HP_PARAM_ENUM, "identity", 0u, 0.0, 0.0, "identity|jacobian", 0,
+     "damping matrix D: identity (Levenberg) or running max of diag(J'J) (Marquardt/Moré)"},
+    {"form", HP_PARAM_ENUM, "auto", 0u, 0.0, 0.0, "auto|parameter|kernel", 0,
+     "normal equations in parameter space (n x n) or kernel form (m x m); auto: the smaller"},
+    {"gtol", HP_PARAM_REAL, "1e-10", HP_PARAM_HAS_MIN, 0.0, 0.0, NULL, 0,
+     "stop when ||J'r||_2 <= gtol"},
+    {"xtol", HP_PARAM_REAL, "1e-14", HP_PARAM_HAS_MIN, 0.0, 0.0, NULL, 0,
+     "stop when an accepted step has ||delta||_2 <= xtol max(1, ||theta||_2)"},
+    {"ftol", HP_PARAM_REAL, "1e-14", HP_PARAM_HAS_MIN, 0.0, 0.0, NULL, 0,
+     "stop when an accepted step decreases L by <= ftol L (relative change)"},
+    {"max_evals", HP_PARAM_INT, "30", HP_PARAM_HAS_MIN, 1.0, 0.0, NULL, 0,
+     "residual evaluations allowed for the trials of one step"},
+    HP_PARAM_END};
+
+typedef struct lm {
+    size_t n;
+    double lambda0, increase, decrease, lambda_min, lambda_max, gtol, xtol, ftol;
+    size_t max_evals;
+    int scaling, form_choice;
+    /* state */
+    double lambda;
+    uint64_t iterations;
+    double *dmax;      /* running max of diag(J'J) (n) */
+    /* workspaces for the current m */
+    size_t m, k;       /* k: size of the system (n or m) */
+    int form;          /* LM_FORM_PARAMETER or LM_FORM_KERNEL for this m */
+    double *r, *J, *r_trial;      /* m, m x n, m */
+    double *Js;                   /* m x n scaled Jacobian (kernel form + jacobian scaling) */
+    double *gram, *factor;        /* k x k, column-major lower */
+    double *g, *d, *delta, *theta_trial, *rhs;  /* n, n, n, n, max(m, n) */
+} lm;
+
+static void lm_free_workspace(lm *o) {
+    free(o->r);
+    free(o->J);
+    free(o->r_trial);
+    free(o->Js);
+    free(o->gram);
+    free(o->factor);
+    free(o->rhs);
+    o->r = o->J = o->r_trial = o->Js = o->gram = o->factor = o->rhs = NULL;
+    o->m = 0;
+}
+
+static void lm_destroy(void *state) {
+    lm *o = state;
+    if (!o) return;
+    lm_free_workspace(o);
+    free(o->dmax);
+    free(o->g);
+    free(o->d);
+    free(o->delta);
+    free(o->theta_trial);
+    free(o);
+}
+
+static hp_status lm_create(const hp_params *params, size_t n, void **state) {
+    hp_status st;
+    lm *o = NULL;
+    double lambda0 = hp_params_real(params, "lambda0");
+    double lambda_max = hp_params_real(params, "lambda_max");
+    double lambda_min = hp_params_real(params, "lambda_min");
+    if (lambda0 > lambda_max)
+        return hp_params_error(params, "lambda0", "%g is above lambda_max = %g; expected "
+                               "lambda_min <= lambda0 <= lambda_max", lambda0, lambda_max);
+    if (lambda0 < lambda_min)
+        return hp_params_error(params, "lambda0", "%g is below lambda_min = %g; expected "
+                               "lambda_min <= lambda0 <= lambda_max", lambda0, lambda_min);
+    if (hp_params_real(params, "lambda_decrease") >= 1.0)
+        return hp_params_error(params, "lambda_decrease", "%g is not below 1; expected a "
+                               "factor in (0, 1)", hp_params_real(params, "lambda_decrease"));
+    HP_CALL(hp_calloc(1, sizeof *o, &o));
+    o->n = n;
+    o->lambda0 = lambda0;
+    o->increase = hp_params_real(params, "lambda_increase");
+    o->decrease = hp_params_real(params, "lambda_decrease");
+    o->lambda_min = lambda_min;
+    o->lambda_max = lambda_max;
+    o->gtol = hp_params_real(params, "gtol");
+    o->xtol = hp_params_real(params, "xtol");
+    o->ftol = hp_params_real(params, "ftol");
+    o->max_evals = (size_t)hp_params_int(params, "max_evals");
+    o->scaling = hp_params_enum_index(params, "scaling");
+    o->form_choice = hp_params_enum_index(params, "form");
+    o->lambda = lambda0;
+    HP_CALL_GOTO(st, hp_calloc(n, sizeof(double), &o->dmax), fail);
+    HP_CALL_GOTO(st, hp_calloc(n, sizeof(double), &o->g), fail);
+    HP_CALL_GOTO(st, hp_calloc(n, sizeof(double), &o->d), fail);
+    HP_CALL_GOTO(st, hp_calloc(n, sizeof(double), &o->delta), fail);
+    HP_CALL_GOTO(st, hp_calloc(n, sizeof(double), &o->theta_trial), fail);
+    *state = o;
+    return HP_OK;
+fail:
+    lm_destroy(o);
+    return st;
+}
+
+/* Allocate the workspaces for m residuals (only when m changes). */
+static hp_status lm_workspace(lm *o, size_t m) {
+    if (o->m == m) return HP_OK;
+    lm_free_workspace(o);
+    const size_t n = o->n;
+    int form = o->form_choice;
+    if (form == LM_FORM_AUTO) form = n <= m ? LM_FORM_PARAMETER : LM_FORM_KERNEL;
+    const size_t k = form == LM_FORM_PARAMETER ? n : m;
+    if (n && m > ((size_t)-1) / sizeof(double) / n)
+        HP_ERROR(HP_ERR_NOMEM, "lm: a %zu x %zu Jacobian does not fit in memory", m, n);
+    HP_CALL(hp_malloc(m * sizeof(double), &o->r));
+    HP_CALL(hp_malloc(m * sizeof(double), &o->r_trial));
+    HP_CALL(hp_malloc(m * n * sizeof(double), &o->J));
+    if (form == LM_FORM_KERNEL && o->scaling == LM_SCALING_JACOBIAN)
+        HP_CALL(hp_malloc(m * n * sizeof(double), &o->Js));
+    HP_CALL(hp_calloc(k * k, sizeof(double), &o->gram));
+    HP_CALL(hp_calloc(k * k, sizeof(double), &o->factor));
+    HP_CALL(hp_malloc((m > n ? m : n) * sizeof(double), &o->rhs));
+    o->m = m;
+    o->k = k;
+    o->form = form;
+    return HP_OK;
+}
+
+static double half_squared_norm(const double *v, size_t m) {
+    double s = 0.0;
+    for (size_t i = 0; i < m; ++i) s += v[i] * v[i];
+    return 0.5 * s;
+}
+
+static int all_finite(const double *v, size_t count) {
+    for (size_t i = 0; i < count; ++i)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+/* gram = J'J (parameter form) or Js Js' (kernel form), lower triangle,
+ * column-major; D in o->d. */
+static void lm_prepare(lm *o) {
+    const size_t n = o->n, m = o->m;
+    for (size_t j = 0; j < n; ++j) {
+        if (o->scaling == LM_SCALING_JACOBIAN) {
+            double c = 0.0;
+            for (size_t i = 0; i < m; ++i) c += o->J[i * n + j] * o->J[i * n + j];
+            if (c > o->dmax[j]) o->dmax[j] = c;
+            o->d[j] = o->dmax[j] > 0.0 ? o->dmax[j] : 1.0;
+        } else {
+            o->d[j] = 1.0;
+        }
+    }
+    /* The row-major m x n J is the column-major n x m matrix J'. */
+    if (o->form == LM_FORM_PARAMETER) {
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)n, (int)m, 1.0, o->J, (int)n,
+                    0.0, o->gram, (int)n);
+    } else {
+        const double *Js = o->J;
+        if (o->Js) {
+            for (size_t i = 0; i < m; ++i)
+                for (size_t j = 0; j < n; ++j) o->Js[i * n + j] = o->J[i * n + j] / sqrt(o->d[j]);
+            Js = o->Js;
+        }
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)m, (int)n, 1.0, Js, (int)n, 0.0,
+                    o->gram, (int)m);
+    }
+}
+
+/* Solve for delta at the current lambda. Returns nonzero when the damped matrix
+ * is not numerically positive definite (the caller raises lambda). */
+static int lm_solve(lm *o) {
+    const size_t n = o->n, m = o->m, k = o->k;
+    const lapack_int K = (lapack_int)k;
+    memcpy(o->factor, o->gram, k * k * sizeof(double));
+    for (size_t j = 0; j < k; ++j)
+        o->factor[j * k + j] += o->lambda * (o->form == LM_FORM_PARAMETER ? o->d[j] : 1.0);
+    if (LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', K, o->factor, K) != 0) return 1;
+    if (o->form == LM_FORM_PARAMETER) {
+        for (size_t j = 0; j < n; ++j) o->rhs[j] = -o->g[j];
+        if (LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', K, 1, o->factor, K, o->rhs, K) != 0)
+            return 1;
+        memcpy(o->delta, o->rhs, n * sizeof(double));
+    } else {
+        for (size_t i = 0; i < m; ++i) o->rhs[i] = -o->r[i];
+        if (LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', K, 1, o->factor, K, o->rhs, K) != 0)
+            return 1;
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)n, 1.0, o->Js ? o->Js : o->J,
+                    (int)n, o->rhs, 1, 0.0, o->delta, 1);
+        if (o->Js)
+            for (size_t j = 0; j < n; ++j) o->delta[j] /= sqrt(o->d[j]);
+    }
+    return !all_finite(o->delta, n);
+}
+
+static hp_status lm_step(void *state, double *theta, const hp_objective *obj,
+                         hp_opt_step_info *info) {
+    lm *o = state;
+    const size_t n = o->n;
+    hp_opt_info_init(info);
+    info->damping = o->lambda;
+    if (obj->n != n)
+        HP_ERROR(HP_ERR_INTERNAL, "lm: objective has %zu parameters, optimizer was created "
+                 "for %zu", obj->n, n);
+    if (!obj->residuals_and_jacobian || obj->m == 0)
+        HP_ERROR(HP_ERR_CONFIG, "optimizer 'lm' needs residuals and their Jacobian, which this "
+                 "objective does not provide; use adam or lbfgs");
+    const size_t m = obj->m;
+    HP_CALL(lm_workspace(o, m));
+
+    HP_CALL(obj->residuals_and_jacobian(obj->ctx, theta, o->r, o->J));
+    info->evaluations = 1;
+    const double L = half_squared_norm(o->r, m);
+    info->value = L;
+    if (!isfinite(L) || !all_finite(o->J, m * n)) {
+        hp_opt_info_stop(info, HP_OPT_NON_FINITE,
+                         "lm: %s not finite at the current parameters (L = %g) after %llu "
+                         "iterations", isfinite(L) ? "Jacobian" : "residuals", L,
+                         (unsigned long long)o->iterations);
+        return HP_OK;
+    }
+    if (n) cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)n, 1.0, o->J, (int)n, o->r, 1,
+                       0.0, o->g, 1);
+    double gnorm = n ? cblas_dnrm2((int)n, o->g, 1) : 0.0;
+    info->grad_norm = gnorm;
+    if (!isfinite(gnorm)) {
+        hp_opt_info_stop(info, HP_OPT_NON_FINITE,
+                         "lm: gradient J'r overflows at the current parameters (L = %g) after "
+                         "%llu iterations", L, (unsigned long long)o->iterations);
+        return HP_OK;
+    }
+    if (gnorm <= o->gtol) {
+        hp_opt_info_stop(info, HP_OPT_CONVERGED_GRADIENT,
+                         "lm: ||J'r|| = %.3e <= gtol = %.3e after %llu iterations (L = %.6e)",
+                         gnorm, o->gtol, (unsigned long long)o->iterations, L);
+        return HP_OK;
+    }
+    lm_prepare(o);
+
+    size_t trials = 0, indefinite = 0;
+    double last_rho = NAN;
+    for (;;) {
+        if (o->lambda > o->lambda_max) {
+            hp_opt_info_stop(info, HP_OPT_DAMPING_LIMIT,
+                             "lm: damping %.3e exceeds lambda_max = %.3e without an acceptable "
+                             "step (%zu trials, last gain ratio %.3g; %zu damped systems not "
+                             "numerically positive definite; ||J'r|| = %.3e, L = %.6e); "
+                             "parameters unchanged", o->lambda, o->lambda_max, trials,
+                             last_rho, indefinite, gnorm, L);
+            info->damping = o->lambda;
+            return HP_OK;
+        }
+        if (trials >= o->max_evals) {
+            hp_opt_info_stop(info, HP_OPT_MAX_EVALUATIONS,
+                             "lm: %zu trials (max_evals) without an acceptable step (damping "
+                             "%.3e, last gain ratio %.3g, L = %.6e); parameters unchanged",
+                             trials, o->lambda, last_rho, L);
+            info->damping = o->lambda;
+            return HP_OK;
+        }
+        if (lm_solve(o)) {
+            indefinite++;
+            o->lambda *= o->increase; /* not positive definite at this damping */
+            continue;
+        }
+        double dDd = 0.0, gd = 0.0;
+        for (size_t j = 0; j < n; ++j) {
+            dDd += o->d[j] * o->delta[j] * o->delta[j];
+            gd += o->g[j] * o->delta[j];
+            o->theta_trial[j] = theta[j] + o->delta[j];
+        }
+        const double predicted = 0.5 * (o->lambda * dDd - gd);
+        HP_CALL(obj->residuals_and_jacobian(obj->ctx, o->theta_trial, o->r_trial, NULL));
+        trials++;
+        info->evaluations++;
+        const double L_trial = half_squared_norm(o->r_trial, m);
+        const double actual = L - L_trial;
+        const double rho = (isfinite(L_trial) && predicted > 0.0) ? actual / predicted : -INFINITY;
+        last_rho = rho;
+        if (!(rho > LM_RHO_ACCEPT)) {
+            o->lambda *= o->increase;
+            continue;
+        }
+        /* accepted */
+        if (rho > LM_RHO_HIGH)
+            o->lambda = fmax(o->lambda * o->decrease, o->lambda_min);
+        else if (rho < LM_RHO_LOW)
+            o->lambda *= o->increase;
+        const double step_norm = cblas_dnrm2((int)n, o->delta, 1);
+        memcpy(theta, o->theta_trial, n * sizeof(double));
+        o->iterations++;
+        info->value = L_trial;
+        info->grad_norm = NAN; /* J at the new point is not known yet */
+        info->step_norm = step_norm;
+        info->damping = o->lambda;
+        const double theta_norm = cblas_dnrm2((int)n, theta, 1);
+        if (step_norm <= o->xtol * fmax(1.0, theta_norm))
+            hp_opt_info_stop(info, HP_OPT_CONVERGED_STEP,
+                             "lm: step ||delta|| = %.3e <= xtol max(1, ||theta||) = %.3e after "
+                             "%llu iterations (L = %.6e)", step_norm,
+                             o->xtol * fmax(1.0, theta_norm), (unsigned long long)o->iterations,
+                             L_trial);
+        else if (actual <= o->ftol * L)
+            hp_opt_info_stop(info, HP_OPT_CONVERGED_VALUE,
+                             "lm: decrease of L %.3e <= ftol L = %.3e after %llu iterations "
+                             "(L = %.6e)", actual, o->ftol * L,
+                             (unsigned long long)o->iterations, L_trial);
+        return HP_OK;
+    }
+}
+
+/* payload: u64 iterations | lambda | dmax (n) */
+static size_t lm_payload(const lm *o) {
+    return sizeof(uint64_t) + (1 + o->n) * sizeof(double);
+}
+
+static size_t lm_state_size(const void *state) { return hp_opt_state_bytes(lm_payload(state)); }
+
+static hp_status lm_save(const void *state, void *buf) {
+    const lm *o = state;
+    hp_opt_state_writer w;
+    hp_opt_state_write_begin(&w, buf, "lm", LM_STATE_VERSION, o->n, lm_payload(o));
+    hp_opt_state_put(&w, &o->iterations, sizeof(uint64_t));
+    hp_opt_state_put(&w, &o->lambda, sizeof(double));
+    hp_opt_state_put(&w, o->dmax, o->n * sizeof(double));
+    HP_CALL(hp_opt_state_write_end(&w));
+    return HP_OK;
+}
+
+static hp_status lm_load(void *state, const void *buf, size_t size) {
+    lm *o = state;
+    hp_opt_state_reader r;
+    uint64_t iterations;
+    double lambda;
+    HP_CALL(hp_opt_state_read_begin(&r, buf, size, "lm", LM_STATE_VERSION, o->n, lm_payload(o)));
+    HP_CALL(hp_opt_state_get(&r, &iterations, sizeof iterations));
+    HP_CALL(hp_opt_state_get(&r, &lambda, sizeof lambda));
+    if (!(lambda > 0.0) || !isfinite(lambda))
+        HP_ERROR(HP_ERR_CORRUPT, "lm optimizer state: damping %g is not a positive number",
+                 lambda);
+    o->iterations = iterations;
+    o->lambda = lambda;
+    HP_CALL(hp_opt_state_get(&r, o->dmax, o->n * sizeof(double)));
+    return HP_OK;
+}
+
+static const hp_optimizer_ops lm_ops = {
+    lm_create, lm_destroy, lm_step, lm_state_size, lm_save, lm_load,
+};
+
+HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "lm", "1.0.0",
+                 "Levenberg-Marquardt: gain-ratio damping, parameter or kernel normal equations",
+                 lm_params, &lm_ops)
