@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "hpinn/jets.h"
+#include "jets_math.h"
 
 #define TWO_PI 6.283185307179586476925286766559
 
@@ -510,6 +511,32 @@ static void test_lift(void **state) {
     }
 }
 
+/* ---- private elementwise math ------------------------------------------------------ */
+
+static void test_vector_math(void **state) {
+    (void)state;
+    enum { N = 4001 }; /* odd: exercises the tail of a vector */
+    static double z[N], e[N], t[N], s[N], c[N];
+    for (int i = 0; i < N; i++) z[i] = -40.0 + 80.0 * i / (N - 1);
+    hp__exp_block(e, z, N);
+    hp__tanh_block(t, z, N);
+    hp__sincos_block(s, c, z, N);
+    for (int i = 0; i < N; i++) {
+        double want = exp(z[i]);
+        if (!(fabs(e[i] - want) <= 1e-15 * want)) fail_msg("exp(%.17g) = %.17g, libm %.17g", z[i], e[i], want);
+        if (!(fabs(t[i] - tanh(z[i])) <= 1e-15)) fail_msg("tanh(%.17g) = %.17g, libm %.17g", z[i], t[i], tanh(z[i]));
+        assert_true(s[i] == sin(z[i]) && c[i] == cos(z[i]));
+    }
+    /* saturation and sign, in place */
+    double ext[5] = {-800.0, -0.0, 1e-300, 30.0, 800.0};
+    hp__tanh_block(ext, ext, 5);
+    assert_true(ext[0] == -1.0 && ext[1] == 0.0 && signbit(ext[1]) && ext[3] == 1.0 && ext[4] == 1.0);
+    assert_true(fabs(ext[2] - 1e-300) <= 1e-300 * 1e-3 || ext[2] == 0.0);
+    double big[2] = {800.0, -800.0};
+    hp__exp_block(big, big, 2);
+    assert_true(isfinite(big[0]) && big[0] > 1e307 && big[1] >= 0.0 && big[1] < 1e-307);
+}
+
 /* ---- rng ----------------------------------------------------------------------- */
 
 static void test_rng(void **state) {
@@ -558,6 +585,7 @@ int main(void) {
         cmocka_unit_test(test_fourier_is_a_jet),
         cmocka_unit_test(test_concat),
         cmocka_unit_test(test_lift),
+        cmocka_unit_test(test_vector_math),
         cmocka_unit_test(test_rng),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
