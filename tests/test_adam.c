@@ -330,9 +330,24 @@ static void test_descriptor(void **unused) {
     assert_non_null(ops->state_size);
 }
 
+static void test_stop_names(void **unused) {
+    /* every reason has its own name; unknown values do not crash */
+    for (int a = HP_OPT_CONTINUE; a <= HP_OPT_DAMPING_LIMIT; ++a) {
+        assert_true(strlen(hp_opt_stop_name((hp_opt_stop)a)) > 0);
+        for (int b = a + 1; b <= HP_OPT_DAMPING_LIMIT; ++b)
+            assert_string_not_equal(hp_opt_stop_name((hp_opt_stop)a),
+                                    hp_opt_stop_name((hp_opt_stop)b));
+        assert_int_equal(hp_opt_stop_is_converged((hp_opt_stop)a),
+                         a == HP_OPT_CONVERGED_GRADIENT || a == HP_OPT_CONVERGED_STEP ||
+                             a == HP_OPT_CONVERGED_VALUE);
+    }
+    assert_string_equal(hp_opt_stop_name((hp_opt_stop)99), "unknown stop reason");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_descriptor),
+        cmocka_unit_test(test_stop_names),
         cmocka_unit_test(test_bitwise_constant),
         cmocka_unit_test(test_bitwise_schedule_and_clip),
         cmocka_unit_test(test_schedule_values),
