@@ -126,6 +126,30 @@ static void test_run_failures(void **state) {
     assert_contains(err_text, "cannot create directory /proc/hpinn-cannot-create");
 }
 
+static void test_upscale_paper_1d(void **state) {
+    (void)state;
+    char args[1024];
+    /* the paper's Table 1 reference: 1000 elements, K sampled at the nodes → 0.842 */
+    snprintf(args, sizeof args,
+             "upscale %s/configs/paper/eps48.yaml --out up48 --set upscale.quadrature_rule=nodal "
+             "--set 'upscale.fine_elements=[1000]'", getenv("HPINN_SOURCE_DIR"));
+    assert_int_equal(run(args), 0);
+    assert_contains(out_text, "     1000  global            0    0.841753");
+    /* converged: → 1/1.2 at order 2 */
+    snprintf(args, sizeof args, "upscale %s/configs/paper/eps48.yaml --out up48 --set 'upscale.fine_elements=[4000, 8000, 16000]'",
+             getenv("HPINN_SOURCE_DIR"));
+    assert_int_equal(run(args), 0);
+    assert_contains(out_text, "    16000  global            0    0.833344");
+    assert_contains(out_text, "2.00");
+    char *table = hp_test_read_file("up48/ktilde.csv");
+    assert_non_null(table);
+    free(table);
+    snprintf(args, sizeof args, "upscale %s/configs/paper/eps48.yaml --set 'upscale.fine_elements=[2000, 1000]'",
+             getenv("HPINN_SOURCE_DIR"));
+    assert_int_equal(run(args), 2);
+    assert_contains(err_text, "upscale.fine_elements: 1000 at position 1; expected increasing whole numbers");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_and_help),
@@ -133,6 +157,7 @@ int main(void) {
         cmocka_unit_test(test_check_valid_and_invalid),
         cmocka_unit_test(test_plugins_listing),
         cmocka_unit_test(test_run_failures),
+        cmocka_unit_test(test_upscale_paper_1d),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

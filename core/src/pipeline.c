@@ -22,10 +22,15 @@ const hp_param_def hp__problem_params[] = {
      "equispaced interior collocation points (1-D: count M; 2-D: per axis m, M = m^2)"},
     {"collocation.boundary_points", HP_PARAM_INT, "64", MIN(1), NULL, 0,
      "boundary points for the soft penalty (1-D: the two end points; 2-D: per side)"},
+    {"reference.kind", HP_PARAM_ENUM, "auto", NOBOUND, "auto|exact|integral|fem|none", 0,
+     "reference u for validation: exact (reference.exact), integral (1-D: K w' = C - ∫q by quadrature), "
+     "fem (fine P1 solve with the coarse plugin), none; auto: exact if given, else integral in 1-D, else fem"},
     {"reference.exact", HP_PARAM_STRING, NULL, NOBOUND, NULL, 0,
-     "closed-form fine solution u(x) for validation (optional)"},
+     "closed-form fine solution u(x) of direction 1 (u = w - x_1)"},
     {"reference.fem_elements", HP_PARAM_INT, "0", MIN(0), NULL, 0,
-     "elements per axis of a fine FEM reference solve (0: none)"},
+     "elements per axis of the fine FEM reference solve (kind fem); 0: 20000 in 1-D, 512 in 2-D"},
+    {"reference.integral_intervals", HP_PARAM_INT, "20000", MIN(1), NULL, 0,
+     "sub-intervals (8-point Gauss-Legendre each) of the 1-D integral reference"},
     {"validation.points", HP_PARAM_INT, "1000", MIN(2), NULL, 0,
      "validation grid points (1-D count, 2-D per axis) for errors and the fine residual"},
     HP_PARAM_END};
@@ -59,7 +64,15 @@ const hp_param_def hp__output_params[] = {
 const hp_param_def hp__upscale_params[] = {
     {"fine_elements", HP_PARAM_REALS, "[1000]", MIN(1), NULL, 1,
      "fine mesh sizes (elements per axis); several give a convergence table"},
-    {"blocks", HP_PARAM_INT, "1", MIN(1), NULL, 0, "blocks per axis for block-wise upscaling"},
+    {"quadrature_rule", HP_PARAM_ENUM, "gauss", NOBOUND, "gauss|nodal", 0,
+     "element quadrature of K in the fine solves: gauss (converged) or nodal (the paper's 1-D reference)"},
+    {"quadrature_order", HP_PARAM_INT, "0", MIN(0), NULL, 0,
+     "Gauss points per element (sub-interval) of the fine solves; 0: the fine solver's default"},
+    {"quadrature_subdivisions", HP_PARAM_INT, "0", MIN(0), NULL, 0,
+     "sub-intervals per element of the fine solves' quadrature; 0: the fine solver's default"},
+    {"include_global", HP_PARAM_BOOL, "true", NOBOUND, NULL, 0,
+     "also report the global anisotropic flux tensor when the upscaling section is block-wise"},
+    {"fields", HP_PARAM_ENUM, "finest", NOBOUND, "none|finest|all", 0, "which fine solutions to write"},
     HP_PARAM_END};
 
 const hp__section_def hp__pipeline_sections[] = {

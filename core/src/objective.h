@@ -1,0 +1,79 @@
+/* objective.h (private) — the hybrid objective of Algorithm 1:
+ *
+ *     Ĵ(θ) = J_pinn(θ) + τ1·boundary(θ) + τ2·R(θ, y(θ))
+ *
+ * built from a pipeline (problem, network, upscaling, coarse, coupling sections),
+ * with its exact gradient (adjoint solve + one network backward per point set,
+ * MATH.md §5) and, for Gauss–Newton optimizers, residuals and Jacobian with
+ * Ĵ = ½‖r‖². The trainer, `hpinn check --gradient` and the tests use it; the
+ * optimizers only ever see the hp_objective it hands out. */
+#ifndef HPINN_OBJECTIVE_H
+#define HPINN_OBJECTIVE_H
+
+#include <stddef.h>
+
+#include "hpinn/config.h"
+#include "hpinn/optimizer.h"
+#include "hpinn/registry.h"
+#include "hpinn/status.h"
+
+typedef struct hp_hybrid hp_hybrid;
+
+/* The terms of the last evaluation (value_and_gradient or residuals). */
+typedef struct hp_hybrid_terms {
+    double j_pinn;      /* Σ_i (1/M) Σ_r ρ_i(x_r)² */
+    double boundary;    /* soft mode: Σ_i mean over boundary points of v_i² (unweighted) */
+    double coupling;    /* R (unweighted); 0 when skipped */
+    double total;       /* Ĵ = j_pinn + τ1 boundary + τ2 R */
+    int fallback;       /* 1: K̃ was not positive definite, the coupling term was skipped */
+    int dim;
+    size_t n_blocks;
+    const double *ktilde; /* n_blocks x dim x dim of the last evaluation */
+} hp_hybrid_terms;
+
+/* Validation against the reference on the validation grid. */
+typedef struct hp_hybrid_validation {
+    double rel_l2;        /* sqrt(Σ (v - u)²) / sqrt(Σ u²), all directions; NAN without reference */
+    double fine_residual; /* mean ρ² on the validation grid's interior points (finer than collocation) */
+} hp_hybrid_validation;
+
+/* Build everything from the pipeline: problem point sets and coefficients,
+ * networks (one per direction), upscaling, coarse solver, compression, reference.
+ * Messages on progress (reference solve) go to `log` when not NULL. */
+hp_status hp_hybrid_create(const hp_config *config, const hp_registry *registry, FILE *log,
+                           hp_hybrid **out);
+void hp_hybrid_destroy(hp_hybrid *h);
+
+size_t hp_hybrid_n_params(const hp_hybrid *h);
+/* Glorot initialisation of every network from its seed. */
+hp_status hp_hybrid_init_params(hp_hybrid *h, double *theta);
+
+/* Stage overrides of the weights (the pipeline's coupling.tau1/tau2 at creation). */
+void hp_hybrid_set_weights(hp_hybrid *h, double tau1, double tau2);
+void hp_hybrid_get_weights(const hp_hybrid *h, double *tau1, double *tau2);
+
+/* The objective for optimizers (ctx = h). residuals_and_jacobian is set when the
+ * network plugin provides a jacobian. */
+hp_objective hp_hybrid_objective(hp_hybrid *h);
+
+const hp_hybrid_terms *hp_hybrid_last_terms(const hp_hybrid *h);
+
+/* Dimension and K̃ layout (for history columns). */
+int hp_hybrid_dim(const hp_hybrid *h);
+size_t hp_hybrid_n_blocks(const hp_hybrid *h);
+int hp_hybrid_n_directions(const hp_hybrid *h);
+
+hp_status hp_hybrid_validate(hp_hybrid *h, const double *theta, hp_hybrid_validation *out);
+
+/* Write the fields at θ into dir: 1-D fields.csv (validation grid: x, v_i, u_i)
+ * and nodes.csv (coarse nodes: x, v_i, Q̄v_i, y_i); 2-D the same as CSV plus
+ * legacy VTK (fields.vtk, nodes.vtk). */
+hp_status hp_hybrid_write_fields(hp_hybrid *h, const double *theta, const char *dir);
+
+/* Central finite differences of Ĵ on `count` parameters drawn with `seed` (all
+ * when count >= n): worst relative error |g - g_fd| / max(|g|, |g_fd|, floor).
+ * Returns the worst value and its index. */
+hp_status hp_hybrid_check_gradient(hp_hybrid *h, const double *theta, size_t count, unsigned long long seed,
+                                   double step, double *worst_rel, size_t *worst_index, FILE *report);
+
+#endif

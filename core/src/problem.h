@@ -1,0 +1,61 @@
+/* problem.h (private) — the fine-scale problem of a pipeline, evaluated once:
+ * K, ∇K, q at the collocation, boundary and validation point sets, and the
+ * reference solution u_i on the validation grid (MATH.md §1, §6). Nothing here is
+ * evaluated inside a training iteration. */
+#ifndef HPINN_PROBLEM_H
+#define HPINN_PROBLEM_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "hpinn/config.h"
+#include "hpinn/expr.h"
+#include "hpinn/registry.h"
+
+typedef enum hp_reference_kind {
+    HP_REFERENCE_NONE = 0,
+    HP_REFERENCE_EXACT,
+    HP_REFERENCE_INTEGRAL,
+    HP_REFERENCE_FEM
+} hp_reference_kind;
+
+/* A point set with the coefficient data there. */
+typedef struct hp_point_set {
+    size_t n;
+    double *x;     /* n x dim */
+    double *K;     /* n */
+    double *gradK; /* n x dim */
+    double *q;     /* n */
+} hp_point_set;
+
+typedef struct hp_problem {
+    int dim;
+    int hard_bc;               /* 1: v = l(x) N(x); 0: soft penalty on boundary points */
+    hp_expr *K, *q, *dK[2], *exact;
+    hp_point_set collocation;  /* M interior equispaced points (2-D: m x m grid) */
+    hp_point_set boundary;     /* soft mode: boundary points (1-D: 0 and 1) */
+    hp_point_set validation;   /* equispaced grid including the boundary */
+    int validation_per_axis;
+    unsigned char *validation_interior; /* 1 for points off the boundary */
+    hp_reference_kind reference;
+    int fem_elements;          /* fine mesh of the fem reference, per axis */
+    int integral_intervals;    /* sub-intervals of the 1-D integral reference */
+    int n_reference_directions;/* directions the reference covers (exact: 1) */
+    double *u_reference;       /* n_directions x validation.n (NULL: none) */
+    char reference_label[160]; /* how the reference was computed, for logs and summaries */
+} hp_problem;
+
+hp_status hp_problem_create(const hp_config *c, hp_problem **out);
+void hp_problem_destroy(hp_problem *p);
+
+/* Compute the reference on the validation grid for n_directions problems (the
+ * FEM kind uses the coarse plugin `coarse` with a fine mesh). */
+hp_status hp_problem_compute_reference(hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse,
+                                       FILE *log);
+
+/* f_i = q + ∂K/∂x_i at point r of a set. */
+static inline double hp_problem_f(const hp_point_set *s, int dim, size_t r, int direction) {
+    return s->q[r] + s->gradK[r * (size_t)dim + (size_t)direction];
+}
+
+#endif
