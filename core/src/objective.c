@@ -72,6 +72,15 @@ struct hp_hybrid {
     double *bnd_cot;         /* n_boundary */
     double *val_jet;         /* C * n_validation */
 
+    /* Gauss–Newton: allocated on the first residuals_and_jacobian call */
+    size_t n_residuals;      /* m = n_dir (M + n_boundary + n_nodes) */
+    double *jac_rows;        /* max(M, n_boundary, n_nodes) x n_theta_dir */
+    double *jac_nodes;       /* n_nodes x n_theta_dir: ∂v_nodes/∂θ_i */
+    double *jac_dy;          /* n_nodes x n_entries: ∂ŷ_i/∂K̃ */
+    double *jac_dk;          /* n_entries x n: ∂K̃/∂θ */
+    double *jac_unit;        /* n_entries: unit cotangent on K̃ */
+    double *jac_tmp;         /* n_nodes */
+
     hp_hybrid_terms terms;
 };
 
@@ -110,6 +119,12 @@ void hp_hybrid_destroy(hp_hybrid *h) {
     free(h->node_p);
     free(h->bnd_cot);
     free(h->val_jet);
+    free(h->jac_rows);
+    free(h->jac_nodes);
+    free(h->jac_dy);
+    free(h->jac_dk);
+    free(h->jac_unit);
+    free(h->jac_tmp);
     free(h);
 }
 
@@ -186,6 +201,7 @@ hp_status hp_hybrid_create(const hp_config *c, const hp_registry *r, FILE *log, 
     HP_CALL_GOTO(st, hp_calloc(nn, sizeof(double), &h->node_p), fail);
     HP_CALL_GOTO(st, hp_calloc(p->boundary.n ? p->boundary.n : 1, sizeof(double), &h->bnd_cot), fail);
     HP_CALL_GOTO(st, hp_calloc(C * p->validation.n, sizeof(double), &h->val_jet), fail);
+    h->n_residuals = nd * (M + p->boundary.n + nn);
     h->terms.dim = d;
     h->terms.n_blocks = nb;
     h->terms.ktilde = h->ktilde;
@@ -409,8 +425,179 @@ static hp_status objective_value_and_gradient(void *ctx, const double *theta, do
     return HP_OK;
 }
 
+/* ---- residuals and Jacobian (Gauss–Newton) --------------------------------------
+ *
+ * r = [ √(2/M) ρ_i(x_r) ;  √(2τ1/n_b) v_i(boundary) ;  √(2τ2 w_k) (z_ik − ŷ_ik) ]_i,
+ * so ½‖r‖² = Ĵ. The coupling rows depend on θ through z = Q̄ v(nodes; θ_i) and
+ * through ŷ(K̃(θ)): ∂ŷ_i/∂K̃ row by row from adjoint solves with unit right-hand
+ * sides (p = B⁻ᵀ e_k, ∂y_k/∂K̃ = −pᵀ ∂(B y − F)/∂K̃), and ∂K̃/∂θ column by column
+ * from one upscaling + network backward per K̃ entry. Coupling rows are zero when
+ * the coupling is off or K̃ fell back. */
+
+static hp_status jacobian_alloc(hp_hybrid *h) {
+    if (h->jac_rows) return HP_OK;
+    size_t M = h->problem->collocation.n, nb = h->problem->boundary.n, nn = h->mesh->n_nodes;
+    size_t ne = h->mesh->n_blocks * (size_t)h->dim * (size_t)h->dim, n = hp_hybrid_n_params(h);
+    size_t rows = M > nn ? M : nn;
+    if (nb > rows) rows = nb;
+    HP_CALL(hp_calloc(rows * h->n_theta_dir, sizeof(double), &h->jac_rows));
+    HP_CALL(hp_calloc(nn * h->n_theta_dir, sizeof(double), &h->jac_nodes));
+    HP_CALL(hp_calloc(nn * ne, sizeof(double), &h->jac_dy));
+    HP_CALL(hp_calloc(ne * n, sizeof(double), &h->jac_dk));
+    HP_CALL(hp_calloc(ne, sizeof(double), &h->jac_unit));
+    HP_CALL(hp_calloc(nn, sizeof(double), &h->jac_tmp));
+    return HP_OK;
+}
+
+/* Copy rows (count x n_theta_dir) scaled into J's block for direction i. */
+static void place_rows(const hp_hybrid *h, double *J, size_t row0, int i, const double *rows, size_t count,
+                       double scale) {
+    size_t n = hp_hybrid_n_params(h), nt = h->n_theta_dir;
+    for (size_t r = 0; r < count; r++) {
+        double *dst = J + (row0 + r) * n;
+        memset(dst, 0, n * sizeof *dst);
+        for (size_t k = 0; k < nt; k++) dst[(size_t)i * nt + k] = scale * rows[r * nt + k];
+    }
+}
+
+/* Per-point Jacobian rows of a functional of the lifted jet given by weights
+ * (jet-shaped, overwritten by the lift's pullback). */
+static hp_status lifted_jacobian(hp_hybrid *h, int i, int slot, const double *theta, const double *x, size_t n,
+                                 int order, double *weights) {
+    if (h->problem->hard_bc) hp_jet_lift_backward(weights, weights, x, 1, n, order, h->dim);
+    HP_CALL(h->net->jacobian(h->net_state[i], slot, theta + (size_t)i * h->n_theta_dir, weights, h->jac_rows));
+    return HP_OK;
+}
+
+static hp_status objective_residuals_and_jacobian(void *ctx, const double *theta, double *r, double *J) {
+    hp_hybrid *h = ctx;
+    hp_problem *p = h->problem;
+    const hp_point_set *col = &p->collocation;
+    size_t M = col->n, nb = p->boundary.n, nn = h->mesh->n_nodes, d = (size_t)h->dim;
+    size_t n = hp_hybrid_n_params(h), ne = h->mesh->n_blocks * d * d, C = (size_t)h->C;
+    double value;
+    HP_CALL(evaluate(h, theta, &value, NULL)); /* forward caches of every slot, y, z, K̃ */
+    if (J) HP_CALL(jacobian_alloc(h));
+    int coupled = h->coupling_form != COUPLING_NONE && h->tau2 > 0.0 && !h->terms.fallback;
+
+    /* ∂ŷ/∂K̃ (per direction, filled below) needs ∂K̃/∂θ once: all directions */
+    if (J && coupled) {
+        hp_upscaling_input in;
+        upscaling_input(h, &in);
+        memset(h->jac_dk, 0, ne * n * sizeof *h->jac_dk);
+        for (size_t e = 0; e < ne; e++) {
+            memset(h->jac_unit, 0, ne * sizeof *h->jac_unit);
+            h->jac_unit[e] = 1.0;
+            memset(h->d_grad_u, 0, (size_t)h->n_dir * M * d * sizeof *h->d_grad_u);
+            memset(h->d_val_u, 0, (size_t)h->n_dir * M * sizeof *h->d_val_u);
+            HP_CALL(h->up->backward(h->up_state, &in, h->jac_unit, h->needs_values ? h->d_val_u : NULL, h->d_grad_u));
+            for (int i = 0; i < h->n_dir; i++) {
+                double *cot = h->col_cot;
+                memset(cot, 0, C * M * sizeof *cot);
+                for (size_t q = 0; q < M; q++) {
+                    cot[q] = h->d_val_u[(size_t)i * M + q];
+                    for (size_t a = 0; a < d; a++) cot[(1 + a) * M + q] = h->d_grad_u[((size_t)i * M + q) * d + a];
+                }
+                HP_CALL(network_backward(h, i, SLOT_COLLOCATION, theta, col->x, M, 2, cot, h->jac_dk + e * n));
+            }
+        }
+    }
+
+    size_t row = 0;
+    for (int i = 0; i < h->n_dir; i++) {
+        /* PINN rows */
+        double sp = sqrt(2.0 / (double)M);
+        (void)residuals(h, col, h->col_jet[i], i, h->rho, NULL);
+        for (size_t q = 0; q < M; q++) r[row + q] = sp * h->rho[q];
+        if (J) {
+            double *w = h->col_cot;
+            memset(w, 0, C * M * sizeof *w);
+            for (size_t q = 0; q < M; q++) {
+                for (size_t a = 0; a < d; a++) w[(1 + a) * M + q] = -col->gradK[q * d + a];
+                w[(d + 1) * M + q] = -col->K[q];
+            }
+            HP_CALL(lifted_jacobian(h, i, SLOT_COLLOCATION, theta, col->x, M, 2, w));
+            place_rows(h, J, row, i, h->jac_rows, M, sp);
+        }
+        row += M;
+        /* soft boundary rows */
+        if (nb) {
+            double sb = sqrt(2.0 * h->tau1 / (double)nb);
+            const double *out;
+            HP_CALL(h->net->forward(h->net_state[i], SLOT_BOUNDARY, theta + (size_t)i * h->n_theta_dir, p->boundary.x,
+                                    nb, 0, &out));
+            for (size_t q = 0; q < nb; q++) r[row + q] = sb * out[q];
+            if (J) {
+                for (size_t q = 0; q < nb; q++) h->bnd_cot[q] = 1.0;
+                HP_CALL(h->net->jacobian(h->net_state[i], SLOT_BOUNDARY, theta + (size_t)i * h->n_theta_dir,
+                                         h->bnd_cot, h->jac_rows));
+                place_rows(h, J, row, i, h->jac_rows, nb, sb);
+            }
+            row += nb;
+        }
+        /* coupling rows */
+        if (!coupled) {
+            memset(r + row, 0, nn * sizeof *r);
+            if (J) memset(J + row * n, 0, nn * n * sizeof *J);
+            row += nn;
+            continue;
+        }
+        const double *yhat = h->coupling_form == COUPLING_COMPRESSED ? h->node_yc[i] : h->node_y[i];
+        for (size_t k = 0; k < nn; k++)
+            r[row + k] = sqrt(2.0 * h->tau2 * h->mesh->weights[k]) * (h->node_z[i][k] - yhat[k]);
+        if (J) {
+            /* ∂v_nodes/∂θ_i, then Q̄ applied column-wise: rows of Q̄ J_v */
+            for (size_t k = 0; k < nn; k++) h->jac_tmp[k] = 1.0;
+            HP_CALL(lifted_jacobian(h, i, SLOT_NODES, theta, h->mesh->coords, nn, 0, h->jac_tmp));
+            memcpy(h->jac_nodes, h->jac_rows, nn * h->n_theta_dir * sizeof *h->jac_nodes);
+            for (size_t k = 0; k < nn; k++) {
+                double *dst = J + (row + k) * n;
+                memset(dst, 0, n * sizeof *dst);
+                for (size_t t = h->Q->start[k]; t < h->Q->start[k + 1]; t++) {
+                    const double *src = h->jac_nodes + h->Q->column[t] * h->n_theta_dir;
+                    double w = h->Q->weight[t];
+                    for (size_t c = 0; c < h->n_theta_dir; c++) dst[(size_t)i * h->n_theta_dir + c] += w * src[c];
+                }
+            }
+            /* ∂y_k/∂K̃ by unit adjoints (boundary nodes: y = 0, row zero) */
+            memset(h->jac_dy, 0, nn * ne * sizeof *h->jac_dy);
+            for (size_t k = 0; k < nn; k++) {
+                memset(h->jac_tmp, 0, nn * sizeof *h->jac_tmp);
+                h->jac_tmp[k] = 1.0;
+                HP_CALL(h->co->solve_adjoint(h->co_state, h->jac_tmp, h->node_p));
+                HP_CALL(h->co->coefficient_gradient(h->co_state, i, h->node_y[i], h->node_p, h->jac_dy + k * ne));
+                for (size_t e = 0; e < ne; e++) h->jac_dy[k * ne + e] = -h->jac_dy[k * ne + e];
+            }
+            /* J_row -= (∂ŷ/∂K̃) (∂K̃/∂θ); compressed: ∂ŷ = Q̄ ∂y */
+            for (size_t k = 0; k < nn; k++) {
+                double *dst = J + (row + k) * n;
+                for (size_t t = h->Q->start[k]; t < h->Q->start[k + 1]; t++) {
+                    size_t src_row = h->coupling_form == COUPLING_COMPRESSED ? h->Q->column[t] : k;
+                    double w = h->coupling_form == COUPLING_COMPRESSED ? h->Q->weight[t] : 1.0;
+                    for (size_t e = 0; e < ne; e++) {
+                        double g = w * h->jac_dy[src_row * ne + e];
+                        if (g == 0.0) continue;
+                        const double *dk = h->jac_dk + e * n;
+                        for (size_t c = 0; c < n; c++) dst[c] -= g * dk[c];
+                    }
+                    if (h->coupling_form != COUPLING_COMPRESSED) break;
+                }
+                double s = sqrt(2.0 * h->tau2 * h->mesh->weights[k]);
+                for (size_t c = 0; c < n; c++) dst[c] *= s;
+            }
+        }
+        row += nn;
+    }
+    HP_ASSERT(row == h->n_residuals);
+    return HP_OK;
+}
+
 hp_objective hp_hybrid_objective(hp_hybrid *h) {
     hp_objective o = {hp_hybrid_n_params(h), 0, h, objective_value_and_gradient, NULL};
+    if (h->net->jacobian) {
+        o.m = h->n_residuals;
+        o.residuals_and_jacobian = objective_residuals_and_jacobian;
+    }
     return o;
 }
 
