@@ -3,6 +3,8 @@
  * vtable member, two plugins with the same name, unknown and invalid names. */
 #include "test_util.h"
 
+#include <sys/stat.h>
+
 #include "hpinn/config.h"
 #include "hpinn/optimizer.h"
 #include "hpinn/registry.h"
@@ -145,6 +147,18 @@ static void test_plugin_section_from_config(void **state) {
     hp_registry_close(r);
 }
 
+/* found by the fuzzer (UBSan): scanning a directory without plugins passed NULL to qsort */
+static void test_empty_directory(void **state) {
+    (void)state;
+    mkdir("empty_plugin_dir", 0777);
+    setenv("HPINN_PLUGIN_PATH", "empty_plugin_dir", 1);
+    hp_registry *r = NULL;
+    assert_int_equal(hp_registry_open(&r), HP_OK);
+    unsetenv("HPINN_PLUGIN_PATH");
+    assert_contains(hp_registry_search_path(r), "empty_plugin_dir");
+    hp_registry_close(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_plugin_loads_and_works),
@@ -154,6 +168,7 @@ int main(void) {
         cmocka_unit_test(test_unknown_and_invalid_names),
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_plugin_section_from_config),
+        cmocka_unit_test(test_empty_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

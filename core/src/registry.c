@@ -253,7 +253,7 @@ static hp_status scan_directory(hp_registry *r, const char *dir) {
         }
         n++;
     }
-    qsort(names, n, sizeof *names, compare_names); /* deterministic "first one wins" */
+    if (n) qsort(names, n, sizeof *names, compare_names); /* deterministic "first one wins" */
     for (size_t i = 0; i < n; i++) {
         char path[4096 + 256];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
