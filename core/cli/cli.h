@@ -41,6 +41,7 @@ hp_status hp_cli_load_config(const hp_cli_pipeline_args *a, hp_config **out);
 hp_status hp_cmd_plugins(int argc, char **argv);
 hp_status hp_cmd_check(int argc, char **argv);
 hp_status hp_cmd_run(int argc, char **argv);
+hp_status hp_cmd_plot(int argc, char **argv);
 hp_status hp_cmd_upscale(int argc, char **argv);
 
 #endif

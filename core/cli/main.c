@@ -29,10 +29,20 @@ const hp_cli_command hp_cli_commands[] = {
      "gradient at the initial parameters with central finite differences on a random\n"
      "subset of parameters; prints the worst relative error (exit 1 above 1e-5).\n",
      hp_cmd_check},
-    {"run", "run CONFIG [--set KEY=VALUE]... [--out DIR]", "train a pipeline",
+    {"run", "run CONFIG [--set K=V]... [--out DIR]", "train a pipeline (run --resume DIR continues one)",
      "Validates CONFIG like `check`, writes the resolved configuration to the output\n"
-     "directory (output.dir, or --out DIR) and trains. --set KEY=VALUE overrides any\n"
-     "value, e.g. --set network.width=50 --set stages[0].iterations=100.\n",
+     "directory (output.dir, or --out DIR), builds the hybrid objective and trains the\n"
+     "stages. --set KEY=VALUE overrides any value, e.g. --set network.width=50\n"
+     "--set stages[0].iterations=100.\n\n"
+     "The run directory receives history.csv (a row every output.log_every\n"
+     "iterations), checkpoint.bin (every output.checkpoint_every iterations and at the\n"
+     "end), and at the end fields.csv, nodes.csv (2-D: also .vtk) and summary.json.\n"
+     "Progress goes to stderr: one line redrawn in place on a terminal, plain lines\n"
+     "otherwise.\n\n"
+     "--resume DIR continues the run in DIR from its last checkpoint with\n"
+     "DIR/config.resolved.yaml; the history then matches an uninterrupted run.\n"
+     "Ctrl-C writes a checkpoint and stops (exit 130). A non-finite loss stops the\n"
+     "run (exit 1) and keeps the last good checkpoint.\n",
      hp_cmd_run},
     {"upscale", "upscale CONFIG [--set KEY=VALUE]... [--out DIR]", "reference K̃ from fine FEM solves",
      "Solves the fine-scale direction problems of the pipeline's problem section with\n"
@@ -42,6 +52,15 @@ const hp_cli_command hp_cli_commands[] = {
      "ktilde.csv and the fine solutions (CSV; 2-D also legacy VTK) to output.dir.\n"
      "upscale.quadrature_rule: nodal reproduces the paper's 1-D reference values.\n",
      hp_cmd_upscale},
+    {"plot", "plot DIR", "draw the figures of a run directory (PNG, gnuplot)",
+     "Writes PNG figures into DIR/plots/ with gnuplot: solution.png (network vs\n"
+     "reference, fields.csv), losses.png (losses and errors vs iteration, log scale,\n"
+     "history.csv), ktilde.png (K~ entries vs iteration, with the reference when\n"
+     "summary.json has one), coarse.png (compressed network vs coarse state,\n"
+     "nodes.csv), and in 2-D heat maps of the fields. The gnuplot script is kept as\n"
+     "DIR/plots/plots.gp. Needs gnuplot (Debian package gnuplot-nox); without it the\n"
+     "exit code is 1.\n",
+     hp_cmd_plot},
     {"help", "help [COMMAND]", "show help for hpinn or one command", "Shows the commands, or one command's help.\n",
      cmd_help},
     {"--version", "--version", "print the version and the plugin ABI version", "Prints the version.\n",

@@ -1,0 +1,22 @@
+/* outputs.h (private) — the end-of-run files of `hpinn run` besides history.csv
+ * and the checkpoint: the fields (through hp_hybrid_write_fields) and
+ * summary.json, the machine-readable record of what ran and how it ended. */
+#ifndef HPINN_OUTPUTS_H
+#define HPINN_OUTPUTS_H
+
+#include "hpinn/config.h"
+#include "hpinn/registry.h"
+#include "hpinn/status.h"
+#include "objective.h"
+#include "trainer.h"
+
+#define HP_OUTPUTS_SUMMARY_FILE "summary.json"
+
+/* Write dir/summary.json: final errors and terms at θ (evaluated here), K̃,
+ * iterations, wall time, ms per iteration, hpinn version, plugins with versions,
+ * the network seed when its plugin has one, stages and the stop reason.
+ * `theta` may be NULL (a run that failed before training): no final values then. */
+hp_status hp_outputs_write_summary(const hp_config *config, const hp_registry *registry, hp_hybrid *h,
+                                   const double *theta, const hp_trainer_result *result, const char *dir);
+
+#endif
