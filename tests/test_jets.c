@@ -575,6 +575,85 @@ static void test_rng(void **state) {
     assert_true(fabs(v / 0.02 - 1.0) < 5.0 * sqrt(2.0 / 20000));
 }
 
+/* ---- worker team and point shares ---------------------------------------- */
+
+typedef struct team_probe {
+    int calls[8];
+    int n_seen[8];
+    double *work; /* one slot per thread, written only by that thread */
+} team_probe;
+
+static void team_probe_task(void *ctx, int thread, int n_threads) {
+    team_probe *p = ctx;
+    p->calls[thread]++;
+    p->n_seen[thread] = n_threads;
+    double s = 0.0; /* some work so the threads overlap */
+    for (int i = 1; i <= 20000; i++) s += 1.0 / ((double)i * (thread + 1));
+    p->work[thread] = s;
+}
+
+/* Every thread runs the task exactly once per run with its index and the team
+ * size, over many consecutive runs (the generation counter), for several sizes;
+ * a NULL team runs it once on the caller. */
+static void test_team(void **state) {
+    (void)state;
+    for (int n = 1; n <= 4; n++) {
+        hp_jet_team *team;
+        assert_int_equal(hp_jet_team_create(n, &team), HP_OK);
+        assert_int_equal(hp_jet_team_size(team), n);
+        team_probe p;
+        memset(&p, 0, sizeof p);
+        p.work = alloc_doubles(8);
+        for (int run = 0; run < 50; run++) hp_jet_team_run(team, team_probe_task, &p);
+        for (int t = 0; t < 8; t++) {
+            assert_int_equal(p.calls[t], t < n ? 50 : 0);
+            if (t < n) assert_int_equal(p.n_seen[t], n);
+        }
+        hp_jet_team_destroy(team);
+        free(p.work);
+    }
+    team_probe p;
+    memset(&p, 0, sizeof p);
+    p.work = alloc_doubles(8);
+    hp_jet_team_run(NULL, team_probe_task, &p);
+    assert_int_equal(p.calls[0], 1);
+    assert_int_equal(p.n_seen[0], 1);
+    assert_int_equal(hp_jet_team_size(NULL), 1);
+    free(p.work);
+    hp_jet_team *team; /* one per CPU: at least one thread */
+    assert_int_equal(hp_jet_team_create(0, &team), HP_OK);
+    assert_true(hp_jet_team_size(team) >= 1);
+    hp_jet_team_destroy(team);
+    hp_jet_team_destroy(NULL);
+}
+
+/* The shares tile [0, P) in order, without overlap, chunks of at most max_chunk
+ * points, the threads' totals within one point of each other. */
+static void test_shares(void **state) {
+    (void)state;
+    const size_t Ps[] = {0, 1, 2, 5, 64, 100, 840, 1001, 4096};
+    const size_t chunks[] = {1, 3, 64, 128, 5000};
+    for (size_t ip = 0; ip < sizeof Ps / sizeof Ps[0]; ip++)
+        for (int n = 1; n <= 5; n++)
+            for (size_t ic = 0; ic < sizeof chunks / sizeof chunks[0]; ic++) {
+                size_t P = Ps[ip], mc = chunks[ic], next = 0, lo = (size_t)-1, hi = 0;
+                for (int t = 0; t < n; t++) {
+                    size_t k = hp_jet_share_chunks(P, t, n, mc), total = 0;
+                    for (size_t i = 0; i < k; i++) {
+                        hp_jet_chunk c = hp_jet_share_chunk(P, t, n, mc, i);
+                        assert_int_equal(c.first, next);
+                        assert_true(c.count >= 1 && c.count <= mc);
+                        next += c.count;
+                        total += c.count;
+                    }
+                    if (total < lo) lo = total;
+                    if (total > hi) hi = total;
+                }
+                assert_int_equal(next, P);
+                assert_true(hi - lo <= 1);
+            }
+}
+
 int main(void) {
     hp_rng_seed(&g_rng, 12345, 7);
     const struct CMUnitTest tests[] = {
@@ -587,6 +666,8 @@ int main(void) {
         cmocka_unit_test(test_lift),
         cmocka_unit_test(test_vector_math),
         cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_team),
+        cmocka_unit_test(test_shares),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,12 +5,20 @@
  * vectorise the inner loops. Activations are evaluated in chunks: first the
  * derivatives sigma^(k) of a run of pre-activations into small stack buffers
  * (the only part that depends on the activation), then the jet rule that is the
- * same for every activation. Nothing here allocates. */
+ * same for every activation. Nothing here allocates (except the team's create).
+ *
+ * The worker team at the end is deliberately plain: a mutex, two condition
+ * variables and a generation counter. Workers sleep between runs (no spinning
+ * that would steal the core from the other developers' or OpenBLAS's threads);
+ * one wake-up costs microseconds against milliseconds of work per run. */
 #include "hpinn/jets.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jets_math.h"
 
@@ -506,4 +514,135 @@ void hp_jet_lift_backward(double *d_in, const double *d_out, const double *x, si
             dir[p] = d0;
         }
     }
+}
+
+/* ---- worker team ------------------------------------------------------------ */
+
+typedef struct hp__team_worker {
+    struct hp_jet_team *team;
+    int index;
+    pthread_t thread;
+} hp__team_worker;
+
+struct hp_jet_team {
+    int n;                     /* threads including the caller */
+    int started;               /* workers actually running (for a partial create) */
+    hp__team_worker *workers;  /* n - 1 */
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done;
+    unsigned long generation;  /* bumped by every run */
+    int pending;               /* workers still in the current run */
+    int quit;
+    hp_jet_task task;
+    void *ctx;
+};
+
+static void *hp__team_main(void *arg) {
+    hp__team_worker *w = arg;
+    struct hp_jet_team *team = w->team;
+    unsigned long seen = 0; /* runs start after create(): generation 0 is "nothing yet" */
+    pthread_mutex_lock(&team->lock);
+    for (;;) {
+        while (team->generation == seen && !team->quit) pthread_cond_wait(&team->wake, &team->lock);
+        if (team->quit) break;
+        seen = team->generation;
+        hp_jet_task task = team->task;
+        void *ctx = team->ctx;
+        pthread_mutex_unlock(&team->lock);
+        task(ctx, w->index, team->n);
+        pthread_mutex_lock(&team->lock);
+        if (--team->pending == 0) pthread_cond_signal(&team->done);
+    }
+    pthread_mutex_unlock(&team->lock);
+    return NULL;
+}
+
+void hp_jet_team_destroy(hp_jet_team *team) {
+    if (!team) return;
+    pthread_mutex_lock(&team->lock);
+    team->quit = 1;
+    pthread_cond_broadcast(&team->wake);
+    pthread_mutex_unlock(&team->lock);
+    for (int i = 0; i < team->started; i++) pthread_join(team->workers[i].thread, NULL);
+    pthread_cond_destroy(&team->wake);
+    pthread_cond_destroy(&team->done);
+    pthread_mutex_destroy(&team->lock);
+    free(team->workers);
+    free(team);
+}
+
+hp_status hp_jet_team_create(int n_threads, hp_jet_team **team) {
+    *team = NULL;
+    if (n_threads <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n_threads = cpus < 1 ? 1 : (cpus > 256 ? 256 : (int)cpus);
+    }
+    struct hp_jet_team *t;
+    HP_CALL(hp_calloc(1, sizeof *t, &t));
+    t->n = n_threads;
+    if (n_threads > 1) {
+        hp_status st = hp_calloc((size_t)n_threads - 1, sizeof *t->workers, &t->workers);
+        if (st != HP_OK) {
+            free(t);
+            return st;
+        }
+    }
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->wake, NULL);
+    pthread_cond_init(&t->done, NULL);
+    for (int i = 0; i + 1 < n_threads; i++) {
+        t->workers[i] = (hp__team_worker){t, i + 1, 0};
+        int rc = pthread_create(&t->workers[i].thread, NULL, hp__team_main, &t->workers[i]);
+        if (rc != 0) {
+            hp_jet_team_destroy(t);
+            HP_ERROR(HP_ERR_NOMEM, "jet team: cannot start worker thread %d of %d (error %d)",
+                     i + 1, n_threads - 1, rc);
+        }
+        t->started++;
+    }
+    *team = t;
+    return HP_OK;
+}
+
+int hp_jet_team_size(const hp_jet_team *team) { return team ? team->n : 1; }
+
+void hp_jet_team_run(hp_jet_team *team, hp_jet_task task, void *ctx) {
+    if (!team || team->n == 1) {
+        task(ctx, 0, 1);
+        return;
+    }
+#ifdef OPENBLAS_VERSION
+    int blas_threads = openblas_get_num_threads();
+    if (blas_threads != 1) openblas_set_num_threads(1);
+#endif
+    pthread_mutex_lock(&team->lock);
+    team->task = task;
+    team->ctx = ctx;
+    team->pending = team->n - 1;
+    team->generation++;
+    pthread_cond_broadcast(&team->wake);
+    pthread_mutex_unlock(&team->lock);
+    task(ctx, 0, team->n);
+    pthread_mutex_lock(&team->lock);
+    while (team->pending > 0) pthread_cond_wait(&team->done, &team->lock);
+    pthread_mutex_unlock(&team->lock);
+#ifdef OPENBLAS_VERSION
+    if (blas_threads != 1) openblas_set_num_threads(blas_threads);
+#endif
+}
+
+size_t hp_jet_share_chunks(size_t n_points, int thread, int n_threads, size_t max_chunk) {
+    size_t n = n_threads < 1 ? 1 : (size_t)n_threads, t = (size_t)thread;
+    size_t count = n_points * (t + 1) / n - n_points * t / n;
+    if (max_chunk == 0) max_chunk = 1;
+    return (count + max_chunk - 1) / max_chunk;
+}
+
+hp_jet_chunk hp_jet_share_chunk(size_t n_points, int thread, int n_threads, size_t max_chunk,
+                                size_t i) {
+    size_t n = n_threads < 1 ? 1 : (size_t)n_threads, t = (size_t)thread;
+    size_t first = n_points * t / n, count = n_points * (t + 1) / n - first;
+    size_t k = hp_jet_share_chunks(n_points, thread, n_threads, max_chunk);
+    size_t lo = first + count * i / k, hi = first + count * (i + 1) / k;
+    return (hp_jet_chunk){lo, hi - lo};
 }

@@ -170,6 +170,43 @@ void hp_jet_lift_forward(double *out, const double *in, const double *x, size_t 
 void hp_jet_lift_backward(double *d_in, const double *d_out, const double *x,
                           size_t rows, size_t n_points, int order, int dim);
 
+/* ---- threads: a team of workers over point chunks ------------------------ */
+
+/* The jet kernels are independent per point except for the parameter-gradient
+ * sums, so a network can split its points over threads: each thread runs the
+ * whole network on its own chunks (single-threaded BLAS on data that is still in
+ * its core's cache), and the per-thread gradients are summed in thread order at
+ * the end, so results are bit-for-bit reproducible for a given thread count. */
+typedef struct hp_jet_team hp_jet_team;
+
+/* task(ctx, t, n) is run once for every t = 0..n-1, concurrently. */
+typedef void (*hp_jet_task)(void *ctx, int thread, int n_threads);
+
+/* n_threads <= 0 means one per online CPU. Starts n_threads - 1 workers that sleep
+ * between runs (the caller is thread 0); a team of 1 starts none. */
+hp_status hp_jet_team_create(int n_threads, hp_jet_team **team);
+/* Joins the workers; NULL is ignored. */
+void hp_jet_team_destroy(hp_jet_team *team);
+/* Threads of the team (1 for a NULL team). */
+int hp_jet_team_size(const hp_jet_team *team);
+/* Runs the task on every thread and returns when all have finished. With more
+ * than one thread, OpenBLAS is switched to one thread for the duration (the team
+ * provides the parallelism; two thread pools would fight over the cores) and
+ * restored afterwards. A NULL team runs task(ctx, 0, 1) on the caller. Not
+ * reentrant: one run per team at a time. */
+void hp_jet_team_run(hp_jet_team *team, hp_jet_task task, void *ctx);
+
+/* Thread t's share of n_points is [P t / n, P (t+1) / n), cut into
+ * hp_jet_share_chunks() chunks of at most max_chunk points and near-equal size;
+ * hp_jet_share_chunk() gives chunk i of it as its first point and count.
+ * Deterministic: depends only on (n_points, t, n_threads, max_chunk). */
+typedef struct hp_jet_chunk {
+    size_t first, count;
+} hp_jet_chunk;
+size_t hp_jet_share_chunks(size_t n_points, int thread, int n_threads, size_t max_chunk);
+hp_jet_chunk hp_jet_share_chunk(size_t n_points, int thread, int n_threads, size_t max_chunk,
+                                size_t i);
+
 /* ---- initialisation ------------------------------------------------------- */
 
 /* A small, documented, portable generator so that the same seed gives the same
