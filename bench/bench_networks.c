@@ -10,8 +10,9 @@
  * PyTorch (bench_networks_torch.py, float64, 2 threads, autograd with
  * create_graph) on identical weights: loss agreement and the time ratio.
  *
- *   bench_networks [--iters N] [--no-torch] [--only NAME]
- */
+ *   bench_networks [--iters N] [--no-torch] [--only NAME] [--set KEY=VALUE]...
+ *
+ * --set passes extra msff parameters (e.g. threads=1, chunk_points=128). */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -223,13 +224,16 @@ static int run_torch(const char *dump, int iters, double *loss, double *ms, doub
 
 int main(int argc, char **argv) {
     int iters = 100, torch = 1;
-    const char *only = NULL;
+    const char *only = NULL, *extra[8];
+    int n_extra = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc && n_extra < 8) extra[n_extra++] = argv[++i];
         else if (!strcmp(argv[i], "--no-torch")) torch = 0;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--iters N] [--no-torch] [--only NAME]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--iters N] [--no-torch] [--only NAME] [--set KEY=VALUE]...\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -258,11 +262,13 @@ int main(int argc, char **argv) {
         snprintf(s_feat, sizeof s_feat, "features=%d", c->features);
         snprintf(s_sig, sizeof s_sig, "sigmas=[1, %g]", c->sigma2);
         snprintf(s_act, sizeof s_act, "activation=%s", c->activation);
-        const char *set[] = {s_depth, s_width, s_feat, s_sig, s_act, "seed=1",
-                             "trainable_features=true"};
+        const char *set[16] = {s_depth, s_width, s_feat, s_sig, s_act, "seed=1"};
+        size_t n_set = 6;
+        for (int e = 0; e < n_extra; e++) set[n_set++] = extra[e];
         hp_params *pf, *pt;
-        if (hp_params_from_strings(desc->params, "network", set, 6, &pf) != HP_OK) die("params");
-        if (hp_params_from_strings(desc->params, "network", set, 7, &pt) != HP_OK) die("params");
+        if (hp_params_from_strings(desc->params, "network", set, n_set, &pf) != HP_OK) die("params");
+        set[n_set] = "trainable_features=true";
+        if (hp_params_from_strings(desc->params, "network", set, n_set + 1, &pt) != HP_OK) die("params");
         void *net, *twin;
         if (ops->create(pf, d, 1, &net) != HP_OK) die("create");
         if (ops->create(pt, d, 1, &twin) != HP_OK) die("create");

@@ -42,6 +42,30 @@ static void test_msff_param_gradients(void **state) {
     net_open(&n, "msff", set, 6, 2, 1);
     check_param_gradient(&n, 2, 1);
     net_close(&n);
+    /* the points split over threads in chunks of 1 and 2 (P = 5 in the check) */
+    for (int order = 0; order <= 2; order++) {
+        const char *split2[] = {"depth=2", "width=4", "features=3", "sigmas=[1, 2.5]",
+                                "trainable_features=true", "threads=2", "chunk_points=2"};
+        net_open(&n, "msff", split2, 7, 2, 2);
+        check_param_gradient(&n, order, 1);
+        net_close(&n);
+        const char *split3[] = {"depth=2", "width=4", "features=3", "sigmas=[1, 2.5]",
+                                "threads=3", "chunk_points=1"};
+        net_open(&n, "msff", split3, 6, 1, 1);
+        check_param_gradient(&n, order, 0);
+        net_close(&n);
+    }
+}
+
+static void test_msff_threads(void **state) {
+    (void)state;
+    const char *frozen[] = {"depth=2", "width=5", "features=4", "sigmas=[1, 2.5]"};
+    const char *trained[] = {"depth=3", "width=4", "features=3", "sigmas=[1, 2, 3]",
+                             "activation=swish", "trainable_features=true"};
+    for (int d = 1; d <= 2; d++) {
+        check_threads("msff", frozen, 4, d, 1);
+        check_threads("msff", trained, 6, d, 2);
+    }
 }
 
 /* The value at one point from the documented architecture, in plain loops:
@@ -169,6 +193,10 @@ static void test_msff_bad_params(void **state) {
     check_rejected("msff", neg, 1, "sigmas");
     const char *f0[] = {"sigmas=[1]", "features=0"};
     check_rejected("msff", f0, 2, "features");
+    const char *c0[] = {"sigmas=[1]", "chunk_points=0"};
+    check_rejected("msff", c0, 2, "chunk_points");
+    const char *tn[] = {"sigmas=[1]", "threads=-1"};
+    check_rejected("msff", tn, 2, "threads");
     const char *act[] = {"sigmas=[1]", "activation=relu"};
     check_rejected("msff", act, 2, "activation");
     /* sigmas has no default: leaving it out is an error naming it */
@@ -195,6 +223,7 @@ int main(void) {
         cmocka_unit_test(test_msff_input_derivatives),
         cmocka_unit_test(test_msff_param_gradients),
         cmocka_unit_test(test_msff_matches_reference),
+        cmocka_unit_test(test_msff_threads),
         cmocka_unit_test(test_msff_features),
         cmocka_unit_test(test_msff_embedding_cache),
         cmocka_unit_test(test_msff_seed),

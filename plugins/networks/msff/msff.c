@@ -23,7 +23,19 @@
  *
  * Embedding cache: the embedding jets depend only on x, B and the order. Training
  * evaluates fixed point sets, so a slot keeps its embeddings and recomputes them
- * only when the points, B or the order change (checked bytewise, O(P d + K m d)). */
+ * only when the points, B or the order change (checked bytewise, O(P d + K m d)).
+ *
+ * Threads and chunks: the points are split over a team of `threads` threads
+ * (hp_jet_team) and each thread's share into chunks of at most `chunk_points`
+ * points. A thread runs the WHOLE network on one chunk before the next, so each
+ * GEMM reads jets the previous kernel has just written (they fit in the core's
+ * L2) and the elementwise passes run on both cores, with single-threaded BLAS.
+ * The forward jets are stored chunk by chunk: chunk [first, first+q) owns the
+ * region at jets + per_column * C * first, in which every jet (embeddings,
+ * pre- and post-activations) is a standard jet of q points. Only the output is
+ * in the caller's layout. In the reverse pass thread t >= 1 accumulates into its
+ * own gradient buffer; these are added to the caller's in thread order, so the
+ * result is bit-for-bit reproducible for a given thread count (and chunk size). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +62,10 @@ static const hp_param_def msff_params[] = {
      "train the B_k too (they are then part of theta)"},
     {"seed", HP_PARAM_INT, "1", HP_PARAM_HAS_MIN, 0, 0, NULL, 0,
      "seed of B_k and of the Glorot initialisation (same seed, same theta, bit for bit)"},
+    {"threads", HP_PARAM_INT, "0", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 0, 256, NULL, 0,
+     "threads that share the points (0: one per CPU); results are reproducible per count"},
+    {"chunk_points", HP_PARAM_INT, "64", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 1048576, NULL,
+     0, "points a thread takes through the whole network at once (cache blocking)"},
     HP_PARAM_END};
 
 typedef struct msff_layer {
@@ -62,17 +78,30 @@ typedef struct msff_slot {
     size_t cap_cols, cap_points;
     size_t n_points;
     int order;
+    int n_threads;        /* threads the last forward split the points over */
     int ready;            /* a forward has run since the last resize */
-    int embedding_valid;  /* `embedding` matches (x_copy, b_copy, order, n_points) */
+    int embedding_valid;  /* `jets` embeddings match (x_copy, b_copy, order, n_points) */
     double *x_copy;       /* P x d */
     double *b_copy;       /* K x m x d, the B the embeddings were computed with */
-    double *embedding;    /* K blocks of 2m x cols */
-    double *z, *a;        /* depth x K blocks of width x cols; block (l, k) at (l*K + k) */
+    double *jets;         /* per chunk (see the file comment and msff_chunk_jets) */
     double *out;          /* n_outputs x cols */
-    double *d_concat;     /* K*width x cols: cotangent of the concatenated last layer */
-    double *d_a, *d_z;    /* width x cols */
-    double *d_embedding;  /* 2m x cols, only with trainable features */
 } msff_slot;
+
+/* One thread's scratch for a chunk of at most chunk_points points (C = 2 + d). */
+typedef struct msff_thread {
+    double *mem;
+    double *out;          /* n_outputs x C*q: the chunk's output / cotangent */
+    double *d_concat;     /* K*width x C*q: cotangent of the concatenated last layer */
+    double *d_a, *d_z;    /* width x C*q */
+    double *d_embedding;  /* 2m x C*q, only with trainable features */
+    double *grad;         /* n_params, threads >= 1 only: this thread's gradient */
+} msff_thread;
+
+/* The jets of one chunk of q points (C*q columns) inside a slot. */
+typedef struct msff_chunk_jets {
+    double *embedding;    /* K blocks of 2m x C*q */
+    double *z, *a;        /* depth x K blocks of width x C*q; block (l, k) at (l*K + k) */
+} msff_chunk_jets;
 
 typedef struct msff {
     int dim, n_outputs, depth, trainable;
@@ -86,6 +115,10 @@ typedef struct msff {
     size_t n_params, n_blocks;
     hp_param_block *blocks;
     char *names;
+    size_t chunk;       /* chunk_points */
+    int n_threads;      /* of the team */
+    hp_jet_team *team;
+    msff_thread *threads; /* one per team thread */
     msff_slot slots[HP_NETWORK_SLOTS];
 } msff;
 
@@ -95,6 +128,10 @@ static void msff_destroy(void *state) {
     msff *net = state;
     if (!net) return;
     for (int s = 0; s < HP_NETWORK_SLOTS; s++) free(net->slots[s].mem);
+    hp_jet_team_destroy(net->team);
+    if (net->threads)
+        for (int t = 0; t < net->n_threads; t++) free(net->threads[t].mem);
+    free(net->threads);
     free(net->b_frozen);
     free(net->b_offset);
     free(net->layers);
@@ -174,6 +211,35 @@ static hp_status msff_create(const hp_params *params, int input_dim, int n_outpu
         net->blocks[nb++] = (hp_param_block){bn, L->bias, L->n_out, 1};
     }
     net->n_params = off;
+
+    net->chunk = (size_t)hp_params_int(params, "chunk_points");
+    HP_CALL_GOTO(st, hp_jet_team_create((int)hp_params_int(params, "threads"), &net->team), fail);
+    net->n_threads = hp_jet_team_size(net->team);
+    HP_CALL_GOTO(st, hp_calloc((size_t)net->n_threads, sizeof *net->threads, &net->threads), fail);
+    size_t cq = (size_t)hp_jet_components(2, input_dim) * net->chunk, W = net->width;
+    size_t per_col = (size_t)n_outputs + K * W + 2 * W + (net->trainable ? 2 * net->m : 0);
+    if (cq > ((size_t)-1) / sizeof(double) / (per_col + 1) / 2) {
+        st = hp_params_error(params, "chunk_points", "is too large for this network's "
+                             "scratch; expected a few hundred points at most");
+        goto fail;
+    }
+    for (int t = 0; t < net->n_threads; t++) {
+        msff_thread *th = &net->threads[t];
+        size_t total = cq * per_col + (t > 0 ? net->n_params : 0);
+        HP_CALL_GOTO(st, hp_malloc(total * sizeof(double), &th->mem), fail);
+        double *q = th->mem;
+        th->out = q;
+        q += (size_t)n_outputs * cq;
+        th->d_concat = q;
+        q += K * W * cq;
+        th->d_a = q;
+        q += W * cq;
+        th->d_z = q;
+        q += W * cq;
+        th->d_embedding = net->trainable ? q : NULL;
+        q += net->trainable ? 2 * net->m * cq : 0;
+        th->grad = t > 0 ? q : NULL;
+    }
     *state = net;
     return HP_OK;
 fail:
@@ -211,11 +277,15 @@ static const double *msff_B(const msff *net, const double *theta, size_t k) {
     return net->trainable ? theta + net->b_offset[k] : net->b_frozen + k * mbd;
 }
 
+/* Doubles per jet column of one chunk: K embeddings and depth x K pre- and
+ * post-activation blocks. */
+static size_t msff_per_column(const msff *net) {
+    return net->K * 2 * net->m + 2 * (size_t)net->depth * net->K * net->width;
+}
+
 static hp_status msff_slot_prepare(msff *net, msff_slot *s, size_t cols, size_t n_points) {
-    size_t W = net->width, K = net->K, m2 = 2 * net->m, D = (size_t)net->depth;
-    size_t d = (size_t)net->dim, mbd = net->m * d;
-    size_t per_col = K * m2 + 2 * D * K * W + (size_t)net->n_outputs + K * W + 2 * W +
-                     (net->trainable ? m2 : 0);
+    size_t K = net->K, d = (size_t)net->dim, mbd = net->m * d;
+    size_t per_col = msff_per_column(net) + (size_t)net->n_outputs;
     if (cols > s->cap_cols || n_points > s->cap_points || !s->mem) {
         free(s->mem);
         s->mem = NULL;
@@ -229,29 +299,27 @@ static hp_status msff_slot_prepare(msff *net, msff_slot *s, size_t cols, size_t 
         s->cap_cols = want;
         s->cap_points = want_p;
     }
-    /* the embedding and the copies come first: their place must not move while
-     * they are valid (cols changes with the order; then they are recomputed) */
+    /* the copies and the jets come first: their place must not move while the
+     * embeddings are valid (cols changes with the order; then they are recomputed) */
     double *p = s->mem;
     s->x_copy = p;
     p += s->cap_points * d;
     s->b_copy = p;
     p += K * mbd;
-    s->embedding = p;
-    p += K * m2 * cols;
-    s->z = p;
-    p += D * K * W * cols;
-    s->a = p;
-    p += D * K * W * cols;
+    s->jets = p;
+    p += msff_per_column(net) * cols;
     s->out = p;
-    p += (size_t)net->n_outputs * cols;
-    s->d_concat = p;
-    p += K * W * cols;
-    s->d_a = p;
-    p += W * cols;
-    s->d_z = p;
-    p += W * cols;
-    s->d_embedding = net->trainable ? p : NULL;
     return HP_OK;
+}
+
+static msff_chunk_jets msff_chunk(const msff *net, const msff_slot *s, hp_jet_chunk ch, int C) {
+    size_t cq = (size_t)C * ch.count, K = net->K, W = net->width, D = (size_t)net->depth;
+    double *base = s->jets + msff_per_column(net) * (size_t)C * ch.first;
+    msff_chunk_jets j;
+    j.embedding = base;
+    j.z = base + K * 2 * net->m * cq;
+    j.a = j.z + D * K * W * cq;
+    return j;
 }
 
 static hp_status msff_check_slot(int slot) {
@@ -259,6 +327,66 @@ static hp_status msff_check_slot(int slot) {
         HP_ERROR(HP_ERR_INTERNAL, "msff: slot %d out of range; expected 0..%d", slot,
                  HP_NETWORK_SLOTS - 1);
     return HP_OK;
+}
+
+/* What a team run needs; tasks read it, and write only their own chunks,
+ * their own thread scratch and (thread 0) the caller's grad. */
+typedef struct msff_run {
+    msff *net;
+    msff_slot *s;
+    const double *theta;
+    int order, n_threads, embed;  /* embed: recompute the embeddings */
+    const double *cotangent;      /* reverse only */
+    double *grad, *rows;          /* reverse: one of them */
+} msff_run;
+
+/* Threads actually used for P points: never more than points. */
+static int msff_threads_for(const msff *net, size_t P) {
+    return P < (size_t)net->n_threads ? (P ? (int)P : 1) : net->n_threads;
+}
+
+static void msff_forward_task(void *arg, int t, int n_team) {
+    (void)n_team;
+    const msff_run *r = arg;
+    const msff *net = r->net;
+    const msff_slot *s = r->s;
+    if (t >= r->n_threads) return;
+    int d = net->dim, order = r->order, C = hp_jet_components(order, d);
+    size_t P = s->n_points, cols = (size_t)C * P, W = net->width, K = net->K, m = net->m;
+    size_t no = (size_t)net->n_outputs;
+    const double *theta = r->theta;
+    msff_thread *th = &net->threads[t];
+    const msff_layer *O = &net->layers[net->depth];
+    size_t n_chunks = hp_jet_share_chunks(P, t, r->n_threads, net->chunk);
+    for (size_t i = 0; i < n_chunks; i++) {
+        hp_jet_chunk ch = hp_jet_share_chunk(P, t, r->n_threads, net->chunk, i);
+        size_t q = ch.count, cq = (size_t)C * q;
+        if (q == 0) continue;
+        msff_chunk_jets j = msff_chunk(net, s, ch, C);
+        for (size_t k = 0; k < K; k++) {
+            double *E = j.embedding + k * 2 * m * cq;
+            if (r->embed)
+                hp_jet_fourier_forward(E, s->x_copy + ch.first * (size_t)d, s->b_copy + k * m * d,
+                                       m, q, order, d);
+            const double *in = E;
+            for (int l = 0; l < net->depth; l++) {
+                const msff_layer *L = &net->layers[l];
+                size_t blk = ((size_t)l * K + k) * W * cq;
+                hp_jet_dense_forward(j.z + blk, in, theta + L->weight, theta + L->bias, L->n_out,
+                                     L->n_in, q, order, d);
+                hp_jet_activation_forward(j.a + blk, j.z + blk, net->act, W, q, order, d);
+                in = j.a + blk;
+            }
+        }
+        /* the last layer's K blocks are adjacent: together they are the concatenation */
+        const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
+        hp_jet_dense_forward(th->out, concat, theta + O->weight, theta + O->bias, no, O->n_in, q,
+                             order, d);
+        for (size_t o = 0; o < no; o++)
+            for (int c = 0; c < C; c++)
+                memcpy(s->out + o * cols + (size_t)c * P + ch.first, th->out + o * cq + (size_t)c * q,
+                       q * sizeof(double));
+    }
 }
 
 static hp_status msff_forward(void *state, int slot, const double *theta, const double *x,
@@ -269,103 +397,123 @@ static hp_status msff_forward(void *state, int slot, const double *theta, const 
         HP_ERROR(HP_ERR_INTERNAL, "msff: order %d requested; expected 0, 1 or 2", order);
     msff_slot *s = &net->slots[slot];
     int d = net->dim, C = hp_jet_components(order, d);
-    size_t P = n_points, cols = (size_t)C * P, W = net->width, K = net->K, m = net->m;
+    size_t P = n_points, cols = (size_t)C * P, K = net->K, m = net->m;
     size_t mbd = m * (size_t)d;
     HP_CALL(msff_slot_prepare(net, s, cols, P));
 
+    int n_threads = msff_threads_for(net, P);
     int same = s->embedding_valid && s->order == order && s->n_points == P &&
-               memcmp(s->x_copy, x, P * (size_t)d * sizeof *x) == 0;
+               s->n_threads == n_threads && memcmp(s->x_copy, x, P * (size_t)d * sizeof *x) == 0;
     for (size_t k = 0; same && k < K; k++)
         same = memcmp(s->b_copy + k * mbd, msff_B(net, theta, k), mbd * sizeof(double)) == 0;
     if (!same) {
         memcpy(s->x_copy, x, P * (size_t)d * sizeof *x);
-        for (size_t k = 0; k < K; k++) {
-            const double *B = msff_B(net, theta, k);
-            memcpy(s->b_copy + k * mbd, B, mbd * sizeof *B);
-            hp_jet_fourier_forward(s->embedding + k * 2 * m * cols, x, B, m, P, order, d);
-        }
-        s->embedding_valid = 1;
+        for (size_t k = 0; k < K; k++)
+            memcpy(s->b_copy + k * mbd, msff_B(net, theta, k), mbd * sizeof(double));
     }
-
-    for (size_t k = 0; k < K; k++) {
-        const double *in = s->embedding + k * 2 * m * cols;
-        for (int l = 0; l < net->depth; l++) {
-            const msff_layer *L = &net->layers[l];
-            size_t blk = ((size_t)l * K + k) * W * cols;
-            hp_jet_dense_forward(s->z + blk, in, theta + L->weight, theta + L->bias, L->n_out,
-                                 L->n_in, P, order, d);
-            hp_jet_activation_forward(s->a + blk, s->z + blk, net->act, W, P, order, d);
-            in = s->a + blk;
-        }
-    }
-    /* the last layer's K blocks are adjacent: together they are the concatenation */
-    const msff_layer *O = &net->layers[net->depth];
-    const double *concat = s->a + (size_t)(net->depth - 1) * K * W * cols;
-    hp_jet_dense_forward(s->out, concat, theta + O->weight, theta + O->bias, O->n_out, O->n_in,
-                         P, order, d);
     s->n_points = P;
     s->order = order;
+    s->n_threads = n_threads;
+    msff_run r = {net, s, theta, order, n_threads, !same, NULL, NULL, NULL};
+    if (n_threads > 1) hp_jet_team_run(net->team, msff_forward_task, &r);
+    else msff_forward_task(&r, 0, 1);
+    s->embedding_valid = 1;
     s->ready = 1;
     *out = s->out;
     return HP_OK;
 }
 
-/* The reverse pass shared by backward (grad: summed gradients) and jacobian
- * (rows: per-point rows with ld = n_params, accumulated over the K branches that
- * share the hidden layers). */
+/* The reverse pass of thread t over its chunks, shared by backward (r->grad:
+ * summed gradients, thread t >= 1 into its own buffer) and jacobian (r->rows:
+ * per-point rows with ld = n_params, accumulated over the K branches that share
+ * the hidden layers; chunks own disjoint rows). */
+static void msff_reverse_task(void *arg, int t, int n_team) {
+    (void)n_team;
+    const msff_run *r = arg;
+    const msff *net = r->net;
+    const msff_slot *s = r->s;
+    if (t >= r->n_threads) return;
+    int d = net->dim, order = s->order, C = hp_jet_components(order, d);
+    size_t P = s->n_points, cols = (size_t)C * P, W = net->width, K = net->K, m = net->m;
+    size_t no = (size_t)net->n_outputs, ld = net->n_params;
+    const double *theta = r->theta;
+    msff_thread *th = &net->threads[t];
+    double *grad = NULL;
+    if (r->grad) {
+        grad = t == 0 ? r->grad : th->grad;
+        if (t > 0) memset(grad, 0, net->n_params * sizeof *grad);
+    }
+    const msff_layer *O = &net->layers[net->depth];
+    size_t n_chunks = hp_jet_share_chunks(P, t, r->n_threads, net->chunk);
+    /* last chunk first: the forward left it in the cache */
+    for (size_t i = n_chunks; i-- > 0;) {
+        hp_jet_chunk ch = hp_jet_share_chunk(P, t, r->n_threads, net->chunk, i);
+        size_t q = ch.count, cq = (size_t)C * q;
+        if (q == 0) continue;
+        msff_chunk_jets j = msff_chunk(net, s, ch, C);
+        double *rows = r->rows ? r->rows + ch.first * ld : NULL;
+        for (size_t o = 0; o < no; o++)
+            for (int c = 0; c < C; c++)
+                memcpy(th->out + o * cq + (size_t)c * q,
+                       r->cotangent + o * cols + (size_t)c * P + ch.first, q * sizeof(double));
+        const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
+        if (grad) {
+            hp_jet_dense_backward(th->d_concat, grad + O->weight, grad + O->bias, th->out,
+                                  concat, theta + O->weight, no, O->n_in, q, order, d);
+        } else {
+            hp_jet_dense_jacobian(rows + O->weight, rows + O->bias, ld, th->out, concat, no,
+                                  O->n_in, q, order, d);
+            hp_jet_dense_backward(th->d_concat, NULL, NULL, th->out, concat, theta + O->weight,
+                                  no, O->n_in, q, order, d);
+        }
+        for (size_t k = 0; k < K; k++) {
+            const double *d_a = th->d_concat + k * W * cq;
+            const double *E = j.embedding + k * 2 * m * cq;
+            for (int l = net->depth - 1; l >= 0; l--) {
+                const msff_layer *L = &net->layers[l];
+                size_t blk = ((size_t)l * K + k) * W * cq;
+                hp_jet_activation_backward(th->d_z, d_a, j.z + blk, j.a + blk, net->act, W, q,
+                                           order, d);
+                const double *in = l == 0 ? E : j.a + ((size_t)(l - 1) * K + k) * W * cq;
+                double *d_in = l > 0 ? th->d_a : th->d_embedding; /* NULL when B is frozen */
+                if (grad) {
+                    hp_jet_dense_backward(d_in, grad + L->weight, grad + L->bias, th->d_z, in,
+                                          theta + L->weight, L->n_out, L->n_in, q, order, d);
+                } else {
+                    hp_jet_dense_jacobian(rows + L->weight, rows + L->bias, ld, th->d_z, in,
+                                          L->n_out, L->n_in, q, order, d);
+                    hp_jet_dense_backward(d_in, NULL, NULL, th->d_z, in, theta + L->weight,
+                                          L->n_out, L->n_in, q, order, d);
+                }
+                d_a = th->d_a;
+            }
+            if (net->trainable) {
+                const double *B = msff_B(net, theta, k), *xc = s->x_copy + ch.first * (size_t)d;
+                if (grad)
+                    hp_jet_fourier_backward(grad + net->b_offset[k], th->d_embedding, E, xc, B,
+                                            m, q, order, d);
+                else
+                    hp_jet_fourier_jacobian(rows + net->b_offset[k], ld, th->d_embedding, E, xc,
+                                            B, m, q, order, d);
+            }
+        }
+    }
+}
+
 static hp_status msff_reverse(msff *net, int slot, const double *theta,
                               const double *cotangent, double *grad, double *rows) {
     HP_CALL(msff_check_slot(slot));
     msff_slot *s = &net->slots[slot];
     if (!s->ready)
         HP_ERROR(HP_ERR_INTERNAL, "msff: reverse pass on slot %d without a forward on it", slot);
-    int d = net->dim, order = s->order;
-    size_t P = s->n_points, cols = (size_t)hp_jet_components(order, d) * P;
-    size_t W = net->width, K = net->K, m = net->m, ld = net->n_params;
-
-    const msff_layer *O = &net->layers[net->depth];
-    const double *concat = s->a + (size_t)(net->depth - 1) * K * W * cols;
-    if (grad) {
-        hp_jet_dense_backward(s->d_concat, grad + O->weight, grad + O->bias, cotangent, concat,
-                              theta + O->weight, O->n_out, O->n_in, P, order, d);
-    } else {
-        hp_jet_dense_jacobian(rows + O->weight, rows + O->bias, ld, cotangent, concat, O->n_out,
-                              O->n_in, P, order, d);
-        hp_jet_dense_backward(s->d_concat, NULL, NULL, cotangent, concat, theta + O->weight,
-                              O->n_out, O->n_in, P, order, d);
-    }
-    for (size_t k = 0; k < K; k++) {
-        const double *d_a = s->d_concat + k * W * cols;
-        for (int l = net->depth - 1; l >= 0; l--) {
-            const msff_layer *L = &net->layers[l];
-            size_t blk = ((size_t)l * K + k) * W * cols;
-            hp_jet_activation_backward(s->d_z, d_a, s->z + blk, s->a + blk, net->act, W, P,
-                                       order, d);
-            const double *in = l == 0 ? s->embedding + k * 2 * m * cols
-                                      : s->a + ((size_t)(l - 1) * K + k) * W * cols;
-            double *d_in = l > 0 ? s->d_a : s->d_embedding; /* NULL when B is frozen */
-            if (grad) {
-                hp_jet_dense_backward(d_in, grad + L->weight, grad + L->bias, s->d_z, in,
-                                      theta + L->weight, L->n_out, L->n_in, P, order, d);
-            } else {
-                hp_jet_dense_jacobian(rows + L->weight, rows + L->bias, ld, s->d_z, in, L->n_out,
-                                      L->n_in, P, order, d);
-                hp_jet_dense_backward(d_in, NULL, NULL, s->d_z, in, theta + L->weight, L->n_out,
-                                      L->n_in, P, order, d);
-            }
-            d_a = s->d_a;
+    msff_run r = {net, s, theta, s->order, s->n_threads, 0, cotangent, grad, rows};
+    if (r.n_threads > 1) hp_jet_team_run(net->team, msff_reverse_task, &r);
+    else msff_reverse_task(&r, 0, 1);
+    if (grad) /* in thread order: reproducible for a given thread count */
+        for (int t = 1; t < r.n_threads; t++) {
+            const double *g = net->threads[t].grad;
+            for (size_t i = 0; i < net->n_params; i++) grad[i] += g[i];
         }
-        if (net->trainable) {
-            const double *E = s->embedding + k * 2 * m * cols;
-            const double *B = msff_B(net, theta, k);
-            if (grad)
-                hp_jet_fourier_backward(grad + net->b_offset[k], s->d_embedding, E, s->x_copy, B,
-                                        m, P, order, d);
-            else
-                hp_jet_fourier_jacobian(rows + net->b_offset[k], ld, s->d_embedding, E,
-                                        s->x_copy, B, m, P, order, d);
-        }
-    }
     return HP_OK;
 }
 
