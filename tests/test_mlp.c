@@ -313,6 +313,83 @@ static void check_seed(const char *plugin, const char *const *set, size_t n_set,
     net_close(&a); net_close(&b); net_close(&c);
 }
 
+/* Forward, backward (grad starting at zero) and jacobian rows on slot 0 at P points. */
+static void run_all(net *n, const double *x, size_t P, int order, const double *cot, double *v,
+                    double *grad, double *rows) {
+    eval(n, 0, x, P, order, 0, v);
+    memset(grad, 0, n->n_params * sizeof *grad);
+    assert_int_equal(n->ops->backward(n->state, 0, n->theta, cot, grad), HP_OK);
+    if (rows && n->ops->jacobian)
+        assert_int_equal(n->ops->jacobian(n->state, 0, n->theta, cot, rows), HP_OK);
+}
+
+static void assert_close(const double *a, const double *b, size_t len, double rel,
+                         const char *what, const char *variant) {
+    double scale = 0.0;
+    for (size_t i = 0; i < len; i++) scale = fmax(scale, fabs(b[i]));
+    for (size_t i = 0; i < len; i++)
+        if (!(fabs(a[i] - b[i]) <= rel * fmax(scale, 1e-300)))
+            fail_msg("%s with %s: entry %zu = %.17g, reference %.17g", what, variant, i, a[i], b[i]);
+}
+
+/* The points split over threads and chunks (the `threads` and `chunk_points`
+ * parameters) must give what one thread in one chunk gives, up to rounding
+ * (1e-13 relative; the GEMM and gradient sums are cut differently), and the same
+ * thread count twice must give the same bits. Also fewer points than threads. */
+static void check_threads(const char *plugin, const char *const *set, size_t n_set, int d,
+                          int n_out) {
+    const char *variants[][2] = {{"threads=1", "chunk_points=100000"},
+                                 {"threads=2", "chunk_points=2"},
+                                 {"threads=3", "chunk_points=3"},
+                                 {"threads=2", "chunk_points=64"}};
+    const size_t n_var = sizeof variants / sizeof variants[0];
+    const size_t Ps[2] = {11, 1};
+    const char *with[20];
+    assert_true(n_set + 2 <= 20);
+    memcpy(with, set, n_set * sizeof *set);
+    net ref;
+    with[n_set] = variants[0][0];
+    with[n_set + 1] = variants[0][1];
+    net_open(&ref, plugin, with, n_set + 2, d, n_out);
+    for (size_t i = 0; i < ref.n_params; i++) ref.theta[i] += 0.1 * (2 * urand() - 1);
+    size_t np = ref.n_params, C2 = (size_t)hp_jet_components(2, d);
+    for (int ip = 0; ip < 2; ip++) {
+        size_t P = Ps[ip], len_max = (size_t)n_out * C2 * P;
+        double *x = doubles(P * d), *cot = doubles(len_max);
+        random_points(x, P * d);
+        for (size_t i = 0; i < len_max; i++) cot[i] = 2 * urand() - 1;
+        double *v_ref = doubles(len_max), *g_ref = doubles(np), *r_ref = doubles(P * np);
+        double *v = doubles(len_max), *g = doubles(np), *r = doubles(P * np);
+        double *v2 = doubles(len_max), *g2 = doubles(np);
+        for (int order = 0; order <= 2; order++) {
+            size_t len = (size_t)n_out * hp_jet_components(order, d) * P;
+            run_all(&ref, x, P, order, cot, v_ref, g_ref, r_ref);
+            for (size_t k = 1; k < n_var; k++) {
+                char variant[64];
+                snprintf(variant, sizeof variant, "%s %s P=%zu order=%d", variants[k][0],
+                         variants[k][1], P, order);
+                net n;
+                with[n_set] = variants[k][0];
+                with[n_set + 1] = variants[k][1];
+                net_open(&n, plugin, with, n_set + 2, d, n_out);
+                assert_int_equal(n.n_params, np);
+                memcpy(n.theta, ref.theta, np * sizeof *n.theta);
+                run_all(&n, x, P, order, cot, v, g, r);
+                assert_close(v, v_ref, len, 1e-13, "output", variant);
+                assert_close(g, g_ref, np, 1e-12, "gradient", variant);
+                if (n.ops->jacobian) assert_close(r, r_ref, P * np, 1e-12, "jacobian", variant);
+                run_all(&n, x, P, order, cot, v2, g2, NULL);
+                assert_memory_equal(v, v2, len * sizeof *v);
+                assert_memory_equal(g, g2, np * sizeof *g);
+                net_close(&n);
+            }
+        }
+        free(x); free(cot); free(v_ref); free(g_ref); free(r_ref);
+        free(v); free(g); free(r); free(v2); free(g2);
+    }
+    net_close(&ref);
+}
+
 static void check_layout(net *n, const char *const *names, size_t n_names) {
     const hp_param_block *blocks;
     size_t nb = n->ops->layout(n->state, &blocks);
