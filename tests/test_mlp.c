@@ -482,6 +482,26 @@ static void test_mlp_param_gradients(void **state) {
         check_param_gradient(&n, 2, 0);
         net_close(&n);
     }
+    /* the points split over threads in chunks of 1 and 2 (P = 5 in the check) */
+    for (int order = 0; order <= 2; order++) {
+        const char *split[] = {"depth=2", "width=5", "seed=3", "threads=2", "chunk_points=2"};
+        net n;
+        net_open(&n, "mlp", split, 5, 2, 2);
+        check_param_gradient(&n, order, 1);
+        net_close(&n);
+        const char *split3[] = {"depth=2", "width=4", "activation=gelu", "threads=3",
+                                "chunk_points=1"};
+        net_open(&n, "mlp", split3, 5, 1, 1);
+        check_param_gradient(&n, order, 0);
+        net_close(&n);
+    }
+}
+
+static void test_mlp_threads(void **state) {
+    (void)state;
+    const char *set[] = {"depth=3", "width=6", "activation=swish"};
+    for (int d = 1; d <= 2; d++)
+        for (int no = 1; no <= 2; no++) check_threads("mlp", set, 3, d, no);
 }
 
 /* Value against a plain-loop evaluation of the documented architecture. */
@@ -530,6 +550,10 @@ static void test_mlp_bad_params(void **state) {
     check_rejected("mlp", b, 2, "swish_b");
     const char *unknown[] = {"widht=4"};
     check_rejected("mlp", unknown, 1, "widht");
+    const char *c0[] = {"chunk_points=0"};
+    check_rejected("mlp", c0, 1, "chunk_points");
+    const char *t300[] = {"threads=300"};
+    check_rejected("mlp", t300, 1, "threads");
 }
 
 static void test_mlp_usage_errors(void **state) {
@@ -558,6 +582,7 @@ int main(void) {
         cmocka_unit_test(test_mlp_input_derivatives),
         cmocka_unit_test(test_mlp_param_gradients),
         cmocka_unit_test(test_mlp_matches_reference),
+        cmocka_unit_test(test_mlp_threads),
         cmocka_unit_test(test_mlp_seed),
         cmocka_unit_test(test_mlp_bad_params),
         cmocka_unit_test(test_mlp_usage_errors),

@@ -13,7 +13,15 @@
  * Glorot-normal weights from hp_rng stream 0 of `seed`, in buffer order; zero biases.
  *
  * Each slot keeps its forward jets (pre- and post-activation per layer) in one
- * buffer that only grows, so repeated calls at the same size never allocate. */
+ * buffer that only grows, so repeated calls at the same size never allocate.
+ *
+ * Threads and chunks (as in msff.c): the points are split over a team of
+ * `threads` threads, each share into chunks of at most `chunk_points` points
+ * that a thread takes through the whole network (single-threaded BLAS on
+ * cache-hot jets). Chunk [first, first+q) owns the region at
+ * jets + per_column * C * first, where its jets are standard jets of q points;
+ * thread t >= 1 accumulates into its own gradient, added in thread order, so
+ * results are bit-for-bit reproducible for a given thread count. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +41,10 @@ static const hp_param_def mlp_params[] = {
      "b of swish(z) = z sigmoid(b z); used only with activation: swish"},
     {"seed", HP_PARAM_INT, "1", HP_PARAM_HAS_MIN, 0, 0, NULL, 0,
      "seed of the Glorot initialisation (same seed, same theta, bit for bit)"},
+    {"threads", HP_PARAM_INT, "0", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 0, 256, NULL, 0,
+     "threads that share the points (0: one per CPU); results are reproducible per count"},
+    {"chunk_points", HP_PARAM_INT, "64", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 1048576, NULL,
+     0, "points a thread takes through the whole network at once (cache blocking)"},
     HP_PARAM_END};
 
 typedef struct mlp_layer {
@@ -45,12 +57,19 @@ typedef struct mlp_slot {
     size_t cap_cols;   /* columns (C*P) the buffer was sized for */
     size_t n_points;
     int order;
+    int n_threads;     /* threads the last forward split the points over */
     int ready;         /* a forward has run since the last resize */
-    double *input;     /* d x cols: the jet of x */
-    double *z, *a;     /* depth blocks of width x cols: pre/post activation */
+    double *jets;      /* per chunk: input (d x C*q), z, a (depth blocks of width x C*q) */
     double *out;       /* n_outputs x cols */
-    double *d_a, *d_z; /* width x cols scratch for the reverse pass */
 } mlp_slot;
+
+/* One thread's scratch for a chunk of at most chunk_points points (C = 2 + d). */
+typedef struct mlp_thread {
+    double *mem;
+    double *out;       /* n_outputs x C*q: the chunk's output / cotangent */
+    double *d_a, *d_z; /* width x C*q */
+    double *grad;      /* n_params, threads >= 1 only */
+} mlp_thread;
 
 typedef struct mlp {
     int dim, n_outputs, depth;
@@ -62,6 +81,10 @@ typedef struct mlp {
     size_t n_params;
     hp_param_block *blocks;
     char *names;
+    size_t chunk;      /* chunk_points */
+    int n_threads;
+    hp_jet_team *team;
+    mlp_thread *threads;
     mlp_slot slots[HP_NETWORK_SLOTS];
 } mlp;
 
@@ -69,6 +92,10 @@ static void mlp_destroy(void *state) {
     mlp *net = state;
     if (!net) return;
     for (int s = 0; s < HP_NETWORK_SLOTS; s++) free(net->slots[s].mem);
+    hp_jet_team_destroy(net->team);
+    if (net->threads)
+        for (int t = 0; t < net->n_threads; t++) free(net->threads[t].mem);
+    free(net->threads);
     free(net->layers);
     free(net->blocks);
     free(net->names);
@@ -118,6 +145,27 @@ static hp_status mlp_create(const hp_params *params, int input_dim, int n_output
         net->blocks[2 * l + 1] = (hp_param_block){bn, L->bias, L->n_out, 1};
     }
     net->n_params = off;
+
+    net->chunk = (size_t)hp_params_int(params, "chunk_points");
+    HP_CALL_GOTO(st, hp_jet_team_create((int)hp_params_int(params, "threads"), &net->team), fail);
+    net->n_threads = hp_jet_team_size(net->team);
+    HP_CALL_GOTO(st, hp_calloc((size_t)net->n_threads, sizeof *net->threads, &net->threads), fail);
+    size_t cq = (size_t)hp_jet_components(2, input_dim) * net->chunk, W = net->width;
+    size_t per_col = (size_t)n_outputs + 2 * W;
+    if (cq > ((size_t)-1) / sizeof(double) / (per_col + 1) / 2) {
+        st = hp_params_error(params, "chunk_points", "is too large for this network's "
+                             "scratch; expected a few hundred points at most");
+        goto fail;
+    }
+    for (int t = 0; t < net->n_threads; t++) {
+        mlp_thread *th = &net->threads[t];
+        HP_CALL_GOTO(st, hp_malloc((cq * per_col + (t > 0 ? net->n_params : 0)) * sizeof(double),
+                                   &th->mem), fail);
+        th->out = th->mem;
+        th->d_a = th->out + (size_t)n_outputs * cq;
+        th->d_z = th->d_a + W * cq;
+        th->grad = t > 0 ? th->d_z + W * cq : NULL;
+    }
     *state = net;
     return HP_OK;
 fail:
@@ -145,10 +193,15 @@ static hp_status mlp_init(void *state, double *theta) {
     return HP_OK;
 }
 
+/* Doubles per jet column of one chunk: the input jet, depth pre- and
+ * post-activation blocks. */
+static size_t mlp_per_column(const mlp *net) {
+    return (size_t)net->dim + 2 * (size_t)net->depth * net->width;
+}
+
 /* Make the slot's buffer hold `cols` columns and lay its jets out in it. */
 static hp_status mlp_slot_prepare(mlp *net, mlp_slot *s, size_t cols) {
-    size_t W = net->width, D = (size_t)net->depth;
-    size_t per_col = (size_t)net->dim + 2 * D * W + (size_t)net->n_outputs + 2 * W;
+    size_t per_col = mlp_per_column(net) + (size_t)net->n_outputs;
     if (cols > s->cap_cols || !s->mem) {
         free(s->mem);
         s->mem = NULL;
@@ -160,18 +213,8 @@ static hp_status mlp_slot_prepare(mlp *net, mlp_slot *s, size_t cols) {
         HP_CALL(hp_malloc(want * per_col * sizeof(double), &s->mem));
         s->cap_cols = want;
     }
-    double *p = s->mem;
-    s->input = p;
-    p += (size_t)net->dim * cols;
-    s->z = p;
-    p += D * W * cols;
-    s->a = p;
-    p += D * W * cols;
-    s->out = p;
-    p += (size_t)net->n_outputs * cols;
-    s->d_a = p;
-    p += W * cols;
-    s->d_z = p;
+    s->jets = s->mem;
+    s->out = s->mem + mlp_per_column(net) * cols;
     return HP_OK;
 }
 
@@ -182,6 +225,70 @@ static hp_status mlp_check_slot(int slot) {
     return HP_OK;
 }
 
+typedef struct mlp_run {
+    mlp *net;
+    mlp_slot *s;
+    const double *theta, *x;      /* x: forward only */
+    int n_threads;
+    const double *cotangent;      /* reverse only */
+    double *grad, *rows;          /* reverse: one of them */
+} mlp_run;
+
+/* A chunk's input jet; z and a follow it (layer l at (d + l W) and (d + (D + l) W) rows). */
+static double *mlp_chunk(const mlp *net, const mlp_slot *s, hp_jet_chunk ch, int C) {
+    return s->jets + mlp_per_column(net) * (size_t)C * ch.first;
+}
+
+static void mlp_forward_task(void *arg, int t, int n_team) {
+    (void)n_team;
+    const mlp_run *r = arg;
+    const mlp *net = r->net;
+    const mlp_slot *s = r->s;
+    if (t >= r->n_threads) return;
+    int d = net->dim, order = s->order, C = hp_jet_components(order, d);
+    size_t P = s->n_points, cols = (size_t)C * P, W = net->width, D = (size_t)net->depth;
+    size_t no = (size_t)net->n_outputs;
+    const double *theta = r->theta;
+    mlp_thread *th = &net->threads[t];
+    size_t n_chunks = hp_jet_share_chunks(P, t, r->n_threads, net->chunk);
+    for (size_t i = 0; i < n_chunks; i++) {
+        hp_jet_chunk ch = hp_jet_share_chunk(P, t, r->n_threads, net->chunk, i);
+        size_t q = ch.count, cq = (size_t)C * q;
+        if (q == 0) continue;
+        double *input = mlp_chunk(net, s, ch, C);
+        double *z = input + (size_t)d * cq, *a = z + D * W * cq;
+        /* the identity jet of x: value x_a, d/dx_c = delta_ac, Laplacian 0 */
+        memset(input, 0, (size_t)d * cq * sizeof(double));
+        for (int c = 0; c < d; c++) {
+            double *row = input + (size_t)c * cq;
+            for (size_t p = 0; p < q; p++) row[p] = r->x[(ch.first + p) * (size_t)d + c];
+            if (order >= 1)
+                for (size_t p = 0; p < q; p++) row[(size_t)(c + 1) * q + p] = 1.0;
+        }
+        const double *in = input;
+        for (int l = 0; l < net->depth; l++) {
+            const mlp_layer *L = &net->layers[l];
+            double *zl = z + (size_t)l * W * cq, *al = a + (size_t)l * W * cq;
+            hp_jet_dense_forward(zl, in, theta + L->weight, theta + L->bias, L->n_out, L->n_in, q,
+                                 order, d);
+            hp_jet_activation_forward(al, zl, net->act, W, q, order, d);
+            in = al;
+        }
+        const mlp_layer *O = &net->layers[net->depth];
+        hp_jet_dense_forward(th->out, in, theta + O->weight, theta + O->bias, no, O->n_in, q,
+                             order, d);
+        for (size_t o = 0; o < no; o++)
+            for (int c = 0; c < C; c++)
+                memcpy(s->out + o * cols + (size_t)c * P + ch.first, th->out + o * cq + (size_t)c * q,
+                       q * sizeof(double));
+    }
+}
+
+/* Threads actually used for P points: never more than points. */
+static int mlp_threads_for(const mlp *net, size_t P) {
+    return P < (size_t)net->n_threads ? (P ? (int)P : 1) : net->n_threads;
+}
+
 static hp_status mlp_forward(void *state, int slot, const double *theta, const double *x,
                              size_t n_points, int order, const double **out) {
     mlp *net = state;
@@ -189,69 +296,88 @@ static hp_status mlp_forward(void *state, int slot, const double *theta, const d
     if (order < 0 || order > 2)
         HP_ERROR(HP_ERR_INTERNAL, "mlp: order %d requested; expected 0, 1 or 2", order);
     mlp_slot *s = &net->slots[slot];
-    int d = net->dim, C = hp_jet_components(order, d);
-    size_t P = n_points, cols = (size_t)C * P, W = net->width;
+    int C = hp_jet_components(order, net->dim);
+    size_t P = n_points, cols = (size_t)C * P;
     HP_CALL(mlp_slot_prepare(net, s, cols));
-
-    /* the identity jet of x: value x_a, d/dx_c = delta_ac, Laplacian 0 */
-    memset(s->input, 0, (size_t)d * cols * sizeof(double));
-    for (int a = 0; a < d; a++) {
-        double *row = s->input + (size_t)a * cols;
-        for (size_t p = 0; p < P; p++) row[p] = x[p * (size_t)d + a];
-        if (order >= 1)
-            for (size_t p = 0; p < P; p++) row[(size_t)(a + 1) * P + p] = 1.0;
-    }
-    const double *in = s->input;
-    for (int l = 0; l < net->depth; l++) {
-        const mlp_layer *L = &net->layers[l];
-        double *z = s->z + (size_t)l * W * cols, *a = s->a + (size_t)l * W * cols;
-        hp_jet_dense_forward(z, in, theta + L->weight, theta + L->bias, L->n_out, L->n_in, P,
-                             order, d);
-        hp_jet_activation_forward(a, z, net->act, W, P, order, d);
-        in = a;
-    }
-    const mlp_layer *O = &net->layers[net->depth];
-    hp_jet_dense_forward(s->out, in, theta + O->weight, theta + O->bias, O->n_out, O->n_in, P,
-                         order, d);
     s->n_points = P;
     s->order = order;
+    s->n_threads = mlp_threads_for(net, P);
+    mlp_run r = {net, s, theta, x, s->n_threads, NULL, NULL, NULL};
+    if (r.n_threads > 1) hp_jet_team_run(net->team, mlp_forward_task, &r);
+    else mlp_forward_task(&r, 0, 1);
     s->ready = 1;
     *out = s->out;
     return HP_OK;
 }
 
-/* The reverse pass shared by backward (grad != NULL: summed parameter gradients)
- * and jacobian (rows != NULL: per-point rows, ld = n_params). */
+/* The reverse pass of thread t over its chunks, shared by backward (r->grad:
+ * summed gradients, thread t >= 1 into its own buffer) and jacobian (r->rows:
+ * per-point rows, ld = n_params; chunks own disjoint rows). */
+static void mlp_reverse_task(void *arg, int t, int n_team) {
+    (void)n_team;
+    const mlp_run *r = arg;
+    const mlp *net = r->net;
+    const mlp_slot *s = r->s;
+    if (t >= r->n_threads) return;
+    int d = net->dim, order = s->order, C = hp_jet_components(order, d);
+    size_t P = s->n_points, cols = (size_t)C * P, W = net->width, D = (size_t)net->depth;
+    size_t no = (size_t)net->n_outputs, ld = net->n_params;
+    const double *theta = r->theta;
+    mlp_thread *th = &net->threads[t];
+    double *grad = NULL;
+    if (r->grad) {
+        grad = t == 0 ? r->grad : th->grad;
+        if (t > 0) memset(grad, 0, net->n_params * sizeof *grad);
+    }
+    size_t n_chunks = hp_jet_share_chunks(P, t, r->n_threads, net->chunk);
+    for (size_t i = n_chunks; i-- > 0;) { /* last chunk first: still in the cache */
+        hp_jet_chunk ch = hp_jet_share_chunk(P, t, r->n_threads, net->chunk, i);
+        size_t q = ch.count, cq = (size_t)C * q;
+        if (q == 0) continue;
+        const double *input = mlp_chunk(net, s, ch, C);
+        const double *z = input + (size_t)d * cq, *a = z + D * W * cq;
+        double *rows = r->rows ? r->rows + ch.first * ld : NULL;
+        for (size_t o = 0; o < no; o++)
+            for (int c = 0; c < C; c++)
+                memcpy(th->out + o * cq + (size_t)c * q,
+                       r->cotangent + o * cols + (size_t)c * P + ch.first, q * sizeof(double));
+        const double *d_out = th->out;
+        for (int l = net->depth; l >= 0; l--) {
+            const mlp_layer *L = &net->layers[l];
+            const double *in = l == 0 ? input : a + (size_t)(l - 1) * W * cq;
+            if (l < net->depth) {
+                hp_jet_activation_backward(th->d_z, th->d_a, z + (size_t)l * W * cq,
+                                           a + (size_t)l * W * cq, net->act, W, q, order, d);
+                d_out = th->d_z;
+            }
+            double *d_in = l > 0 ? th->d_a : NULL;
+            if (grad) {
+                hp_jet_dense_backward(d_in, grad + L->weight, grad + L->bias, d_out, in,
+                                      theta + L->weight, L->n_out, L->n_in, q, order, d);
+            } else {
+                hp_jet_dense_jacobian(rows + L->weight, rows + L->bias, ld, d_out, in, L->n_out,
+                                      L->n_in, q, order, d);
+                hp_jet_dense_backward(d_in, NULL, NULL, d_out, in, theta + L->weight, L->n_out,
+                                      L->n_in, q, order, d);
+            }
+        }
+    }
+}
+
 static hp_status mlp_reverse(mlp *net, int slot, const double *theta, const double *cotangent,
                              double *grad, double *rows) {
     HP_CALL(mlp_check_slot(slot));
     mlp_slot *s = &net->slots[slot];
     if (!s->ready)
         HP_ERROR(HP_ERR_INTERNAL, "mlp: reverse pass on slot %d without a forward on it", slot);
-    int d = net->dim, order = s->order;
-    size_t P = s->n_points, cols = (size_t)hp_jet_components(order, d) * P, W = net->width;
-    size_t ld = net->n_params;
-
-    const double *d_out = cotangent;
-    for (int l = net->depth; l >= 0; l--) {
-        const mlp_layer *L = &net->layers[l];
-        const double *in = l == 0 ? s->input : s->a + (size_t)(l - 1) * W * cols;
-        if (l < net->depth) {
-            hp_jet_activation_backward(s->d_z, s->d_a, s->z + (size_t)l * W * cols,
-                                       s->a + (size_t)l * W * cols, net->act, W, P, order, d);
-            d_out = s->d_z;
+    mlp_run r = {net, s, theta, NULL, s->n_threads, cotangent, grad, rows};
+    if (r.n_threads > 1) hp_jet_team_run(net->team, mlp_reverse_task, &r);
+    else mlp_reverse_task(&r, 0, 1);
+    if (grad) /* in thread order: reproducible for a given thread count */
+        for (int t = 1; t < r.n_threads; t++) {
+            const double *g = net->threads[t].grad;
+            for (size_t i = 0; i < net->n_params; i++) grad[i] += g[i];
         }
-        double *d_in = l > 0 ? s->d_a : NULL;
-        if (grad) {
-            hp_jet_dense_backward(d_in, grad + L->weight, grad + L->bias, d_out, in,
-                                  theta + L->weight, L->n_out, L->n_in, P, order, d);
-        } else {
-            hp_jet_dense_jacobian(rows + L->weight, rows + L->bias, ld, d_out, in, L->n_out,
-                                  L->n_in, P, order, d);
-            hp_jet_dense_backward(d_in, NULL, NULL, d_out, in, theta + L->weight, L->n_out,
-                                  L->n_in, P, order, d);
-        }
-    }
     return HP_OK;
 }
 
