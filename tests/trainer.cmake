@@ -1,2 +1,6 @@
 # Trainer, checkpoints and the `hpinn run` / `hpinn plot` commands (issue 6).
 hp_add_test(test_checkpoint SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_checkpoint.c TIMEOUT 60)
+# The trainer on a tiny 1-D pipeline with the real plugins of the build tree.
+hp_add_test(test_trainer SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_trainer.c TIMEOUT 120)
+add_dependencies(test_trainer hpinn_plugin_msff hpinn_plugin_p1_1d hpinn_plugin_global hpinn_plugin_adam
+  hpinn_plugin_lbfgs)

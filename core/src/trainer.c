@@ -192,9 +192,11 @@ static void print_row_line(trainer *t, size_t stage) {
               t->row_terms.fallback ? " fallback" : "", secs, eta);
 }
 
-/* One history row at the current θ. Returns the value of Ĵ in *value. */
+/* One history row at the current θ. Returns the value of Ĵ in *value; a
+ * non-finite value writes no row (the caller stops the run). */
 static hp_status history_row(trainer *t, size_t stage, double *value) {
     HP_CALL(evaluate_at_theta(t, value));
+    if (!isfinite(*value)) return HP_OK;
     const hp_hybrid_terms *terms = hp_hybrid_last_terms(t->h);
     t->row_terms = *terms;
     memcpy(t->row_ktilde, terms->ktilde, t->n_k * sizeof *t->row_ktilde);
@@ -390,9 +392,9 @@ static hp_status run_stages(trainer *t) {
     if (o->resume) {
         hp_status st = hp_checkpoint_read(t->checkpoint_path, t->n, &ck);
         if (st == HP_ERR_NOT_FOUND)
-            HP_ERROR(HP_ERR_NOT_FOUND, "cannot resume %s: no checkpoint there (%s); was the run started with "
-                                       "output.checkpoint_every > 0 or did it get to its first checkpoint?",
-                     o->out_dir, hp_error_message());
+            HP_ERROR(HP_ERR_NOT_FOUND, "cannot resume %s: no checkpoint there (%s is missing); the run stopped "
+                                       "before its first checkpoint (output.checkpoint_every)",
+                     o->out_dir, t->checkpoint_path);
         if (st != HP_OK) return st;
         if (ck.stage > n_stages || (ck.stage < n_stages && ck.stage_iteration > res->stages[ck.stage].planned)) {
             hp_checkpoint_clear(&ck);

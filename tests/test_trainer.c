@@ -1,0 +1,341 @@
+/* test_trainer.c — the trainer on a tiny 1-D hybrid pipeline (real plugins from
+ * the build tree): the same run twice gives the same history; a run that dies
+ * (crash_after) or is interrupted and then resumes gives exactly the history of
+ * the uninterrupted run (all columns except seconds), across a stage boundary
+ * and with two optimizers; a loss that turns NaN stops with HP_ERR_NUMERIC and
+ * leaves the last good checkpoint in place; resuming from a damaged checkpoint
+ * or a cut history is refused with a message. */
+#include "test_util.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "checkpoint.h"
+#include "objective.h"
+#include "trainer.h"
+
+static const char *pipeline_text =
+    "constants: {eps: 0.0625}\n"
+    "problem:\n"
+    "  K: \"1/(1.2 + sin(2*pi*x/eps))\"\n"
+    "  q: \"-3*(2*x - 1)\"\n"
+    "  collocation: {points: 64}\n"
+    "  validation: {points: 101}\n"
+    "  reference: {integral_intervals: 2000}\n"
+    "network: {plugin: msff, width: 8, depth: 2, features: 8, sigmas: [1, 16], seed: 3}\n"
+    "coarse: {plugin: p1_1d, elements: 16}\n"
+    "coupling: {form: full, window: 1, delta: eps, tau2: 10}\n"
+    "stages:\n"
+    "  - {name: warmup, iterations: 30, optimizer: {plugin: adam, lr: 5e-3, schedule: exponential, decay: 0.5, "
+    "decay_every: 10}}\n"
+    "  - {iterations: 25, tau2: 100, optimizer: {plugin: lbfgs}}\n"
+    "output: {log_every: 5, checkpoint_every: 10}\n";
+
+static hp_registry *registry;
+
+static int setup(void **state) {
+    (void)state;
+    return hp_registry_open(&registry) == HP_OK ? 0 : -1;
+}
+static int teardown(void **state) {
+    (void)state;
+    hp_registry_close(registry);
+    return 0;
+}
+
+static hp_config *load(const char *text) {
+    hp_config *c = NULL;
+    hp_status st = hp_config_load_string(text, strlen(text), "tiny.yaml", &c);
+    if (st != HP_OK) fail_msg("config: %s", hp_error_message());
+    return c;
+}
+
+/* The wrapper objective: counts evaluations, can turn NaN or raise the interrupt
+ * flag after a given number of them (deterministic failure injection). */
+typedef struct wrapper {
+    hp_objective inner;
+    long evaluations;
+    long nan_after;       /* > 0: from this evaluation on, the value is NaN */
+    int nan_in_gradient;  /* NaN in the gradient instead of the value */
+    long interrupt_after; /* > 0: raise *flag at this evaluation */
+    volatile sig_atomic_t *flag;
+} wrapper;
+
+static hp_status wrapped_value_and_gradient(void *ctx, const double *theta, double *value, double *grad) {
+    wrapper *w = ctx;
+    HP_CALL(w->inner.value_and_gradient(w->inner.ctx, theta, value, grad));
+    w->evaluations++;
+    if (w->nan_after > 0 && w->evaluations >= w->nan_after) {
+        if (w->nan_in_gradient && grad) grad[0] = NAN;
+        else if (!w->nan_in_gradient) *value = NAN;
+    }
+    if (w->interrupt_after > 0 && w->evaluations == w->interrupt_after) *w->flag = 1;
+    return HP_OK;
+}
+
+typedef struct run_spec {
+    const char *dir;
+    int resume;
+    uint64_t crash_after;
+    wrapper *wrap;        /* NULL: the plain objective */
+    volatile sig_atomic_t *interrupt;
+} run_spec;
+
+/* Run the tiny pipeline into spec->dir; returns the status, result in *res. */
+static hp_status train(const char *text, const run_spec *spec, hp_trainer_result *res) {
+    mkdir(spec->dir, 0777);
+    hp_config *c = load(text);
+    hp_hybrid *h = NULL;
+    hp_status st = hp_hybrid_create(c, registry, NULL, &h);
+    if (st != HP_OK) fail_msg("hybrid: %s", hp_error_message());
+    size_t n = hp_hybrid_n_params(h);
+    double *theta = calloc(n, sizeof *theta);
+    assert_int_equal(hp_hybrid_init_params(h, theta), HP_OK);
+    hp_objective wrapped;
+    hp_trainer_options o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = spec->dir;
+    o.resume = spec->resume;
+    o.progress = HP_PROGRESS_QUIET;
+    o.crash_after = spec->crash_after;
+    o.interrupt = spec->interrupt;
+    if (spec->wrap) {
+        spec->wrap->inner = hp_hybrid_objective(h);
+        wrapped = spec->wrap->inner;
+        wrapped.ctx = spec->wrap;
+        wrapped.value_and_gradient = wrapped_value_and_gradient;
+        wrapped.residuals_and_jacobian = NULL;
+        o.objective = &wrapped;
+    }
+    st = hp_train(c, registry, h, theta, &o, res);
+    free(theta);
+    hp_hybrid_destroy(h);
+    hp_config_destroy(c);
+    return st;
+}
+
+/* history.csv without the seconds column (the one column allowed to differ). */
+static char *history_without_seconds(const char *dir) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/history.csv", dir);
+    char *text = hp_test_read_file(path);
+    if (!text) fail_msg("no %s", path);
+    char *out = malloc(strlen(text) + 1), *o = out;
+    for (char *line = text; *line;) {
+        char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
+        char *c1 = memchr(line, ',', len);
+        char *c2 = c1 ? memchr(c1 + 1, ',', len - (size_t)(c1 + 1 - line)) : NULL;
+        if (!c1 || !c2) fail_msg("malformed history line in %s: %.*s", path, (int)len, line);
+        memcpy(o, line, (size_t)(c1 - line));
+        o += c1 - line;
+        memcpy(o, c2, len - (size_t)(c2 - line));
+        o += len - (size_t)(c2 - line);
+        line += len;
+    }
+    *o = '\0';
+    free(text);
+    return out;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static char *reference_history;
+
+static void test_same_run_same_history(void **state) {
+    (void)state;
+    hp_trainer_result r1, r2;
+    run_spec a = {"tr_full", 0, 0, NULL, NULL}, b = {"tr_full2", 0, 0, NULL, NULL};
+    if (train(pipeline_text, &a, &r1) != HP_OK) fail_msg("%s", hp_error_message());
+    assert_int_equal(train(pipeline_text, &b, &r2), HP_OK);
+    assert_true(r1.completed);
+    assert_int_equal(r1.n_stages, 2);
+    assert_string_equal(r1.stages[0].name, "warmup");
+    assert_string_equal(r1.stages[1].name, "stage 1");
+    assert_string_equal(r1.stages[1].optimizer, "lbfgs");
+    assert_true(r1.iterations > 30 && r1.iterations <= 55);
+    reference_history = history_without_seconds("tr_full");
+    char *second = history_without_seconds("tr_full2");
+    assert_string_equal(reference_history, second);
+    free(second);
+    /* header, row 0, a row every 5 iterations and at each stage end or stop */
+    assert_contains(reference_history,
+                    "iteration,J_pinn,boundary,R,J_hat,rel_l2,fine_residual,k_0_0_0,fallback,fallback_steps,stage\n0,");
+    assert_contains(reference_history, "\n30,");
+    assert_true(count_lines(reference_history) >= 1 + 1 + 6 + 1);
+    /* the final checkpoint marks the run complete */
+    hp_checkpoint ck;
+    assert_int_equal(hp_checkpoint_read("tr_full/checkpoint.bin", 0, &ck), HP_OK);
+    assert_int_equal(ck.stage, 2);
+    assert_int_equal(ck.iteration, r1.iterations);
+    hp_checkpoint_clear(&ck);
+}
+
+/* Crash after `crash` iterations (the last checkpoint is earlier, rows after it
+ * exist), resume, compare with the uninterrupted history. */
+static void crash_and_resume(const char *dir, uint64_t crash) {
+    hp_trainer_result r;
+    run_spec first = {dir, 0, crash, NULL, NULL};
+    assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
+    assert_true(r.crashed);
+    assert_false(r.completed);
+    run_spec again = {dir, 1, 0, NULL, NULL};
+    if (train(pipeline_text, &again, &r) != HP_OK) fail_msg("resume after %llu: %s", (unsigned long long)crash,
+                                                              hp_error_message());
+    assert_true(r.completed);
+    char *h = history_without_seconds(dir);
+    assert_string_equal(h, reference_history);
+    free(h);
+}
+
+static void test_resume_equals_uninterrupted(void **state) {
+    (void)state;
+    assert_non_null(reference_history);
+    /* a crash before the first checkpoint leaves nothing to resume */
+    hp_trainer_result r;
+    run_spec early = {"tr_crash7", 0, 7, NULL, NULL}, again = {"tr_crash7", 1, 0, NULL, NULL};
+    assert_int_equal(train(pipeline_text, &early, &r), HP_OK);
+    assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_NOT_FOUND);
+    assert_contains(hp_error_message(), "cannot resume tr_crash7: no checkpoint there");
+    crash_and_resume("tr_crash13", 13); /* inside stage 0 (adam), checkpoint at 10 */
+    crash_and_resume("tr_crash23", 23); /* inside stage 0 (adam), checkpoint at 20 */
+    crash_and_resume("tr_crash30", 30); /* exactly at the stage boundary, checkpoint at 30 */
+    crash_and_resume("tr_crash44", 44); /* inside stage 1 (lbfgs), checkpoint at 40 */
+}
+
+static void test_interrupt_checkpoints_and_resumes(void **state) {
+    (void)state;
+    volatile sig_atomic_t flag = 0;
+    wrapper w;
+    memset(&w, 0, sizeof w);
+    w.interrupt_after = 19; /* some evaluation inside stage 0 */
+    w.flag = &flag;
+    hp_trainer_result r;
+    run_spec first = {"tr_int", 0, 0, &w, &flag};
+    assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
+    assert_true(r.interrupted);
+    assert_false(r.completed);
+    hp_checkpoint ck;
+    assert_int_equal(hp_checkpoint_read("tr_int/checkpoint.bin", 0, &ck), HP_OK);
+    assert_int_equal(ck.iteration, r.iterations); /* written at the interruption, not at 10 */
+    assert_true(ck.iteration > 10 && ck.iteration < 30);
+    hp_checkpoint_clear(&ck);
+    run_spec again = {"tr_int", 1, 0, NULL, NULL};
+    assert_int_equal(train(pipeline_text, &again, &r), HP_OK);
+    char *h = history_without_seconds("tr_int");
+    assert_string_equal(h, reference_history);
+    free(h);
+}
+
+static void nan_stop(const char *dir, long nan_after, int in_gradient, uint64_t good_iteration,
+                     const char *first_bad_row) {
+    wrapper w;
+    memset(&w, 0, sizeof w);
+    w.nan_after = nan_after;
+    w.nan_in_gradient = in_gradient;
+    hp_trainer_result r;
+    run_spec spec = {dir, 0, 0, &w, NULL};
+    hp_status st = train(pipeline_text, &spec, &r);
+    if (st != HP_ERR_NUMERIC) fail_msg("status %d, stop reason '%s', message '%s'", st, r.stop_reason, hp_error_message());
+    assert_contains(hp_error_message(), "training stopped at iteration");
+    char expect[96];
+    snprintf(expect, sizeof expect, "the last good checkpoint (iteration %llu)", (unsigned long long)good_iteration);
+    assert_contains(hp_error_message(), expect);
+    assert_false(r.completed);
+    assert_contains(r.stop_reason, "non-finite");
+    hp_checkpoint ck;
+    char path[256];
+    snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+    assert_int_equal(hp_checkpoint_read(path, 0, &ck), HP_OK); /* intact, finite, the good one */
+    assert_int_equal(ck.iteration, good_iteration);
+    hp_checkpoint_clear(&ck);
+    /* the history up to the failure is the uninterrupted one, and no row is written
+     * for the bad state */
+    char *h = history_without_seconds(dir);
+    size_t upto = (size_t)(strstr(reference_history, first_bad_row) - reference_history) + 1;
+    assert_int_equal(strlen(h), upto);
+    assert_memory_equal(h, reference_history, upto);
+    free(h);
+}
+
+static void test_nan_stop_keeps_last_checkpoint(void **state) {
+    (void)state;
+    /* Evaluations: 1 for row 0, then per 5 iterations 5 steps + 1 row (checkpoints
+     * at 10, 20, 30 reuse the row's value): iteration 20's row is evaluation 25,
+     * iteration 30's is 37. */
+    nan_stop("tr_nan_adam", 28, 0, 20, "\n25,"); /* value NaN at Adam's step 23 */
+    nan_stop("tr_nan_grad", 28, 1, 20, "\n25,"); /* gradient NaN at Adam's step 23 */
+    nan_stop("tr_nan_lbfgs", 40, 0, 30, "\n35,"); /* value NaN inside L-BFGS's first line search */
+}
+
+static void test_resume_refusals(void **state) {
+    (void)state;
+    hp_trainer_result r;
+    run_spec first = {"tr_bad", 0, 23, NULL, NULL};
+    assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
+    /* one flipped byte in the checkpoint */
+    char *ck = NULL;
+    FILE *f = fopen("tr_bad/checkpoint.bin", "r+b");
+    assert_non_null(f);
+    fseek(f, 200, SEEK_SET);
+    int byte = fgetc(f);
+    fseek(f, 200, SEEK_SET);
+    fputc(byte ^ 0x40, f);
+    fclose(f);
+    (void)ck;
+    run_spec again = {"tr_bad", 1, 0, NULL, NULL};
+    assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_CORRUPT);
+    assert_contains(hp_error_message(), "tr_bad/checkpoint.bin is corrupted: checksum mismatch");
+    /* history shorter than the checkpoint says */
+    run_spec redo = {"tr_bad", 0, 23, NULL, NULL};
+    assert_int_equal(train(pipeline_text, &redo, &r), HP_OK);
+    assert_int_equal(truncate("tr_bad/history.csv", 100), 0);
+    assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_CORRUPT);
+    assert_contains(hp_error_message(), "tr_bad/history.csv has 100 bytes but the checkpoint covers");
+    /* no checkpoint at all */
+    remove("tr_bad/checkpoint.bin");
+    assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_NOT_FOUND);
+    assert_contains(hp_error_message(), "cannot resume tr_bad: no checkpoint there");
+    /* a checkpoint of another network size */
+    run_spec other = {"tr_bad", 0, 12, NULL, NULL};
+    assert_int_equal(train(pipeline_text, &other, &r), HP_OK);
+    char *wider = malloc(strlen(pipeline_text) + 1);
+    strcpy(wider, pipeline_text);
+    memcpy(strstr(wider, "width: 8"), "width: 9", 8);
+    assert_int_equal(train(wider, &again, &r), HP_ERR_CORRUPT);
+    assert_contains(hp_error_message(), "network parameters but the pipeline's network has");
+    free(wider);
+}
+
+static void test_missing_stages(void **state) {
+    (void)state;
+    char *text = malloc(strlen(pipeline_text) + 1);
+    strcpy(text, pipeline_text);
+    char *s = strstr(text, "stages:");
+    char *o = strstr(text, "output:");
+    memmove(s, o, strlen(o) + 1);
+    hp_trainer_result r;
+    run_spec spec = {"tr_nostages", 0, 0, NULL, NULL};
+    assert_int_equal(train(text, &spec, &r), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "stages: missing; expected a list of training stages");
+    free(text);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_run_same_history),
+        cmocka_unit_test(test_resume_equals_uninterrupted),
+        cmocka_unit_test(test_interrupt_checkpoints_and_resumes),
+        cmocka_unit_test(test_nan_stop_keeps_last_checkpoint),
+        cmocka_unit_test(test_resume_refusals),
+        cmocka_unit_test(test_missing_stages),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    free(reference_history);
+    return rc;
+}
