@@ -201,7 +201,8 @@ static void write_script(FILE *g, const char *terminal, const csv_info *hist, co
             int first = 1;
             for (size_t i = 1; i < fields->n_columns; i++) {
                 int is_ref = fields->names[i][0] == 'u';
-                if (!fields->any_finite[i]) continue;
+                /* solutions only (v_i network, u_i reference); K and the like have their own scale */
+                if (!fields->any_finite[i] || (fields->names[i][0] != 'v' && !is_ref)) continue;
                 fprintf(g, "%s \"fields.csv\" using \"x\":\"%s\" with lines %s title \"%s %s\"",
                         first ? "plot" : ", \\\n    ", fields->names[i], is_ref ? "dt 2 lw 2" : "lw 2",
                         is_ref ? "reference" : "network", fields->names[i]);

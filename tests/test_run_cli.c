@@ -1,0 +1,241 @@
+/* test_run_cli.c — `hpinn run`, `hpinn run --resume` and `hpinn plot` driven as
+ * subprocesses on a tiny 1-D hybrid pipeline: the run exits 0, its loss and error
+ * decrease, every output is present and well formed (history.csv parsed,
+ * summary.json keys, fields and nodes headers); resuming a finished run is a
+ * no-op with the same history; argument errors exit 2; a non-finite loss exits 1
+ * with the last good checkpoint kept; `plot` writes non-empty PNGs when gnuplot
+ * is installed and names the Debian package when it is not. */
+#include "test_util.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static char out_text[1 << 16], err_text[1 << 16];
+
+static int run(const char *args) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s/bin/hpinn %s >run.out 2>run.err", getenv("HPINN_BUILD_DIR"), args);
+    int status = system(cmd);
+    char *o = hp_test_read_file("run.out"), *e = hp_test_read_file("run.err");
+    snprintf(out_text, sizeof out_text, "%s", o ? o : "");
+    snprintf(err_text, sizeof err_text, "%s", e ? e : "");
+    free(o);
+    free(e);
+    if (!WIFEXITED(status)) fail_msg("hpinn %s did not exit normally (status %d)", args, status);
+    return WEXITSTATUS(status);
+}
+
+static const char *pipeline =
+    "constants: {eps: 0.0625}\n"
+    "problem:\n"
+    "  K: \"1/(1.2 + sin(2*pi*x/eps))\"\n"
+    "  q: \"-3*(2*x - 1)\"\n"
+    "  collocation: {points: 128}\n"
+    "  validation: {points: 201}\n"
+    "  reference: {integral_intervals: 2000}\n"
+    "network: {plugin: msff, width: 12, depth: 2, features: 12, sigmas: [1, 16], seed: 1}\n"
+    "coarse: {plugin: p1_1d, elements: 16}\n"
+    "coupling: {form: full, window: 1, delta: eps, tau2: 1e5}\n"
+    "stages:\n"
+    "  - {iterations: 400, optimizer: {plugin: adam, lr: 2e-3, schedule: exponential, decay: 0.75, "
+    "decay_every: 1000}}\n"
+    "output: {dir: run_default, log_every: 50, checkpoint_every: 100}\n";
+
+typedef struct history {
+    int n_rows, n_cols;
+    char names[32][32];
+    double v[64][32];
+} history;
+
+static int col(const history *h, const char *name) {
+    for (int i = 0; i < h->n_cols; i++)
+        if (strcmp(h->names[i], name) == 0) return i;
+    fail_msg("history.csv has no column %s", name);
+    return -1;
+}
+
+static void parse_history(const char *path, history *h) {
+    memset(h, 0, sizeof *h);
+    char *text = hp_test_read_file(path);
+    if (!text) fail_msg("missing %s", path);
+    char *save = NULL;
+    char *line = strtok_r(text, "\n", &save);
+    assert_non_null(line);
+    for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2))
+        snprintf(h->names[h->n_cols++], 32, "%s", tok);
+    while ((line = strtok_r(NULL, "\n", &save)) && h->n_rows < 64) {
+        int c = 0;
+        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2)) {
+            char *end;
+            h->v[h->n_rows][c] = strtod(tok, &end);
+            if (*end) fail_msg("%s: row %d column %d: '%s' is not a number", path, h->n_rows + 1, c, tok);
+            c++;
+        }
+        if (c != h->n_cols) fail_msg("%s: row %d has %d fields, the header %d", path, h->n_rows + 1, c, h->n_cols);
+        h->n_rows++;
+    }
+    free(text);
+}
+
+static long file_size(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+static void test_run_outputs_and_progress(void **state) {
+    (void)state;
+    hp_test_write_file("tiny_run.yaml", pipeline);
+    int rc = run("run tiny_run.yaml");
+    if (rc != 0) fail_msg("exit %d\n%s", rc, err_text);
+    assert_contains(out_text, "outputs in run_default/");
+    assert_contains(out_text, "hpinn plot run_default");
+    /* not a terminal: plain progress lines */
+    assert_contains(err_text, "it 50/400 stage 0");
+    assert_contains(err_text, "completed after 400 iterations");
+
+    history h;
+    parse_history("run_default/history.csv", &h);
+    assert_int_equal(h.n_rows, 1 + 400 / 50);
+    const char *expected[] = {"iteration", "seconds", "J_pinn", "boundary", "R", "J_hat", "rel_l2",
+                              "fine_residual", "k_0_0_0", "fallback", "fallback_steps", "stage"};
+    assert_int_equal(h.n_cols, 12);
+    for (int i = 0; i < 12; i++) assert_string_equal(h.names[i], expected[i]);
+    int it = col(&h, "iteration"), jh = col(&h, "J_hat"), err = col(&h, "rel_l2"), k = col(&h, "k_0_0_0");
+    int last = h.n_rows - 1;
+    assert_true(h.v[0][it] == 0 && h.v[last][it] == 400);
+    for (int r = 0; r < h.n_rows; r++) {
+        assert_true(isfinite(h.v[r][jh]) && h.v[r][jh] > 0);
+        if (r) assert_true(h.v[r][col(&h, "seconds")] >= h.v[r - 1][col(&h, "seconds")]);
+    }
+    /* training works: the loss falls by orders of magnitude, the error falls */
+    if (!(h.v[last][jh] < 1e-2 * h.v[0][jh])) fail_msg("J_hat %g -> %g", h.v[0][jh], h.v[last][jh]);
+    if (!(h.v[last][err] < h.v[0][err])) fail_msg("rel_l2 %g -> %g", h.v[0][err], h.v[last][err]);
+    assert_true(h.v[last][k] > 0.5 && h.v[last][k] < 1.5); /* K~ of this problem: about 0.83 */
+
+    char *summary = hp_test_read_file("run_default/summary.json");
+    assert_non_null(summary);
+    const char *keys[] = {"\"hpinn_version\": \"0.", "\"completed\": true", "\"stop_reason\": \"completed\"",
+                          "\"iterations\": 400", "\"wall_seconds\": ", "\"ms_per_iteration\": ", "\"rel_l2\": ",
+                          "\"fine_residual\": ", "\"J_hat\": ", "\"ktilde\": {\"dim\": 1, \"blocks\": 1, \"values\": [",
+                          "\"network\": {\"plugin\": \"msff\", \"version\": \"1.0.0\"}",
+                          "\"coarse\": {\"plugin\": \"p1_1d\"", "\"upscaling\": {\"plugin\": \"global\"",
+                          "\"seed\": 1", "\"optimizer\": \"adam\""};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) assert_contains(summary, keys[i]);
+    /* the summary's final error is the last row's (same θ) */
+    char last_err[64];
+    snprintf(last_err, sizeof last_err, "\"rel_l2\": %.17g", h.v[last][err]);
+    assert_contains(summary, last_err);
+    free(summary);
+
+    char *fields = hp_test_read_file("run_default/fields.csv");
+    assert_non_null(fields);
+    assert_true(strncmp(fields, "x,v1,u1", 7) == 0);
+    int lines = 0;
+    for (char *p = fields; *p; p++) lines += *p == '\n';
+    assert_int_equal(lines, 1 + 201);
+    free(fields);
+    char *nodes = hp_test_read_file("run_default/nodes.csv");
+    assert_non_null(nodes);
+    assert_true(strncmp(nodes, "x,v1,Qv1,y1\n", 12) == 0);
+    free(nodes);
+    assert_true(file_size("run_default/checkpoint.bin") > 0);
+    char *resolved = hp_test_read_file("run_default/config.resolved.yaml");
+    assert_non_null(resolved);
+    assert_contains(resolved, "stages:\n  - iterations: 400\n");
+    free(resolved);
+
+    /* resuming a finished run: nothing to train, same history, exit 0 */
+    char *before = hp_test_read_file("run_default/history.csv");
+    rc = run("run --resume run_default");
+    if (rc != 0) fail_msg("resume exit %d\n%s", rc, err_text);
+    char *after = hp_test_read_file("run_default/history.csv");
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
+    /* --out and --set, and the same seed gives the same history */
+    rc = run("run tiny_run.yaml --out run_again");
+    assert_int_equal(rc, 0);
+    history h2;
+    parse_history("run_again/history.csv", &h2);
+    for (int r = 0; r < h.n_rows; r++)
+        for (int c = 0; c < h.n_cols; c++)
+            if (c != col(&h, "seconds")) assert_true(h.v[r][c] == h2.v[r][c] || (isnan(h.v[r][c]) && isnan(h2.v[r][c])));
+}
+
+static void test_run_errors(void **state) {
+    (void)state;
+    hp_test_write_file("tiny_run.yaml", pipeline);
+    assert_int_equal(run("run"), 2);
+    assert_contains(err_text, "run: missing CONFIG");
+    assert_int_equal(run("run tiny_run.yaml --resume run_default"), 2);
+    assert_contains(err_text, "--resume DIR takes no CONFIG");
+    assert_int_equal(run("run --resume no_such_run"), 2);
+    assert_contains(err_text, "no_such_run/config.resolved.yaml");
+    assert_int_equal(run("run tiny_run.yaml --set stages[0].iterations=-3"), 2);
+    assert_contains(err_text, "stages[0].iterations");
+    /* a learning rate that blows the loss up: exit 1, message, last checkpoint kept */
+    char *two = malloc(strlen(pipeline) + 200);
+    strcpy(two, pipeline);
+    char *out = strstr(two, "output:");
+    strcpy(out, "  - {iterations: 50, optimizer: {plugin: adam, lr: 1e300}}\n"
+                "output: {dir: run_nan, log_every: 10, checkpoint_every: 100}\n");
+    hp_test_write_file("tiny_nan.yaml", two);
+    free(two);
+    assert_int_equal(run("run tiny_nan.yaml"), 1);
+    assert_contains(err_text, "training stopped at iteration 40"); /* Adam sees L(θ) one step later */
+    assert_contains(err_text, "(stage 1)");
+    assert_contains(err_text, "the last good checkpoint (iteration 400) stays in run_nan/checkpoint.bin");
+    char *summary = hp_test_read_file("run_nan/summary.json");
+    assert_non_null(summary);
+    assert_contains(summary, "\"completed\": false");
+    assert_contains(summary, "non-finite");
+    free(summary);
+}
+
+static void test_plot(void **state) {
+    (void)state;
+    if (file_size("run_default/history.csv") <= 0) {
+        hp_test_write_file("tiny_run.yaml", pipeline);
+        assert_int_equal(run("run tiny_run.yaml"), 0);
+    }
+    /* no gnuplot: a message naming the package, exit 1 (the environment lacks a tool) */
+    setenv("HPINN_GNUPLOT", "hpinn-no-such-gnuplot", 1);
+    int missing = run("plot run_default");
+    unsetenv("HPINN_GNUPLOT");
+    assert_int_equal(missing, 1);
+    assert_contains(err_text, "gnuplot was not found");
+    assert_contains(err_text, "gnuplot-nox");
+    assert_int_equal(run("plot"), 2);
+    assert_int_equal(run("plot no_such_dir"), 2);
+    assert_contains(err_text, "no_such_dir is not a directory");
+
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        print_message("gnuplot not installed: PNG output not checked\n");
+        return;
+    }
+    int rc = run("plot run_default");
+    if (rc != 0) fail_msg("plot exit %d\n%s", rc, err_text);
+    assert_contains(out_text, "4 figures in run_default/plots/");
+    const char *pngs[] = {"losses.png", "ktilde.png", "solution.png", "coarse.png"};
+    for (int i = 0; i < 4; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "run_default/plots/%s", pngs[i]);
+        long size = file_size(path);
+        if (size < 1000) fail_msg("%s: %ld bytes", path, size);
+        FILE *f = fopen(path, "rb");
+        unsigned char magic[8];
+        assert_int_equal(fread(magic, 1, 8, f), 8);
+        fclose(f);
+        assert_memory_equal(magic, "\x89PNG\r\n\x1a\n", 8);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_outputs_and_progress),
+        cmocka_unit_test(test_run_errors),
+        cmocka_unit_test(test_plot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
