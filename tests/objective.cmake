@@ -10,5 +10,7 @@ hp_add_test(test_problem SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_problem.c TIME
 add_dependencies(test_problem ${hp_objective_plugins})
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_objective.c)
   hp_add_test(test_objective SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_objective.c TIMEOUT 300)
-  add_dependencies(test_objective ${hp_objective_plugins} hpinn_cli)
+  # `hpinn check` resolves whole pipelines, stages' optimizers included
+  add_dependencies(test_objective ${hp_objective_plugins} hpinn_cli hpinn_plugin_adam hpinn_plugin_lbfgs
+                   hpinn_plugin_lm)
 endif()
