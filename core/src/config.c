@@ -356,8 +356,8 @@ hp_status hp_config_section(const hp_config *c, const char *path, const hp_param
     return HP_OK;
 }
 
-static hp_status section_with_ignore(const hp_config *c, const char *path, const hp_param_def *table,
-                                     const char *ignore, hp_params **out) {
+hp_status hp_config_section_except(const hp_config *c, const char *path, const hp_param_def *table,
+                                   const char *ignore, hp_params **out) {
     const hp__node *nearest = NULL;
     const hp__node *n = find_node(c->root, path, &nearest);
     HP_CALL(hp__params_resolve(table, path, n, n ? n : nearest, ignore, &c->constants, out));
@@ -403,7 +403,7 @@ hp_status hp_config_plugin_section(const hp_config *c, const char *path, hp_plug
         snprintf(inner, sizeof inner, "%s", hp_error_message());
         HP_ERROR(st, "%s: %s.plugin: %s", loc, path, inner);
     }
-    HP_CALL(section_with_ignore(c, path, (*desc)->params, "plugin", out));
+    HP_CALL(hp_config_section_except(c, path, (*desc)->params, "plugin", out));
     return HP_OK;
 }
 
@@ -491,7 +491,7 @@ hp_status hp_config_resolve(const hp_config *c, const hp_registry *r, FILE *out)
                 snprintf(path, sizeof path, "stages[%zu]", i);
                 snprintf(opt, sizeof opt, "%s.optimizer", path);
                 hp_params *p;
-                HP_CALL(section_with_ignore(c, path, s->table, "optimizer", &p));
+                HP_CALL(hp_config_section_except(c, path, s->table, "optimizer", &p));
                 if (out) {
                     /* "- " replaces the indent of the first line of the entry */
                     char *text = NULL;

@@ -20,9 +20,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "params_internal.h"
 #include "pipeline.h"
-#include "yaml_tree.h"
 
 /* ---- stage parameters ----------------------------------------------------------
  * WORKAROUND (trainer-owned, remove when config.h offers it): hp_config_section()
@@ -30,33 +28,11 @@
  * a key is static in config.c. The pipeline has been validated as a whole by
  * hp_config_resolve, so the stage entries are read back from its resolved text. */
 hp_status hp_trainer_stage_params(const hp_config *c, const hp_registry *r, size_t i, hp_params **out) {
-    *out = NULL;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem) HP_ERROR(HP_ERR_NOMEM, "out of memory");
-    hp_status st = hp_config_resolve(c, r, mem);
-    fclose(mem);
-    if (st != HP_OK) {
-        free(text);
-        return st;
-    }
-    hp__node *root = NULL;
-    st = hp__yaml_parse(text, len, hp_config_file(c), &root);
-    free(text);
-    if (st != HP_OK) return st;
-    const hp__node *stages = hp__node_map_get(root, "stages");
-    if (!stages || stages->kind != HP__SEQUENCE || i >= stages->count) {
-        hp__node_free(root);
-        HP_ERROR(HP_ERR_CONFIG, "%s: stages[%zu]: missing; expected a list of stages (- iterations: N, optimizer: {...})",
-                 hp_config_file(c), i);
-    }
+    (void)r;
     char path[64];
     snprintf(path, sizeof path, "stages[%zu]", i);
-    hp__constants none = {0, NULL, NULL};
-    st = hp__params_resolve(hp__stage_params, path, stages->items[i], stages->items[i], "optimizer", &none, out);
-    hp__node_free(root);
-    return st;
+    HP_CALL(hp_config_section_except(c, path, hp__stage_params, "optimizer", out));
+    return HP_OK;
 }
 
 /* ---- the trainer's state ------------------------------------------------------- */

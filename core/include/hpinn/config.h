@@ -50,6 +50,10 @@ size_t hp_config_list_length(const hp_config *c, const char *path);
  * error for a required parameter). `path` is "problem", "stages[0]", ... */
 hp_status hp_config_section(const hp_config *c, const char *path, const hp_param_def *table,
                             hp_params **out);
+/* Same, skipping the key `ignore_key` of the section (a nested plugin section such
+ * as a stage's `optimizer:`, resolved separately with hp_config_plugin_section). */
+hp_status hp_config_section_except(const hp_config *c, const char *path, const hp_param_def *table,
+                                   const char *ignore_key, hp_params **out);
 /* Resolve a plugin section: its `plugin:` key (or `default_plugin` when absent and
  * not NULL) is looked up in the registry for `kind`, the rest validated against
  * the plugin's table. */

@@ -31,10 +31,10 @@ static const hp_param_def adam_params[] = {
      "decay of the second-moment average, in [0, 1)"},
     {"eps", HP_PARAM_REAL, "1e-8", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN, 0.0, 0.0, NULL, 0,
      "added to sqrt(v_hat) in the denominator"},
-    {"schedule", HP_PARAM_ENUM, "constant", 0u, 0.0, 0.0, "constant|exponential", 0,
-     "learning-rate schedule; setting decay or decay_every alone selects exponential"},
-    {"decay", HP_PARAM_REAL, "0.75", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN | HP_PARAM_HAS_MAX,
-     0.0, 1.0, NULL, 0, "exponential schedule: factor applied every decay_every steps"},
+    {"schedule", HP_PARAM_ENUM, "exponential", 0u, 0.0, 0.0, "constant|exponential", 0,
+     "learning-rate schedule; with the default decay 1 the exponential one is constant"},
+    {"decay", HP_PARAM_REAL, "1", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN | HP_PARAM_HAS_MAX,
+     0.0, 1.0, NULL, 0, "exponential schedule: factor applied every decay_every steps (1: none)"},
     {"decay_every", HP_PARAM_INT, "1000", HP_PARAM_HAS_MIN, 1.0, 0.0, NULL, 0,
      "exponential schedule: steps per decay factor"},
     {"staircase", HP_PARAM_BOOL, "false", 0u, 0.0, 0.0, NULL, 0,
@@ -81,20 +81,13 @@ static hp_status adam_create(const hp_params *params, size_t n, void **state) {
     if (beta2 >= 1.0)
         return hp_params_error(params, "beta2", "%g is not below 1 (the bias correction "
                                "1 - beta2^t would vanish); expected a value in [0, 1)", beta2);
+    /* Defaults are chosen so that a resolved configuration (every value written
+     * out) means the same as the pipeline it came from: decay 1 is no decay, and
+     * only a decay that would be silently ignored is an error. */
     int schedule = hp_params_enum_index(params, "schedule");
-    int decay_given = hp_params_is_set(params, "decay") || hp_params_is_set(params, "decay_every") ||
-                      hp_params_is_set(params, "staircase");
-    if (schedule == ADAM_CONSTANT && decay_given) {
-        if (hp_params_is_set(params, "schedule")) {
-            const char *key = hp_params_is_set(params, "decay")         ? "decay"
-                              : hp_params_is_set(params, "decay_every") ? "decay_every"
-                                                                        : "staircase";
-            return hp_params_error(params, key, "is set but schedule is 'constant', so it "
-                                   "would be ignored; expected schedule: exponential, or "
-                                   "no %s", key);
-        }
-        schedule = ADAM_EXPONENTIAL; /* documented: decay settings imply the schedule */
-    }
+    if (schedule == ADAM_CONSTANT && hp_params_real(params, "decay") != 1.0)
+        return hp_params_error(params, "decay", "is %g but schedule is 'constant', so it would be ignored; "
+                               "expected schedule: exponential, or decay: 1", hp_params_real(params, "decay"));
 
     HP_CALL(hp_calloc(1, sizeof *a, &a));
     a->n = n;
