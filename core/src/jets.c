@@ -24,6 +24,22 @@
 
 #define HP__TWO_PI 6.283185307179586476925286766559
 
+/* The activation passes are the largest cost after the GEMMs. GCC 12 at -O2
+ * vectorises only loops whose trip count is a multiple of the vector length
+ * (the "very cheap" cost model), i.e. none of these; so they are compiled with
+ * the dynamic cost model, and on x86-64 also cloned for AVX2 and picked at load
+ * time (measured on the Zen 4 test machine, tanh at order 2: forward 1.66 ->
+ * 1.06 ms, backward 1.80 -> 0.77 ms per 336k unit-points). ISO C mode means no
+ * FMA contraction, so the clones give the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HP__VECTORISED \
+    __attribute__((target_clones("avx2", "default"), optimize("vect-cost-model=dynamic")))
+#elif defined(__GNUC__) && !defined(__clang__)
+#define HP__VECTORISED __attribute__((optimize("vect-cost-model=dynamic")))
+#else
+#define HP__VECTORISED
+#endif
+
 /* Points per activation chunk: 4 buffers of this many doubles stay in L1. */
 #define HP__CHUNK 512
 
@@ -85,7 +101,7 @@ void hp_activation_eval(hp_activation act, double z, double out[4]) {
 
 /* Derivatives sigma^(k)(z[i]) for k in [k_first, k_last] into s[k][i], i < n.
  * `a` (the forward output sigma(z), may be NULL) lets tanh skip recomputation. */
-static void hp__activation_derivs(hp_activation act, const double *restrict z,
+HP__VECTORISED static void hp__activation_derivs(hp_activation act, const double *restrict z,
                                   const double *restrict a, size_t n, int k_first, int k_last,
                                   double *restrict s0, double *restrict s1,
                                   double *restrict s2, double *restrict s3) {
@@ -208,7 +224,7 @@ void hp_jet_dense_jacobian(double *rows_weight, double *rows_bias, size_t ld_row
 
 /* ---- activation ------------------------------------------------------------ */
 
-void hp_jet_activation_forward(double *a, const double *z, hp_activation act,
+HP__VECTORISED void hp_jet_activation_forward(double *a, const double *z, hp_activation act,
                                size_t width, size_t n_points, int order, int dim) {
     int C = hp_jet_components(order, dim);
     size_t P = n_points, cols = (size_t)C * P;
@@ -243,7 +259,7 @@ void hp_jet_activation_forward(double *a, const double *z, hp_activation act,
     }
 }
 
-void hp_jet_activation_backward(double *d_z, const double *d_a, const double *z,
+HP__VECTORISED void hp_jet_activation_backward(double *d_z, const double *d_a, const double *z,
                                 const double *a, hp_activation act, size_t width,
                                 size_t n_points, int order, int dim) {
     int C = hp_jet_components(order, dim);
