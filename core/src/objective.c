@@ -603,6 +603,13 @@ hp_objective hp_hybrid_objective(hp_hybrid *h) {
 
 /* ---- validation and fields ------------------------------------------------- */
 
+int hp_hybrid_reference_ktilde(const hp_hybrid *h, double out[4], const char **label) {
+    const hp_problem *p = h->problem;
+    if (label) *label = p->reference_label;
+    for (int k = 0; k < p->n_ktilde_reference; k++) out[k] = p->ktilde_reference[k];
+    return p->n_ktilde_reference;
+}
+
 hp_status hp_hybrid_validate(hp_hybrid *h, const double *theta, hp_hybrid_validation *out) {
     hp_problem *p = h->problem;
     const hp_point_set *val = &p->validation;

@@ -63,6 +63,11 @@ int hp_hybrid_dim(const hp_hybrid *h);
 size_t hp_hybrid_n_blocks(const hp_hybrid *h);
 int hp_hybrid_n_directions(const hp_hybrid *h);
 
+/* The global flux-form K̃ of the reference solution (dim x dim; isotropic
+ * problems: K̃11 only), when the reference provides one: returns the number of
+ * entries written to out (0: none) and the label of the reference. */
+int hp_hybrid_reference_ktilde(const hp_hybrid *h, double out[4], const char **label);
+
 hp_status hp_hybrid_validate(hp_hybrid *h, const double *theta, hp_hybrid_validation *out);
 
 /* Write the fields at θ into dir: 1-D fields.csv (validation grid: x, v_i, u_i)

@@ -124,7 +124,24 @@ hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_
         if (i) fputs(", ", f);
         json_number(f, theta ? k[i] : NAN);
     }
-    fprintf(f, "]},\n  \"parameters\": %zu,\n  \"plugins\": {", hp_hybrid_n_params(h));
+    fprintf(f, "]},\n");
+    double kref[4];
+    const char *ref_label = NULL;
+    int n_ref = hp_hybrid_reference_ktilde(h, kref, &ref_label);
+    if (n_ref > 0) {
+        fprintf(f, "  \"ktilde_reference\": [");
+        for (int i = 0; i < n_ref; i++) {
+            if (i) fputs(", ", f);
+            json_number(f, kref[i]);
+        }
+        fprintf(f, "],\n");
+    }
+    fprintf(f, "  \"reference\": \"");
+    for (const char *ch = ref_label ? ref_label : ""; *ch; ch++) {
+        if (*ch == '"' || *ch == '\\') fputc('\\', f);
+        fputc(*ch, f);
+    }
+    fprintf(f, "\",\n  \"parameters\": %zu,\n  \"plugins\": {", hp_hybrid_n_params(h));
     free(k);
 
     int first = 1;

@@ -192,9 +192,9 @@ fail:
  * One sweep computes ∫ 1/K and ∫ Q/K (w == NULL); a second, with C known, the
  * cumulative w at the validation points. */
 static hp_status flux_sweep(const hp_problem *p, size_t sub, const double *gx, const double *gw, double C,
-                            double *int_invK, double *int_QinvK, double *w) {
+                            double *int_invK, double *int_QinvK, double *int_Q, double *w) {
     size_t nv = p->validation.n;
-    double Q = 0.0, I1 = 0.0, I2 = 0.0, W = 0.0;
+    double Q = 0.0, I1 = 0.0, I2 = 0.0, I3 = 0.0, W = 0.0;
     if (w) w[0] = 0.0;
     for (size_t j = 0; j + 1 < nv; j++) {
         double x0 = p->validation.x[j], h = (p->validation.x[j + 1] - x0) / (double)sub;
@@ -211,6 +211,7 @@ static hp_status flux_sweep(const hp_problem *p, size_t sub, const double *gx, c
                     HP_ERROR(HP_ERR_NUMERIC, "integral reference: K or q is not finite at x = %g", s);
                 I1 += gw[g] * h * invK;
                 I2 += gw[g] * h * Qs * invK;
+                I3 += gw[g] * h * Qs;
                 W += gw[g] * h * (C - Qs) * invK;
             }
             for (int g = 0; g < 8; g++) {
@@ -222,20 +223,24 @@ static hp_status flux_sweep(const hp_problem *p, size_t sub, const double *gx, c
     }
     *int_invK = I1;
     *int_QinvK = I2;
+    *int_Q = I3;
     return HP_OK;
 }
 
 static hp_status reference_integral(hp_problem *p, int intervals) {
-    double gx[8], gw[8], I1, I2;
+    double gx[8], gw[8], I1, I2, IQ;
     HP_CALL(hp_gauss_legendre(8, gx, gw));
     size_t nv = p->validation.n;
     size_t sub = ((size_t)intervals + nv - 2) / (nv - 1);
     if (sub < 1) sub = 1;
-    HP_CALL(flux_sweep(p, sub, gx, gw, 0.0, &I1, &I2, NULL));
+    HP_CALL(flux_sweep(p, sub, gx, gw, 0.0, &I1, &I2, &IQ, NULL));
     if (!(I1 > 0.0)) HP_ERROR(HP_ERR_NUMERIC, "integral reference: ∫ 1/K = %g is not positive", I1);
     double C = (1.0 + I2) / I1;
     double *w = p->u_reference;
-    HP_CALL(flux_sweep(p, sub, gx, gw, C, &I1, &I2, w));
+    HP_CALL(flux_sweep(p, sub, gx, gw, C, &I1, &I2, &IQ, w));
+    /* flux form (43) of the exact solution: K̃ = ∫ K (u' + 1) = ∫ K w' = ∫ (C − Q) */
+    p->n_ktilde_reference = 1;
+    p->ktilde_reference[0] = C - IQ;
     for (size_t j = 0; j < nv; j++) w[j] -= p->validation.x[j]; /* u = w − x */
     w[nv - 1] = 0.0; /* w(1) = 1 up to rounding: u vanishes on the boundary exactly */
     snprintf(p->reference_label, sizeof p->reference_label,
@@ -251,7 +256,7 @@ static hp_status reference_fem(hp_problem *p, int n_directions, const hp_plugin_
     const char *args[] = {arg};
     hp_params *params = NULL;
     void *state = NULL;
-    double *u = NULL;
+    double *u = NULL, *measure = NULL, *K_mean = NULL, *grad = NULL;
     hp_status st = HP_OK;
     HP_CALL_GOTO(st, hp_params_from_strings(d->params, "reference", args, 1, &params), done);
     if (log) fprintf(log, "hpinn: reference: fine %s solve with %d elements per axis...\n", d->name, elements);
@@ -262,14 +267,32 @@ static hp_status reference_fem(hp_problem *p, int n_directions, const hp_plugin_
     HP_CALL_GOTO(st, ops->set_coefficient_field(state, hp_expr_field, p->K), done);
     const hp_coarse_mesh *mesh = ops->mesh(state);
     HP_CALL_GOTO(st, hp_calloc(mesh->n_nodes, sizeof *u, &u), done);
+    if (ops->element_data) {
+        HP_CALL_GOTO(st, hp_calloc(mesh->n_elements, sizeof *measure, &measure), done);
+        HP_CALL_GOTO(st, hp_calloc(mesh->n_elements, sizeof *K_mean, &K_mean), done);
+        HP_CALL_GOTO(st, hp_calloc(mesh->n_elements * (size_t)p->dim, sizeof *grad, &grad), done);
+    }
     for (int i = 0; i < n_directions; i++) {
         HP_CALL_GOTO(st, ops->solve_state(state, i, u), done);
         HP_CALL_GOTO(st, ops->evaluate(state, u, p->validation.x, p->validation.n,
                                        p->u_reference + (size_t)i * p->validation.n), done);
+        if (!ops->element_data) continue;
+        /* flux form (43), exact for the P1 solution: K̃_ji = Σ_e ∫_e K (∂_j u_i + δ_ij) */
+        HP_CALL_GOTO(st, ops->element_data(state, u, NULL, measure, K_mean, grad), done);
+        for (int j = 0; j < p->dim; j++) {
+            double sum = 0.0;
+            for (size_t e = 0; e < mesh->n_elements; e++)
+                sum += measure[e] * K_mean[e] * (grad[e * (size_t)p->dim + (size_t)j] + (i == j ? 1.0 : 0.0));
+            p->ktilde_reference[j * p->dim + i] = sum;
+        }
+        p->n_ktilde_reference = p->dim * p->dim;
     }
     snprintf(p->reference_label, sizeof p->reference_label, "fine FEM (%s, %d elements per axis)", d->name, elements);
 done:
     free(u);
+    free(measure);
+    free(K_mean);
+    free(grad);
     if (state) ops->destroy(state);
     hp_params_destroy(params);
     return st;

@@ -43,6 +43,10 @@ typedef struct hp_problem {
     int n_reference_directions;/* directions the reference covers (exact: 1) */
     double *u_reference;       /* n_directions x validation.n (NULL: none) */
     char reference_label[160]; /* how the reference was computed, for logs and summaries */
+    /* the global flux-form K̃ (43) of the reference solution, dim x dim row-major
+     * (isotropic problems: only [0] is meaningful); valid when n_ktilde_reference > 0 */
+    int n_ktilde_reference;
+    double ktilde_reference[4];
 } hp_problem;
 
 hp_status hp_problem_create(const hp_config *c, hp_problem **out);
