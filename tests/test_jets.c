@@ -210,12 +210,13 @@ static void test_activation_eval(void **state) {
 
 static void test_dense(void **state) {
     (void)state;
-    const size_t no = 5, ni = 7, P = 9;
+    const size_t ni = 7, P = 9, n_outs[2] = {5, 1}; /* 1: the GEMV path of output layers */
+    for (int io = 0; io < 2; io++)
     for (int dim = 1; dim <= 2; dim++)
         for (int order = 0; order <= 2; order++)
             for (int with_bias = 0; with_bias <= 1; with_bias++) {
                 int C = hp_jet_components(order, dim);
-                size_t cols = (size_t)C * P;
+                size_t cols = (size_t)C * P, no = n_outs[io];
                 double *in = alloc_doubles(ni * cols), *w = alloc_doubles(no * ni);
                 double *b = alloc_doubles(no), *out = alloc_doubles(no * cols);
                 double *ref = alloc_doubles(no * cols), *d_out = alloc_doubles(no * cols);

@@ -163,6 +163,10 @@ void hp_jet_dense_forward(double *out, const double *in, const double *weight,
     if (n_out == 0 || cols == 0) return;
     if (n_in == 0) {
         memset(out, 0, n_out * cols * sizeof *out);
+    } else if (n_out == 1) {
+        /* a scalar output layer: GEMM would pack both operands for one row */
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)n_in, (int)cols, 1.0, in, (int)cols, weight,
+                    1, 0.0, out, 1);
     } else {
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_out, (int)cols,
                     (int)n_in, 1.0, weight, (int)n_in, in, (int)cols, 0.0, out, (int)cols);
@@ -181,7 +185,10 @@ void hp_jet_dense_backward(double *d_in, double *d_weight, double *d_bias,
                            size_t n_out, size_t n_in, size_t n_points, int order, int dim) {
     size_t cols = (size_t)hp_jet_components(order, dim) * n_points;
     if (cols == 0) return;
-    if (d_weight && n_out && n_in)
+    if (d_weight && n_out == 1 && n_in)
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n_in, (int)cols, 1.0, in, (int)cols, d_out,
+                    1, 1.0, d_weight, 1);
+    else if (d_weight && n_out && n_in)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_out, (int)n_in,
                     (int)cols, 1.0, d_out, (int)cols, in, (int)cols, 1.0, d_weight, (int)n_in);
     if (d_bias) {
@@ -195,6 +202,14 @@ void hp_jet_dense_backward(double *d_in, double *d_weight, double *d_bias,
     if (d_in && n_in) {
         if (n_out == 0) {
             memset(d_in, 0, n_in * cols * sizeof *d_in);
+        } else if (n_out == 1) {
+            /* the outer product weight^T d_out, written once (no zeroing pass) */
+            for (size_t i = 0; i < n_in; i++) {
+                double *restrict row = d_in + i * cols;
+                const double *restrict g = d_out;
+                double wi = weight[i];
+                for (size_t c = 0; c < cols; c++) row[c] = wi * g[c];
+            }
         } else {
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_in, (int)cols,
                         (int)n_out, 1.0, weight, (int)n_in, d_out, (int)cols, 0.0, d_in,
