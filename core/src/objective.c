@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "compression.h"
 #include "hpinn/coarse.h"
@@ -82,7 +83,22 @@ struct hp_hybrid {
     double *jac_tmp;         /* n_nodes */
 
     hp_hybrid_terms terms;
+    hp_hybrid_timing timing;
 };
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Run a coarse-solver call and add its time to the coarse share. */
+#define COARSE_TIMED(h, st, call)                                   \
+    do {                                                            \
+        double hp__t0 = now_seconds();                              \
+        (st) = (call);                                              \
+        (h)->timing.coarse_seconds += now_seconds() - hp__t0;       \
+    } while (0)
 
 /* ---- creation ---------------------------------------------------------------- */
 
@@ -358,7 +374,8 @@ static hp_status evaluate(hp_hybrid *h, const double *theta, double *value, doub
         return ust;
     }
     if (coupled && !t->fallback) {
-        hp_status cst = h->co->set_coefficient_blocks(h->co_state, h->ktilde);
+        hp_status cst;
+        COARSE_TIMED(h, cst, h->co->set_coefficient_blocks(h->co_state, h->ktilde));
         if (cst == HP_ERR_NUMERIC) {
             t->fallback = 1;
             hp_error_clear();
@@ -370,7 +387,9 @@ static hp_status evaluate(hp_hybrid *h, const double *theta, double *value, doub
     if (coupled && !t->fallback) {
         if (grad) memset(h->d_ktilde, 0, nb * d * d * sizeof *h->d_ktilde);
         for (int i = 0; i < h->n_dir; i++) {
-            HP_CALL(h->co->solve_state(h->co_state, i, h->node_y[i]));
+            hp_status cst;
+            COARSE_TIMED(h, cst, h->co->solve_state(h->co_state, i, h->node_y[i]));
+            HP_CALL(cst);
             HP_CALL(network_jet(h, i, SLOT_NODES, theta, h->mesh->coords, n_nodes, 0, h->node_v[i]));
             t->coupling += coupling_term(h, i);
             if (!grad) continue;
@@ -387,8 +406,10 @@ static hp_status evaluate(hp_hybrid *h, const double *theta, double *value, doub
                 for (size_t k = 0; k < n_nodes; k++) h->node_rhs[k] = -h->node_rhs[k];
             }
             HP_CALL(network_backward(h, i, SLOT_NODES, theta, h->mesh->coords, n_nodes, 0, h->node_cot, grad));
-            HP_CALL(h->co->solve_adjoint(h->co_state, h->node_rhs, h->node_p));
-            HP_CALL(h->co->coefficient_gradient(h->co_state, i, h->node_y[i], h->node_p, h->d_ktilde));
+            COARSE_TIMED(h, cst, h->co->solve_adjoint(h->co_state, h->node_rhs, h->node_p));
+            HP_CALL(cst);
+            COARSE_TIMED(h, cst, h->co->coefficient_gradient(h->co_state, i, h->node_y[i], h->node_p, h->d_ktilde));
+            HP_CALL(cst);
         }
         if (grad) {
             for (size_t e = 0; e < nb * d * d; e++) h->d_ktilde[e] = -h->d_ktilde[e];
@@ -421,9 +442,15 @@ static hp_status evaluate(hp_hybrid *h, const double *theta, double *value, doub
 }
 
 static hp_status objective_value_and_gradient(void *ctx, const double *theta, double *value, double *grad) {
-    HP_CALL(evaluate((hp_hybrid *)ctx, theta, value, grad));
+    hp_hybrid *h = ctx;
+    double t0 = now_seconds();
+    HP_CALL(evaluate(h, theta, value, grad));
+    h->timing.total_seconds += now_seconds() - t0;
+    h->timing.evaluations++;
     return HP_OK;
 }
+
+const hp_hybrid_timing *hp_hybrid_get_timing(const hp_hybrid *h) { return &h->timing; }
 
 /* ---- residuals and Jacobian (Gauss–Newton) --------------------------------------
  *
@@ -475,7 +502,7 @@ static hp_status objective_residuals_and_jacobian(void *ctx, const double *theta
     const hp_point_set *col = &p->collocation;
     size_t M = col->n, nb = p->boundary.n, nn = h->mesh->n_nodes, d = (size_t)h->dim;
     size_t n = hp_hybrid_n_params(h), ne = h->mesh->n_blocks * d * d, C = (size_t)h->C;
-    double value;
+    double value, t_start = now_seconds();
     HP_CALL(evaluate(h, theta, &value, NULL)); /* forward caches of every slot, y, z, K̃ */
     if (J) HP_CALL(jacobian_alloc(h));
     int coupled = h->coupling_form != COUPLING_NONE && h->tau2 > 0.0 && !h->terms.fallback;
@@ -564,8 +591,12 @@ static hp_status objective_residuals_and_jacobian(void *ctx, const double *theta
             for (size_t k = 0; k < nn; k++) {
                 memset(h->jac_tmp, 0, nn * sizeof *h->jac_tmp);
                 h->jac_tmp[k] = 1.0;
-                HP_CALL(h->co->solve_adjoint(h->co_state, h->jac_tmp, h->node_p));
-                HP_CALL(h->co->coefficient_gradient(h->co_state, i, h->node_y[i], h->node_p, h->jac_dy + k * ne));
+                hp_status cst;
+                COARSE_TIMED(h, cst, h->co->solve_adjoint(h->co_state, h->jac_tmp, h->node_p));
+                HP_CALL(cst);
+                COARSE_TIMED(h, cst, h->co->coefficient_gradient(h->co_state, i, h->node_y[i], h->node_p,
+                                                                 h->jac_dy + k * ne));
+                HP_CALL(cst);
                 for (size_t e = 0; e < ne; e++) h->jac_dy[k * ne + e] = -h->jac_dy[k * ne + e];
             }
             /* J_row -= (∂ŷ/∂K̃) (∂K̃/∂θ); compressed: ∂ŷ = Q̄ ∂y */
@@ -589,6 +620,8 @@ static hp_status objective_residuals_and_jacobian(void *ctx, const double *theta
         row += nn;
     }
     HP_ASSERT(row == h->n_residuals);
+    h->timing.total_seconds += now_seconds() - t_start;
+    h->timing.evaluations++;
     return HP_OK;
 }
 

@@ -31,6 +31,14 @@ typedef struct hp_hybrid_terms {
     const double *ktilde; /* n_blocks x dim x dim of the last evaluation */
 } hp_hybrid_terms;
 
+/* Where the time of the optimizer's evaluations went (value_and_gradient and
+ * residuals_and_jacobian calls; validation and outputs excluded). */
+typedef struct hp_hybrid_timing {
+    unsigned long long evaluations;
+    double total_seconds;
+    double coarse_seconds; /* assembly + factorization, state, adjoint, dK̃ */
+} hp_hybrid_timing;
+
 /* Validation against the reference on the validation grid. */
 typedef struct hp_hybrid_validation {
     double rel_l2;        /* sqrt(Σ (v - u)²) / sqrt(Σ u²), all directions; NAN without reference */
@@ -57,6 +65,7 @@ void hp_hybrid_get_weights(const hp_hybrid *h, double *tau1, double *tau2);
 hp_objective hp_hybrid_objective(hp_hybrid *h);
 
 const hp_hybrid_terms *hp_hybrid_last_terms(const hp_hybrid *h);
+const hp_hybrid_timing *hp_hybrid_get_timing(const hp_hybrid *h);
 
 /* Dimension and K̃ layout (for history columns). */
 int hp_hybrid_dim(const hp_hybrid *h);

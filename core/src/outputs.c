@@ -102,6 +102,14 @@ hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_
     fprintf(f, ",\n  \"ms_per_iteration\": ");
     json_number(f, res->ms_per_iteration);
     fprintf(f, ",\n  \"fallback_steps\": %llu", (unsigned long long)res->fallback_steps);
+    const hp_hybrid_timing *tm = hp_hybrid_get_timing(h);
+    fprintf(f, ",\n  \"objective\": {\"evaluations\": %llu, \"seconds\": ", tm->evaluations);
+    json_number(f, tm->total_seconds);
+    fprintf(f, ", \"coarse_seconds\": ");
+    json_number(f, tm->coarse_seconds);
+    fprintf(f, ", \"coarse_share\": ");
+    json_number(f, tm->total_seconds > 0.0 ? tm->coarse_seconds / tm->total_seconds : NAN);
+    fprintf(f, "}");
     fprintf(f, ",\n  \"final\": {\n    \"rel_l2\": ");
     json_number(f, val.rel_l2);
     fprintf(f, ",\n    \"fine_residual\": ");
