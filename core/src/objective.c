@@ -30,6 +30,10 @@
 enum { SLOT_COLLOCATION = 0, SLOT_BOUNDARY = 1, SLOT_NODES = 2, SLOT_VALIDATION = 3 };
 enum { COUPLING_FULL = 0, COUPLING_COMPRESSED = 1, COUPLING_NONE = 2 };
 
+/* The validation grid goes through the network in pieces of this many points, so
+ * a fine 2-D grid never needs a network workspace for all of its points at once. */
+#define VALIDATION_CHUNK 4096
+
 struct hp_hybrid {
     hp_problem *problem;
     int dim, n_dir, C; /* C: jet components at order 2 */
@@ -71,7 +75,7 @@ struct hp_hybrid {
     double *node_v[2], *node_z[2], *node_y[2], *node_yc[2]; /* n_nodes each */
     double *node_cot, *node_rhs, *node_p; /* n_nodes */
     double *bnd_cot;         /* n_boundary */
-    double *val_jet;         /* C * n_validation */
+    double *val_jet;         /* C * min(n_validation, VALIDATION_CHUNK) */
 
     /* Gauss–Newton: allocated on the first residuals_and_jacobian call */
     size_t n_residuals;      /* m = n_dir (M + n_boundary + n_nodes) */
@@ -216,7 +220,8 @@ hp_status hp_hybrid_create(const hp_config *c, const hp_registry *r, FILE *log, 
     HP_CALL_GOTO(st, hp_calloc(nn, sizeof(double), &h->node_rhs), fail);
     HP_CALL_GOTO(st, hp_calloc(nn, sizeof(double), &h->node_p), fail);
     HP_CALL_GOTO(st, hp_calloc(p->boundary.n ? p->boundary.n : 1, sizeof(double), &h->bnd_cot), fail);
-    HP_CALL_GOTO(st, hp_calloc(C * p->validation.n, sizeof(double), &h->val_jet), fail);
+    HP_CALL_GOTO(st, hp_calloc(C * (p->validation.n < VALIDATION_CHUNK ? p->validation.n : VALIDATION_CHUNK),
+                               sizeof(double), &h->val_jet), fail);
     h->n_residuals = nd * (M + p->boundary.n + nn);
     h->terms.dim = d;
     h->terms.n_blocks = nb;
@@ -367,7 +372,8 @@ static hp_status evaluate(hp_hybrid *h, const double *theta, double *value, doub
     hp_upscaling_report rep = {h->spd, h->cond, 0, 0};
     hp_status ust = h->up->forward(h->up_state, &in, h->ktilde, &rep);
     if (ust == HP_ERR_NUMERIC || rep.n_not_positive_definite > 0 || rep.n_singular > 0) {
-        t->fallback = 1;
+        /* K̃ is still reported; only a coupled step falls back (MATH.md §2) */
+        t->fallback = coupled;
         hp_error_clear();
     } else if (ust != HP_OK) {
         hp_error_push_frame(__FILE__, __LINE__, __func__);
@@ -643,19 +649,29 @@ int hp_hybrid_reference_ktilde(const hp_hybrid *h, double out[4], const char **l
     return p->n_ktilde_reference;
 }
 
+/* The validation points [offset, offset + count) as a point set of their own. */
+static hp_point_set validation_part(const hp_problem *p, size_t offset, size_t count) {
+    const hp_point_set *v = &p->validation;
+    size_t d = (size_t)p->dim;
+    hp_point_set part = {count, v->x + offset * d, v->K + offset, v->gradK + offset * d, v->q + offset};
+    return part;
+}
+
 hp_status hp_hybrid_validate(hp_hybrid *h, const double *theta, hp_hybrid_validation *out) {
     hp_problem *p = h->problem;
-    const hp_point_set *val = &p->validation;
-    size_t n = val->n;
+    size_t n = p->validation.n;
     double err2 = 0.0, ref2 = 0.0, res = 0.0;
     size_t interior = 0;
     for (size_t r = 0; r < n; r++) interior += p->validation_interior[r];
     for (int i = 0; i < h->n_dir; i++) {
-        HP_CALL(network_jet(h, i, SLOT_VALIDATION, theta, val->x, n, 2, h->val_jet));
-        res += residuals(h, val, h->val_jet, i, NULL, p->validation_interior);
-        if (i < p->n_reference_directions) {
-            const double *u = p->u_reference + (size_t)i * n;
-            for (size_t r = 0; r < n; r++) {
+        for (size_t off = 0; off < n; off += VALIDATION_CHUNK) {
+            size_t cnt = n - off < VALIDATION_CHUNK ? n - off : VALIDATION_CHUNK;
+            hp_point_set part = validation_part(p, off, cnt);
+            HP_CALL(network_jet(h, i, SLOT_VALIDATION, theta, part.x, cnt, 2, h->val_jet));
+            res += residuals(h, &part, h->val_jet, i, NULL, p->validation_interior + off);
+            if (i >= p->n_reference_directions) continue;
+            const double *u = p->u_reference + (size_t)i * n + off;
+            for (size_t r = 0; r < cnt; r++) {
                 double e = h->val_jet[r] - u[r];
                 err2 += e * e;
                 ref2 += u[r] * u[r];
@@ -720,10 +736,13 @@ hp_status hp_hybrid_write_fields(hp_hybrid *h, const double *theta, const char *
     double *vals = NULL;
     HP_CALL(hp_calloc((size_t)h->n_dir * n, sizeof *vals, &vals));
     for (int i = 0; i < h->n_dir; i++) {
-        hp_status st = network_jet(h, i, SLOT_VALIDATION, theta, val->x, n, 0, vals + (size_t)i * n);
-        if (st != HP_OK) {
-            free(vals);
-            return st;
+        for (size_t off = 0; off < n; off += VALIDATION_CHUNK) {
+            size_t cnt = n - off < VALIDATION_CHUNK ? n - off : VALIDATION_CHUNK;
+            hp_status st = network_jet(h, i, SLOT_VALIDATION, theta, val->x + off * d, cnt, 0, vals + (size_t)i * n + off);
+            if (st != HP_OK) {
+                free(vals);
+                return st;
+            }
         }
     }
     FILE *f;
@@ -824,15 +843,23 @@ hp_status hp_hybrid_check_gradient(hp_hybrid *h, const double *theta, size_t cou
     for (size_t c = 0; c < m; c++) {
         size_t k = count < n ? (size_t)(hp_rng_uniform(&rng) * (double)n) % n : c;
         double old = th[k], hk = step * fmax(1.0, fabs(old));
-        double fp, fm;
-        th[k] = old + hk;
-        HP_CALL_GOTO(st, evaluate(h, th, &fp, NULL), done);
-        int fb_p = h->terms.fallback;
-        th[k] = old - hk;
-        HP_CALL_GOTO(st, evaluate(h, th, &fm, NULL), done);
-        int fb_m = h->terms.fallback;
+        /* fourth-order central differences: truncation O(h^4) lets a step large
+         * enough to keep rounding noise far below the tolerance */
+        double f[4];
+        int fb_p = fallback, fb_m = fallback;
+        static const double offsets[4] = {2.0, 1.0, -1.0, -2.0};
+        for (int j = 0; j < 4; j++) {
+            th[k] = old + offsets[j] * hk;
+            HP_CALL_GOTO(st, evaluate(h, th, &f[j], NULL), done);
+            if (h->terms.fallback != fallback) {
+                if (j < 2)
+                    fb_p = h->terms.fallback;
+                else
+                    fb_m = h->terms.fallback;
+            }
+        }
         th[k] = old;
-        double fd = (fp - fm) / (2.0 * hk);
+        double fd = (-f[0] + 8.0 * f[1] - 8.0 * f[2] + f[3]) / (12.0 * hk);
         double rel = fabs(g[k] - fd) / fmax(fmax(fabs(g[k]), fabs(fd)), floor);
         if (fb_p != fallback || fb_m != fallback) rel = 0.0; /* the fallback switch is not differentiable */
         if (report)

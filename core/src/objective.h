@@ -84,7 +84,7 @@ hp_status hp_hybrid_validate(hp_hybrid *h, const double *theta, hp_hybrid_valida
  * legacy VTK (fields.vtk, nodes.vtk). */
 hp_status hp_hybrid_write_fields(hp_hybrid *h, const double *theta, const char *dir);
 
-/* Central finite differences of Ĵ on `count` parameters drawn with `seed` (all
+/* Fourth-order central differences of Ĵ (relative step `step`) on `count` parameters drawn with `seed` (all
  * when count >= n): worst relative error |g - g_fd| / max(|g|, |g_fd|, floor).
  * Returns the worst value and its index. */
 hp_status hp_hybrid_check_gradient(hp_hybrid *h, const double *theta, size_t count, unsigned long long seed,

@@ -31,8 +31,8 @@ const hp_param_def hp__problem_params[] = {
      "elements per axis of the fine FEM reference solve (kind fem); 0: 20000 in 1-D, 512 in 2-D"},
     {"reference.integral_intervals", HP_PARAM_INT, "20000", MIN(1), NULL, 0,
      "sub-intervals (8-point Gauss-Legendre each) of the 1-D integral reference"},
-    {"validation.points", HP_PARAM_INT, "1000", MIN(2), NULL, 0,
-     "validation grid points (1-D count, 2-D per axis) for errors and the fine residual"},
+    {"validation.points", HP_PARAM_INT, "0", MIN(0), NULL, 0,
+     "validation grid points (1-D count, 2-D per axis) for errors and the fine residual; 0: 1000 in 1-D, 201 in 2-D"},
     HP_PARAM_END};
 
 const hp_param_def hp__coupling_params[] = {

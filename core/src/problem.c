@@ -138,6 +138,11 @@ hp_status hp_problem_create(const hp_config *c, hp_problem **out) {
 
     /* validation grid: equispaced including the boundary */
     size_t nv = (size_t)hp_params_int(pp, "validation.points");
+    if (nv == 0) nv = dim == 1 ? 1000 : 201;
+    if (nv < 2) {
+        st = hp_params_error(pp, "validation.points", "%zu points; expected 0 (default) or at least 2", nv);
+        goto fail;
+    }
     p->validation_per_axis = (int)nv;
     size_t NV = dim == 1 ? nv : nv * nv;
     HP_CALL_GOTO(st, point_set_alloc(&p->validation, NV, dim), fail);
