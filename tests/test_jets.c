@@ -576,7 +576,7 @@ static void test_rng(void **state) {
     assert_true(fabs(v / 0.02 - 1.0) < 5.0 * sqrt(2.0 / 20000));
 }
 
-/* ---- worker team and point shares ---------------------------------------- */
+/* ---- worker team and point chunks ---------------------------------------- */
 
 typedef struct team_probe {
     int calls[8];
@@ -628,31 +628,29 @@ static void test_team(void **state) {
     hp_jet_team_destroy(NULL);
 }
 
-/* The shares tile [0, P) in order, without overlap, chunks of at most max_chunk
- * points, the threads' totals within one point of each other. */
-static void test_shares(void **state) {
+/* The chunks tile [0, P) in order, without overlap, at most max_chunk points
+ * each and within one point of each other. */
+static void test_chunks(void **state) {
     (void)state;
     const size_t Ps[] = {0, 1, 2, 5, 64, 100, 840, 1001, 4096};
     const size_t chunks[] = {1, 3, 64, 128, 5000};
     for (size_t ip = 0; ip < sizeof Ps / sizeof Ps[0]; ip++)
-        for (int n = 1; n <= 5; n++)
-            for (size_t ic = 0; ic < sizeof chunks / sizeof chunks[0]; ic++) {
-                size_t P = Ps[ip], mc = chunks[ic], next = 0, lo = (size_t)-1, hi = 0;
-                for (int t = 0; t < n; t++) {
-                    size_t k = hp_jet_share_chunks(P, t, n, mc), total = 0;
-                    for (size_t i = 0; i < k; i++) {
-                        hp_jet_chunk c = hp_jet_share_chunk(P, t, n, mc, i);
-                        assert_int_equal(c.first, next);
-                        assert_true(c.count >= 1 && c.count <= mc);
-                        next += c.count;
-                        total += c.count;
-                    }
-                    if (total < lo) lo = total;
-                    if (total > hi) hi = total;
-                }
-                assert_int_equal(next, P);
-                assert_true(hi - lo <= 1);
+        for (size_t ic = 0; ic < sizeof chunks / sizeof chunks[0]; ic++) {
+            size_t P = Ps[ip], mc = chunks[ic], next = 0, lo = (size_t)-1, hi = 0;
+            size_t n = hp_jet_chunk_count(P, mc);
+            assert_true(n * mc >= P && (n == 0 || (n - 1) * mc < P));
+            for (size_t i = 0; i < n; i++) {
+                hp_jet_chunk c = hp_jet_chunk_at(P, n, i);
+                assert_int_equal(c.first, next);
+                assert_true(c.count >= 1 && c.count <= mc);
+                next += c.count;
+                if (c.count < lo) lo = c.count;
+                if (c.count > hi) hi = c.count;
             }
+            assert_int_equal(next, P);
+            if (n) assert_true(hi - lo <= 1);
+        }
+    assert_int_equal(hp_jet_chunk_at(5, 0, 0).count, 0);
 }
 
 int main(void) {
@@ -668,7 +666,7 @@ int main(void) {
         cmocka_unit_test(test_vector_math),
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_team),
-        cmocka_unit_test(test_shares),
+        cmocka_unit_test(test_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,18 +332,22 @@ static void assert_close(const double *a, const double *b, size_t len, double re
             fail_msg("%s with %s: entry %zu = %.17g, reference %.17g", what, variant, i, a[i], b[i]);
 }
 
-/* The points split over threads and chunks (the `threads` and `chunk_points`
- * parameters) must give what one thread in one chunk gives, up to rounding
- * (1e-13 relative; the GEMM and gradient sums are cut differently), and the same
- * thread count twice must give the same bits. Also fewer points than threads. */
+/* The points cut into chunks (`chunk_points`) that threads take dynamically
+ * (`threads`) must give what one thread in one chunk gives, up to rounding
+ * (1e-13 relative; the GEMMs and gradient sums are cut differently), and the
+ * same bits for every thread count at a given chunk size, run after run. Also
+ * fewer points than threads, and one chunk per point. */
 static void check_threads(const char *plugin, const char *const *set, size_t n_set, int d,
                           int n_out) {
+    /* variant 0 is the reference; 1..3 must agree bit for bit; 4, 5 to rounding */
     const char *variants[][2] = {{"threads=1", "chunk_points=100000"},
+                                 {"threads=1", "chunk_points=2"},
                                  {"threads=2", "chunk_points=2"},
-                                 {"threads=3", "chunk_points=3"},
+                                 {"threads=3", "chunk_points=2"},
+                                 {"threads=2", "chunk_points=1"},
                                  {"threads=2", "chunk_points=64"}};
     const size_t n_var = sizeof variants / sizeof variants[0];
-    const size_t Ps[2] = {11, 1};
+    const size_t Ps[3] = {11, 1, 37};
     const char *with[20];
     assert_true(n_set + 2 <= 20);
     memcpy(with, set, n_set * sizeof *set);
@@ -353,13 +357,14 @@ static void check_threads(const char *plugin, const char *const *set, size_t n_s
     net_open(&ref, plugin, with, n_set + 2, d, n_out);
     for (size_t i = 0; i < ref.n_params; i++) ref.theta[i] += 0.1 * (2 * urand() - 1);
     size_t np = ref.n_params, C2 = (size_t)hp_jet_components(2, d);
-    for (int ip = 0; ip < 2; ip++) {
+    for (int ip = 0; ip < 3; ip++) {
         size_t P = Ps[ip], len_max = (size_t)n_out * C2 * P;
         double *x = doubles(P * d), *cot = doubles(len_max);
         random_points(x, P * d);
         for (size_t i = 0; i < len_max; i++) cot[i] = 2 * urand() - 1;
         double *v_ref = doubles(len_max), *g_ref = doubles(np), *r_ref = doubles(P * np);
         double *v = doubles(len_max), *g = doubles(np), *r = doubles(P * np);
+        double *v1 = doubles(len_max), *g1 = doubles(np), *r1 = doubles(P * np);
         double *v2 = doubles(len_max), *g2 = doubles(np);
         for (int order = 0; order <= 2; order++) {
             size_t len = (size_t)n_out * hp_jet_components(order, d) * P;
@@ -378,6 +383,15 @@ static void check_threads(const char *plugin, const char *const *set, size_t n_s
                 assert_close(v, v_ref, len, 1e-13, "output", variant);
                 assert_close(g, g_ref, np, 1e-12, "gradient", variant);
                 if (n.ops->jacobian) assert_close(r, r_ref, P * np, 1e-12, "jacobian", variant);
+                if (k == 1) { /* the bits every thread count must reproduce */
+                    memcpy(v1, v, len * sizeof *v);
+                    memcpy(g1, g, np * sizeof *g);
+                    memcpy(r1, r, P * np * sizeof *r);
+                } else if (k <= 3) {
+                    assert_memory_equal(v, v1, len * sizeof *v);
+                    assert_memory_equal(g, g1, np * sizeof *g);
+                    if (n.ops->jacobian) assert_memory_equal(r, r1, P * np * sizeof *r);
+                }
                 run_all(&n, x, P, order, cot, v2, g2, NULL);
                 assert_memory_equal(v, v2, len * sizeof *v);
                 assert_memory_equal(g, g2, np * sizeof *g);
@@ -385,7 +399,7 @@ static void check_threads(const char *plugin, const char *const *set, size_t n_s
             }
         }
         free(x); free(cot); free(v_ref); free(g_ref); free(r_ref);
-        free(v); free(g); free(r); free(v2); free(g2);
+        free(v); free(g); free(r); free(v1); free(g1); free(r1); free(v2); free(g2);
     }
     net_close(&ref);
 }

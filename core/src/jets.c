@@ -662,18 +662,13 @@ void hp_jet_team_run(hp_jet_team *team, hp_jet_task task, void *ctx) {
 #endif
 }
 
-size_t hp_jet_share_chunks(size_t n_points, int thread, int n_threads, size_t max_chunk) {
-    size_t n = n_threads < 1 ? 1 : (size_t)n_threads, t = (size_t)thread;
-    size_t count = n_points * (t + 1) / n - n_points * t / n;
+size_t hp_jet_chunk_count(size_t n_points, size_t max_chunk) {
     if (max_chunk == 0) max_chunk = 1;
-    return (count + max_chunk - 1) / max_chunk;
+    return (n_points + max_chunk - 1) / max_chunk;
 }
 
-hp_jet_chunk hp_jet_share_chunk(size_t n_points, int thread, int n_threads, size_t max_chunk,
-                                size_t i) {
-    size_t n = n_threads < 1 ? 1 : (size_t)n_threads, t = (size_t)thread;
-    size_t first = n_points * t / n, count = n_points * (t + 1) / n - first;
-    size_t k = hp_jet_share_chunks(n_points, thread, n_threads, max_chunk);
-    size_t lo = first + count * i / k, hi = first + count * (i + 1) / k;
+hp_jet_chunk hp_jet_chunk_at(size_t n_points, size_t n_chunks, size_t i) {
+    if (n_chunks == 0) return (hp_jet_chunk){0, 0};
+    size_t lo = n_points * i / n_chunks, hi = n_points * (i + 1) / n_chunks;
     return (hp_jet_chunk){lo, hi - lo};
 }

@@ -196,16 +196,17 @@ int hp_jet_team_size(const hp_jet_team *team);
  * reentrant: one run per team at a time. */
 void hp_jet_team_run(hp_jet_team *team, hp_jet_task task, void *ctx);
 
-/* Thread t's share of n_points is [P t / n, P (t+1) / n), cut into
- * hp_jet_share_chunks() chunks of at most max_chunk points and near-equal size;
- * hp_jet_share_chunk() gives chunk i of it as its first point and count.
- * Deterministic: depends only on (n_points, t, n_threads, max_chunk). */
+/* Chunks of points: n_points cut into hp_jet_chunk_count() runs of at most
+ * max_chunk points and near-equal size; hp_jet_chunk_at() gives run i of n as
+ * its first point and count (the same cut also groups chunks: pass the chunk
+ * count as n_points). Depends only on its arguments — never on a thread count —
+ * so a network that hands chunks out to threads dynamically and sums per-group
+ * gradients in group order gives the same bits with any number of threads. */
 typedef struct hp_jet_chunk {
     size_t first, count;
 } hp_jet_chunk;
-size_t hp_jet_share_chunks(size_t n_points, int thread, int n_threads, size_t max_chunk);
-hp_jet_chunk hp_jet_share_chunk(size_t n_points, int thread, int n_threads, size_t max_chunk,
-                                size_t i);
+size_t hp_jet_chunk_count(size_t n_points, size_t max_chunk);
+hp_jet_chunk hp_jet_chunk_at(size_t n_points, size_t n_chunks, size_t i);
 
 /* ---- initialisation ------------------------------------------------------- */
 

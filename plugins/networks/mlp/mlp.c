@@ -15,13 +15,14 @@
  * Each slot keeps its forward jets (pre- and post-activation per layer) in one
  * buffer that only grows, so repeated calls at the same size never allocate.
  *
- * Threads and chunks (as in msff.c): the points are split over a team of
- * `threads` threads, each share into chunks of at most `chunk_points` points
- * that a thread takes through the whole network (single-threaded BLAS on
+ * Threads and chunks (as in msff.c): the points are cut into chunks of at most
+ * `chunk_points` points that a team of `threads` threads takes from a shared
+ * counter, each chunk through the whole network (single-threaded BLAS on
  * cache-hot jets). Chunk [first, first+q) owns the region at
- * jets + per_column * C * first, where its jets are standard jets of q points;
- * thread t >= 1 accumulates into its own gradient, added in thread order, so
- * results are bit-for-bit reproducible for a given thread count. */
+ * jets + per_column * C * first, where its jets are standard jets of q points.
+ * The reverse pass sums fixed groups of chunks into their own gradient buffers,
+ * added in group order: the same bits for any number of threads. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,10 @@ static const hp_param_def mlp_params[] = {
     {"seed", HP_PARAM_INT, "1", HP_PARAM_HAS_MIN, 0, 0, NULL, 0,
      "seed of the Glorot initialisation (same seed, same theta, bit for bit)"},
     {"threads", HP_PARAM_INT, "0", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 0, 256, NULL, 0,
-     "threads that share the points (0: one per CPU); results are reproducible per count"},
+     "threads that share the points (0: one per CPU); results do not depend on it"},
     {"chunk_points", HP_PARAM_INT, "64", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 1048576, NULL,
-     0, "points a thread takes through the whole network at once (cache blocking)"},
+     0, "points a thread takes through the whole network at once (cache blocking; "
+     "results depend on it to rounding)"},
     HP_PARAM_END};
 
 typedef struct mlp_layer {
@@ -57,7 +59,6 @@ typedef struct mlp_slot {
     size_t cap_cols;   /* columns (C*P) the buffer was sized for */
     size_t n_points;
     int order;
-    int n_threads;     /* threads the last forward split the points over */
     int ready;         /* a forward has run since the last resize */
     double *jets;      /* per chunk: input (d x C*q), z, a (depth blocks of width x C*q) */
     double *out;       /* n_outputs x cols */
@@ -68,8 +69,10 @@ typedef struct mlp_thread {
     double *mem;
     double *out;       /* n_outputs x C*q: the chunk's output / cotangent */
     double *d_a, *d_z; /* width x C*q */
-    double *grad;      /* n_params, threads >= 1 only */
 } mlp_thread;
+
+/* Gradient groups of the reverse pass (as in msff.c). */
+#define MLP_GROUPS 8
 
 typedef struct mlp {
     int dim, n_outputs, depth;
@@ -85,6 +88,7 @@ typedef struct mlp {
     int n_threads;
     hp_jet_team *team;
     mlp_thread *threads;
+    double *group_grad; /* MLP_GROUPS x n_params */
     mlp_slot slots[HP_NETWORK_SLOTS];
 } mlp;
 
@@ -96,6 +100,7 @@ static void mlp_destroy(void *state) {
     if (net->threads)
         for (int t = 0; t < net->n_threads; t++) free(net->threads[t].mem);
     free(net->threads);
+    free(net->group_grad);
     free(net->layers);
     free(net->blocks);
     free(net->names);
@@ -157,14 +162,14 @@ static hp_status mlp_create(const hp_params *params, int input_dim, int n_output
                              "scratch; expected a few hundred points at most");
         goto fail;
     }
+    HP_CALL_GOTO(st, hp_malloc(MLP_GROUPS * net->n_params * sizeof(double), &net->group_grad),
+                 fail);
     for (int t = 0; t < net->n_threads; t++) {
         mlp_thread *th = &net->threads[t];
-        HP_CALL_GOTO(st, hp_malloc((cq * per_col + (t > 0 ? net->n_params : 0)) * sizeof(double),
-                                   &th->mem), fail);
+        HP_CALL_GOTO(st, hp_malloc(cq * per_col * sizeof(double), &th->mem), fail);
         th->out = th->mem;
         th->d_a = th->out + (size_t)n_outputs * cq;
         th->d_z = th->d_a + W * cq;
-        th->grad = t > 0 ? th->d_z + W * cq : NULL;
     }
     *state = net;
     return HP_OK;
@@ -230,6 +235,8 @@ typedef struct mlp_run {
     mlp_slot *s;
     const double *theta, *x;      /* x: forward only */
     int n_threads;
+    size_t n_chunks, n_groups;
+    atomic_size_t next;           /* the next chunk (forward) or group (reverse) */
     const double *cotangent;      /* reverse only */
     double *grad, *rows;          /* reverse: one of them */
 } mlp_run;
@@ -250,11 +257,12 @@ static void mlp_forward_task(void *arg, int t, int n_team) {
     size_t no = (size_t)net->n_outputs;
     const double *theta = r->theta;
     mlp_thread *th = &net->threads[t];
-    size_t n_chunks = hp_jet_share_chunks(P, t, r->n_threads, net->chunk);
-    for (size_t i = 0; i < n_chunks; i++) {
-        hp_jet_chunk ch = hp_jet_share_chunk(P, t, r->n_threads, net->chunk, i);
+    mlp_run *rw = arg; /* tasks only touch its counter */
+    for (;;) {
+        size_t i = atomic_fetch_add_explicit(&rw->next, 1, memory_order_relaxed);
+        if (i >= r->n_chunks) break;
+        hp_jet_chunk ch = hp_jet_chunk_at(P, r->n_chunks, i);
         size_t q = ch.count, cq = (size_t)C * q;
-        if (q == 0) continue;
         double *input = mlp_chunk(net, s, ch, C);
         double *z = input + (size_t)d * cq, *a = z + D * W * cq;
         /* the identity jet of x: value x_a, d/dx_c = delta_ac, Laplacian 0 */
@@ -284,9 +292,9 @@ static void mlp_forward_task(void *arg, int t, int n_team) {
     }
 }
 
-/* Threads actually used for P points: never more than points. */
-static int mlp_threads_for(const mlp *net, size_t P) {
-    return P < (size_t)net->n_threads ? (P ? (int)P : 1) : net->n_threads;
+/* Threads worth waking for n work items (chunks or groups). */
+static int mlp_threads_for(const mlp *net, size_t n_items) {
+    return n_items < (size_t)net->n_threads ? (n_items ? (int)n_items : 1) : net->n_threads;
 }
 
 static hp_status mlp_forward(void *state, int slot, const double *theta, const double *x,
@@ -301,8 +309,10 @@ static hp_status mlp_forward(void *state, int slot, const double *theta, const d
     HP_CALL(mlp_slot_prepare(net, s, cols));
     s->n_points = P;
     s->order = order;
-    s->n_threads = mlp_threads_for(net, P);
-    mlp_run r = {net, s, theta, x, s->n_threads, NULL, NULL, NULL};
+    size_t n_chunks = hp_jet_chunk_count(P, net->chunk);
+    mlp_run r = {.net = net, .s = s, .theta = theta, .x = x,
+                 .n_threads = mlp_threads_for(net, n_chunks), .n_chunks = n_chunks};
+    atomic_init(&r.next, 0);
     if (r.n_threads > 1) hp_jet_team_run(net->team, mlp_forward_task, &r);
     else mlp_forward_task(&r, 0, 1);
     s->ready = 1;
@@ -310,57 +320,82 @@ static hp_status mlp_forward(void *state, int slot, const double *theta, const d
     return HP_OK;
 }
 
-/* The reverse pass of thread t over its chunks, shared by backward (r->grad:
- * summed gradients, thread t >= 1 into its own buffer) and jacobian (r->rows:
- * per-point rows, ld = n_params; chunks own disjoint rows). */
-static void mlp_reverse_task(void *arg, int t, int n_team) {
-    (void)n_team;
-    const mlp_run *r = arg;
+/* The reverse pass of one chunk: into grad (summed) or r->rows (per point). */
+static void mlp_chunk_reverse(const mlp_run *r, mlp_thread *th, hp_jet_chunk ch, double *grad) {
     const mlp *net = r->net;
     const mlp_slot *s = r->s;
-    if (t >= r->n_threads) return;
     int d = net->dim, order = s->order, C = hp_jet_components(order, d);
     size_t P = s->n_points, cols = (size_t)C * P, W = net->width, D = (size_t)net->depth;
     size_t no = (size_t)net->n_outputs, ld = net->n_params;
+    size_t q = ch.count, cq = (size_t)C * q;
     const double *theta = r->theta;
-    mlp_thread *th = &net->threads[t];
-    double *grad = NULL;
-    if (r->grad) {
-        grad = t == 0 ? r->grad : th->grad;
-        if (t > 0) memset(grad, 0, net->n_params * sizeof *grad);
-    }
-    size_t n_chunks = hp_jet_share_chunks(P, t, r->n_threads, net->chunk);
-    for (size_t i = n_chunks; i-- > 0;) { /* last chunk first: still in the cache */
-        hp_jet_chunk ch = hp_jet_share_chunk(P, t, r->n_threads, net->chunk, i);
-        size_t q = ch.count, cq = (size_t)C * q;
-        if (q == 0) continue;
-        const double *input = mlp_chunk(net, s, ch, C);
-        const double *z = input + (size_t)d * cq, *a = z + D * W * cq;
-        double *rows = r->rows ? r->rows + ch.first * ld : NULL;
-        for (size_t o = 0; o < no; o++)
-            for (int c = 0; c < C; c++)
-                memcpy(th->out + o * cq + (size_t)c * q,
-                       r->cotangent + o * cols + (size_t)c * P + ch.first, q * sizeof(double));
-        const double *d_out = th->out;
-        for (int l = net->depth; l >= 0; l--) {
-            const mlp_layer *L = &net->layers[l];
-            const double *in = l == 0 ? input : a + (size_t)(l - 1) * W * cq;
-            if (l < net->depth) {
-                hp_jet_activation_backward(th->d_z, th->d_a, z + (size_t)l * W * cq,
-                                           a + (size_t)l * W * cq, net->act, W, q, order, d);
-                d_out = th->d_z;
-            }
-            double *d_in = l > 0 ? th->d_a : NULL;
-            if (grad) {
-                hp_jet_dense_backward(d_in, grad + L->weight, grad + L->bias, d_out, in,
-                                      theta + L->weight, L->n_out, L->n_in, q, order, d);
-            } else {
-                hp_jet_dense_jacobian(rows + L->weight, rows + L->bias, ld, d_out, in, L->n_out,
-                                      L->n_in, q, order, d);
-                hp_jet_dense_backward(d_in, NULL, NULL, d_out, in, theta + L->weight, L->n_out,
-                                      L->n_in, q, order, d);
-            }
+    const double *input = mlp_chunk(net, s, ch, C);
+    const double *z = input + (size_t)d * cq, *a = z + D * W * cq;
+    double *rows = r->rows ? r->rows + ch.first * ld : NULL;
+    for (size_t o = 0; o < no; o++)
+        for (int c = 0; c < C; c++)
+            memcpy(th->out + o * cq + (size_t)c * q,
+                   r->cotangent + o * cols + (size_t)c * P + ch.first, q * sizeof(double));
+    const double *d_out = th->out;
+    for (int l = net->depth; l >= 0; l--) {
+        const mlp_layer *L = &net->layers[l];
+        const double *in = l == 0 ? input : a + (size_t)(l - 1) * W * cq;
+        if (l < net->depth) {
+            hp_jet_activation_backward(th->d_z, th->d_a, z + (size_t)l * W * cq,
+                                       a + (size_t)l * W * cq, net->act, W, q, order, d);
+            d_out = th->d_z;
         }
+        double *d_in = l > 0 ? th->d_a : NULL;
+        if (grad) {
+            hp_jet_dense_backward(d_in, grad + L->weight, grad + L->bias, d_out, in,
+                                  theta + L->weight, L->n_out, L->n_in, q, order, d);
+        } else {
+            hp_jet_dense_jacobian(rows + L->weight, rows + L->bias, ld, d_out, in, L->n_out,
+                                  L->n_in, q, order, d);
+            hp_jet_dense_backward(d_in, NULL, NULL, d_out, in, theta + L->weight, L->n_out,
+                                  L->n_in, q, order, d);
+        }
+    }
+}
+
+/* The reverse pass over the chunk groups thread t takes, shared by backward
+ * (r->grad: each group into its own gradient buffer, or straight into r->grad
+ * when there is one group) and jacobian (r->rows: per-point rows,
+ * ld = n_params; chunks own disjoint rows). */
+static void mlp_reverse_task(void *arg, int t, int n_team) {
+    (void)n_team;
+    mlp_run *r = arg; /* tasks only touch its counter */
+    if (t >= r->n_threads) return;
+    const mlp *net = r->net;
+    for (;;) {
+        size_t g = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
+        if (g >= r->n_groups) break;
+        hp_jet_chunk group = hp_jet_chunk_at(r->n_chunks, r->n_groups, g);
+        double *grad = NULL;
+        if (r->grad && r->n_groups == 1) {
+            grad = r->grad;
+        } else if (r->grad) {
+            grad = net->group_grad + g * net->n_params;
+            memset(grad, 0, net->n_params * sizeof *grad);
+        }
+        /* a group's last chunk first: the forward may have left it in the cache */
+        for (size_t i = group.first + group.count; i-- > group.first;)
+            mlp_chunk_reverse(r, &net->threads[t],
+                              hp_jet_chunk_at(r->s->n_points, r->n_chunks, i), grad);
+    }
+}
+
+/* grad += the group gradients, in group order, parameters split over the team. */
+static void mlp_sum_groups_task(void *arg, int t, int n_team) {
+    const mlp_run *r = arg;
+    if (t >= r->n_threads) return;
+    size_t np = r->net->n_params, lo = np * (size_t)t / (size_t)r->n_threads;
+    size_t hi = np * (size_t)(t + 1) / (size_t)r->n_threads;
+    (void)n_team;
+    for (size_t g = 0; g < r->n_groups; g++) {
+        const double *restrict src = r->net->group_grad + g * np;
+        double *restrict dst = r->grad;
+        for (size_t i = lo; i < hi; i++) dst[i] += src[i];
     }
 }
 
@@ -370,14 +405,18 @@ static hp_status mlp_reverse(mlp *net, int slot, const double *theta, const doub
     mlp_slot *s = &net->slots[slot];
     if (!s->ready)
         HP_ERROR(HP_ERR_INTERNAL, "mlp: reverse pass on slot %d without a forward on it", slot);
-    mlp_run r = {net, s, theta, NULL, s->n_threads, cotangent, grad, rows};
+    size_t n_chunks = hp_jet_chunk_count(s->n_points, net->chunk);
+    size_t n_groups = n_chunks < MLP_GROUPS ? n_chunks : MLP_GROUPS;
+    mlp_run r = {.net = net, .s = s, .theta = theta, .n_threads = mlp_threads_for(net, n_groups),
+                 .n_chunks = n_chunks, .n_groups = n_groups, .cotangent = cotangent,
+                 .grad = grad, .rows = rows};
+    atomic_init(&r.next, 0);
     if (r.n_threads > 1) hp_jet_team_run(net->team, mlp_reverse_task, &r);
     else mlp_reverse_task(&r, 0, 1);
-    if (grad) /* in thread order: reproducible for a given thread count */
-        for (int t = 1; t < r.n_threads; t++) {
-            const double *g = net->threads[t].grad;
-            for (size_t i = 0; i < net->n_params; i++) grad[i] += g[i];
-        }
+    if (grad && r.n_groups > 1) {
+        if (r.n_threads > 1) hp_jet_team_run(net->team, mlp_sum_groups_task, &r);
+        else mlp_sum_groups_task(&r, 0, 1);
+    }
     return HP_OK;
 }
 

@@ -25,17 +25,21 @@
  * evaluates fixed point sets, so a slot keeps its embeddings and recomputes them
  * only when the points, B or the order change (checked bytewise, O(P d + K m d)).
  *
- * Threads and chunks: the points are split over a team of `threads` threads
- * (hp_jet_team) and each thread's share into chunks of at most `chunk_points`
- * points. A thread runs the WHOLE network on one chunk before the next, so each
- * GEMM reads jets the previous kernel has just written (they fit in the core's
- * L2) and the elementwise passes run on both cores, with single-threaded BLAS.
- * The forward jets are stored chunk by chunk: chunk [first, first+q) owns the
- * region at jets + per_column * C * first, in which every jet (embeddings,
+ * Threads and chunks: the points are cut into chunks of at most `chunk_points`
+ * points (hp_jet_chunk_at) that a team of `threads` threads (hp_jet_team) takes
+ * from a shared counter, so a thread that the OS preempts does not hold the
+ * others up. A thread runs the WHOLE network on one chunk before the next, so
+ * each GEMM reads jets the previous kernel has just written (they fit in the
+ * core's L2) and the elementwise passes run on all cores, with single-threaded
+ * BLAS. The forward jets are stored chunk by chunk: chunk [first, first+q) owns
+ * the region at jets + per_column * C * first, in which every jet (embeddings,
  * pre- and post-activations) is a standard jet of q points. Only the output is
- * in the caller's layout. In the reverse pass thread t >= 1 accumulates into its
- * own gradient buffer; these are added to the caller's in thread order, so the
- * result is bit-for-bit reproducible for a given thread count (and chunk size). */
+ * in the caller's layout. The reverse pass hands out fixed GROUPS of
+ * consecutive chunks instead; each group accumulates into its own gradient
+ * buffer, and the buffers are added to the caller's gradient in group order.
+ * Nothing depends on which thread did what: the result is the same bits for
+ * any number of threads (it depends on chunk_points). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +67,10 @@ static const hp_param_def msff_params[] = {
     {"seed", HP_PARAM_INT, "1", HP_PARAM_HAS_MIN, 0, 0, NULL, 0,
      "seed of B_k and of the Glorot initialisation (same seed, same theta, bit for bit)"},
     {"threads", HP_PARAM_INT, "0", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 0, 256, NULL, 0,
-     "threads that share the points (0: one per CPU); results are reproducible per count"},
+     "threads that share the points (0: one per CPU); results do not depend on it"},
     {"chunk_points", HP_PARAM_INT, "64", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 1048576, NULL,
-     0, "points a thread takes through the whole network at once (cache blocking)"},
+     0, "points a thread takes through the whole network at once (cache blocking; "
+     "results depend on it to rounding)"},
     HP_PARAM_END};
 
 typedef struct msff_layer {
@@ -78,7 +83,6 @@ typedef struct msff_slot {
     size_t cap_cols, cap_points;
     size_t n_points;
     int order;
-    int n_threads;        /* threads the last forward split the points over */
     int ready;            /* a forward has run since the last resize */
     int embedding_valid;  /* `jets` embeddings match (x_copy, b_copy, order, n_points) */
     double *x_copy;       /* P x d */
@@ -94,8 +98,11 @@ typedef struct msff_thread {
     double *d_concat;     /* K*width x C*q: cotangent of the concatenated last layer */
     double *d_a, *d_z;    /* width x C*q */
     double *d_embedding;  /* 2m x C*q, only with trainable features */
-    double *grad;         /* n_params, threads >= 1 only: this thread's gradient */
 } msff_thread;
+
+/* Gradient groups of the reverse pass (see the file comment): enough for the
+ * threads to balance, few enough that zeroing and summing them stays cheap. */
+#define MSFF_GROUPS 8
 
 /* The jets of one chunk of q points (C*q columns) inside a slot. */
 typedef struct msff_chunk_jets {
@@ -119,6 +126,7 @@ typedef struct msff {
     int n_threads;      /* of the team */
     hp_jet_team *team;
     msff_thread *threads; /* one per team thread */
+    double *group_grad;   /* MSFF_GROUPS x n_params */
     msff_slot slots[HP_NETWORK_SLOTS];
 } msff;
 
@@ -132,6 +140,7 @@ static void msff_destroy(void *state) {
     if (net->threads)
         for (int t = 0; t < net->n_threads; t++) free(net->threads[t].mem);
     free(net->threads);
+    free(net->group_grad);
     free(net->b_frozen);
     free(net->b_offset);
     free(net->layers);
@@ -223,10 +232,11 @@ static hp_status msff_create(const hp_params *params, int input_dim, int n_outpu
                              "scratch; expected a few hundred points at most");
         goto fail;
     }
+    HP_CALL_GOTO(st, hp_malloc(MSFF_GROUPS * net->n_params * sizeof(double), &net->group_grad),
+                 fail);
     for (int t = 0; t < net->n_threads; t++) {
         msff_thread *th = &net->threads[t];
-        size_t total = cq * per_col + (t > 0 ? net->n_params : 0);
-        HP_CALL_GOTO(st, hp_malloc(total * sizeof(double), &th->mem), fail);
+        HP_CALL_GOTO(st, hp_malloc(cq * per_col * sizeof(double), &th->mem), fail);
         double *q = th->mem;
         th->out = q;
         q += (size_t)n_outputs * cq;
@@ -237,8 +247,6 @@ static hp_status msff_create(const hp_params *params, int input_dim, int n_outpu
         th->d_z = q;
         q += W * cq;
         th->d_embedding = net->trainable ? q : NULL;
-        q += net->trainable ? 2 * net->m * cq : 0;
-        th->grad = t > 0 ? q : NULL;
     }
     *state = net;
     return HP_OK;
@@ -336,13 +344,15 @@ typedef struct msff_run {
     msff_slot *s;
     const double *theta;
     int order, n_threads, embed;  /* embed: recompute the embeddings */
+    size_t n_chunks, n_groups;
+    atomic_size_t next;           /* the next chunk (forward) or group (reverse) */
     const double *cotangent;      /* reverse only */
     double *grad, *rows;          /* reverse: one of them */
 } msff_run;
 
-/* Threads actually used for P points: never more than points. */
-static int msff_threads_for(const msff *net, size_t P) {
-    return P < (size_t)net->n_threads ? (P ? (int)P : 1) : net->n_threads;
+/* Threads worth waking for n work items (chunks or groups). */
+static int msff_threads_for(const msff *net, size_t n_items) {
+    return n_items < (size_t)net->n_threads ? (n_items ? (int)n_items : 1) : net->n_threads;
 }
 
 static void msff_forward_task(void *arg, int t, int n_team) {
@@ -357,11 +367,12 @@ static void msff_forward_task(void *arg, int t, int n_team) {
     const double *theta = r->theta;
     msff_thread *th = &net->threads[t];
     const msff_layer *O = &net->layers[net->depth];
-    size_t n_chunks = hp_jet_share_chunks(P, t, r->n_threads, net->chunk);
-    for (size_t i = 0; i < n_chunks; i++) {
-        hp_jet_chunk ch = hp_jet_share_chunk(P, t, r->n_threads, net->chunk, i);
+    msff_run *rw = arg; /* tasks only touch its counter */
+    for (;;) {
+        size_t i = atomic_fetch_add_explicit(&rw->next, 1, memory_order_relaxed);
+        if (i >= r->n_chunks) break;
+        hp_jet_chunk ch = hp_jet_chunk_at(P, r->n_chunks, i);
         size_t q = ch.count, cq = (size_t)C * q;
-        if (q == 0) continue;
         msff_chunk_jets j = msff_chunk(net, s, ch, C);
         for (size_t k = 0; k < K; k++) {
             double *E = j.embedding + k * 2 * m * cq;
@@ -401,9 +412,8 @@ static hp_status msff_forward(void *state, int slot, const double *theta, const 
     size_t mbd = m * (size_t)d;
     HP_CALL(msff_slot_prepare(net, s, cols, P));
 
-    int n_threads = msff_threads_for(net, P);
     int same = s->embedding_valid && s->order == order && s->n_points == P &&
-               s->n_threads == n_threads && memcmp(s->x_copy, x, P * (size_t)d * sizeof *x) == 0;
+               memcmp(s->x_copy, x, P * (size_t)d * sizeof *x) == 0;
     for (size_t k = 0; same && k < K; k++)
         same = memcmp(s->b_copy + k * mbd, msff_B(net, theta, k), mbd * sizeof(double)) == 0;
     if (!same) {
@@ -413,9 +423,12 @@ static hp_status msff_forward(void *state, int slot, const double *theta, const 
     }
     s->n_points = P;
     s->order = order;
-    s->n_threads = n_threads;
-    msff_run r = {net, s, theta, order, n_threads, !same, NULL, NULL, NULL};
-    if (n_threads > 1) hp_jet_team_run(net->team, msff_forward_task, &r);
+    size_t n_chunks = hp_jet_chunk_count(P, net->chunk);
+    msff_run r = {.net = net, .s = s, .theta = theta, .order = order,
+                  .n_threads = msff_threads_for(net, n_chunks), .embed = !same,
+                  .n_chunks = n_chunks};
+    atomic_init(&r.next, 0);
+    if (r.n_threads > 1) hp_jet_team_run(net->team, msff_forward_task, &r);
     else msff_forward_task(&r, 0, 1);
     s->embedding_valid = 1;
     s->ready = 1;
@@ -423,80 +436,105 @@ static hp_status msff_forward(void *state, int slot, const double *theta, const 
     return HP_OK;
 }
 
-/* The reverse pass of thread t over its chunks, shared by backward (r->grad:
- * summed gradients, thread t >= 1 into its own buffer) and jacobian (r->rows:
- * per-point rows with ld = n_params, accumulated over the K branches that share
- * the hidden layers; chunks own disjoint rows). */
-static void msff_reverse_task(void *arg, int t, int n_team) {
-    (void)n_team;
-    const msff_run *r = arg;
+/* The reverse pass of one chunk: into grad (summed) or r->rows (per point). */
+static void msff_chunk_reverse(const msff_run *r, msff_thread *th, hp_jet_chunk ch,
+                               double *grad) {
     const msff *net = r->net;
     const msff_slot *s = r->s;
-    if (t >= r->n_threads) return;
     int d = net->dim, order = s->order, C = hp_jet_components(order, d);
     size_t P = s->n_points, cols = (size_t)C * P, W = net->width, K = net->K, m = net->m;
     size_t no = (size_t)net->n_outputs, ld = net->n_params;
+    size_t q = ch.count, cq = (size_t)C * q;
     const double *theta = r->theta;
-    msff_thread *th = &net->threads[t];
-    double *grad = NULL;
-    if (r->grad) {
-        grad = t == 0 ? r->grad : th->grad;
-        if (t > 0) memset(grad, 0, net->n_params * sizeof *grad);
-    }
     const msff_layer *O = &net->layers[net->depth];
-    size_t n_chunks = hp_jet_share_chunks(P, t, r->n_threads, net->chunk);
-    /* last chunk first: the forward left it in the cache */
-    for (size_t i = n_chunks; i-- > 0;) {
-        hp_jet_chunk ch = hp_jet_share_chunk(P, t, r->n_threads, net->chunk, i);
-        size_t q = ch.count, cq = (size_t)C * q;
-        if (q == 0) continue;
-        msff_chunk_jets j = msff_chunk(net, s, ch, C);
-        double *rows = r->rows ? r->rows + ch.first * ld : NULL;
-        for (size_t o = 0; o < no; o++)
-            for (int c = 0; c < C; c++)
-                memcpy(th->out + o * cq + (size_t)c * q,
-                       r->cotangent + o * cols + (size_t)c * P + ch.first, q * sizeof(double));
-        const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
-        if (grad) {
-            hp_jet_dense_backward(th->d_concat, grad + O->weight, grad + O->bias, th->out,
-                                  concat, theta + O->weight, no, O->n_in, q, order, d);
-        } else {
-            hp_jet_dense_jacobian(rows + O->weight, rows + O->bias, ld, th->out, concat, no,
-                                  O->n_in, q, order, d);
-            hp_jet_dense_backward(th->d_concat, NULL, NULL, th->out, concat, theta + O->weight,
-                                  no, O->n_in, q, order, d);
-        }
-        for (size_t k = 0; k < K; k++) {
-            const double *d_a = th->d_concat + k * W * cq;
-            const double *E = j.embedding + k * 2 * m * cq;
-            for (int l = net->depth - 1; l >= 0; l--) {
-                const msff_layer *L = &net->layers[l];
-                size_t blk = ((size_t)l * K + k) * W * cq;
-                hp_jet_activation_backward(th->d_z, d_a, j.z + blk, j.a + blk, net->act, W, q,
-                                           order, d);
-                const double *in = l == 0 ? E : j.a + ((size_t)(l - 1) * K + k) * W * cq;
-                double *d_in = l > 0 ? th->d_a : th->d_embedding; /* NULL when B is frozen */
-                if (grad) {
-                    hp_jet_dense_backward(d_in, grad + L->weight, grad + L->bias, th->d_z, in,
-                                          theta + L->weight, L->n_out, L->n_in, q, order, d);
-                } else {
-                    hp_jet_dense_jacobian(rows + L->weight, rows + L->bias, ld, th->d_z, in,
-                                          L->n_out, L->n_in, q, order, d);
-                    hp_jet_dense_backward(d_in, NULL, NULL, th->d_z, in, theta + L->weight,
-                                          L->n_out, L->n_in, q, order, d);
-                }
-                d_a = th->d_a;
+    msff_chunk_jets j = msff_chunk(net, s, ch, C);
+    double *rows = r->rows ? r->rows + ch.first * ld : NULL;
+    for (size_t o = 0; o < no; o++)
+        for (int c = 0; c < C; c++)
+            memcpy(th->out + o * cq + (size_t)c * q,
+                   r->cotangent + o * cols + (size_t)c * P + ch.first, q * sizeof(double));
+    const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
+    if (grad) {
+        hp_jet_dense_backward(th->d_concat, grad + O->weight, grad + O->bias, th->out,
+                              concat, theta + O->weight, no, O->n_in, q, order, d);
+    } else {
+        hp_jet_dense_jacobian(rows + O->weight, rows + O->bias, ld, th->out, concat, no,
+                              O->n_in, q, order, d);
+        hp_jet_dense_backward(th->d_concat, NULL, NULL, th->out, concat, theta + O->weight,
+                              no, O->n_in, q, order, d);
+    }
+    for (size_t k = 0; k < K; k++) {
+        const double *d_a = th->d_concat + k * W * cq;
+        const double *E = j.embedding + k * 2 * m * cq;
+        for (int l = net->depth - 1; l >= 0; l--) {
+            const msff_layer *L = &net->layers[l];
+            size_t blk = ((size_t)l * K + k) * W * cq;
+            hp_jet_activation_backward(th->d_z, d_a, j.z + blk, j.a + blk, net->act, W, q,
+                                       order, d);
+            const double *in = l == 0 ? E : j.a + ((size_t)(l - 1) * K + k) * W * cq;
+            double *d_in = l > 0 ? th->d_a : th->d_embedding; /* NULL when B is frozen */
+            if (grad) {
+                hp_jet_dense_backward(d_in, grad + L->weight, grad + L->bias, th->d_z, in,
+                                      theta + L->weight, L->n_out, L->n_in, q, order, d);
+            } else {
+                hp_jet_dense_jacobian(rows + L->weight, rows + L->bias, ld, th->d_z, in,
+                                      L->n_out, L->n_in, q, order, d);
+                hp_jet_dense_backward(d_in, NULL, NULL, th->d_z, in, theta + L->weight,
+                                      L->n_out, L->n_in, q, order, d);
             }
-            if (net->trainable) {
-                const double *B = msff_B(net, theta, k), *xc = s->x_copy + ch.first * (size_t)d;
-                if (grad)
-                    hp_jet_fourier_backward(grad + net->b_offset[k], th->d_embedding, E, xc, B,
-                                            m, q, order, d);
-                else
-                    hp_jet_fourier_jacobian(rows + net->b_offset[k], ld, th->d_embedding, E, xc,
-                                            B, m, q, order, d);
-            }
+            d_a = th->d_a;
         }
+        if (net->trainable) {
+            const double *B = msff_B(net, theta, k), *xc = s->x_copy + ch.first * (size_t)d;
+            if (grad)
+                hp_jet_fourier_backward(grad + net->b_offset[k], th->d_embedding, E, xc, B,
+                                        m, q, order, d);
+            else
+                hp_jet_fourier_jacobian(rows + net->b_offset[k], ld, th->d_embedding, E, xc,
+                                        B, m, q, order, d);
+        }
+    }
+}
+
+/* The reverse pass over the chunk groups thread t takes, shared by backward
+ * (r->grad: each group into its own gradient buffer, or straight into r->grad
+ * when there is one group) and jacobian (r->rows: per-point rows with
+ * ld = n_params, accumulated over the K branches that share the hidden layers;
+ * chunks own disjoint rows). */
+static void msff_reverse_task(void *arg, int t, int n_team) {
+    (void)n_team;
+    msff_run *r = arg; /* tasks only touch its counter */
+    if (t >= r->n_threads) return;
+    const msff *net = r->net;
+    for (;;) {
+        size_t g = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
+        if (g >= r->n_groups) break;
+        hp_jet_chunk group = hp_jet_chunk_at(r->n_chunks, r->n_groups, g);
+        double *grad = NULL;
+        if (r->grad && r->n_groups == 1) {
+            grad = r->grad;
+        } else if (r->grad) {
+            grad = net->group_grad + g * net->n_params;
+            memset(grad, 0, net->n_params * sizeof *grad);
+        }
+        /* a group's last chunk first: the forward may have left it in the cache */
+        for (size_t i = group.first + group.count; i-- > group.first;)
+            msff_chunk_reverse(r, &net->threads[t],
+                               hp_jet_chunk_at(r->s->n_points, r->n_chunks, i), grad);
+    }
+}
+
+/* grad += the group gradients, in group order, parameters split over the team. */
+static void msff_sum_groups_task(void *arg, int t, int n_team) {
+    const msff_run *r = arg;
+    if (t >= r->n_threads) return;
+    size_t np = r->net->n_params, lo = np * (size_t)t / (size_t)r->n_threads;
+    size_t hi = np * (size_t)(t + 1) / (size_t)r->n_threads;
+    (void)n_team;
+    for (size_t g = 0; g < r->n_groups; g++) {
+        const double *restrict src = r->net->group_grad + g * np;
+        double *restrict dst = r->grad;
+        for (size_t i = lo; i < hi; i++) dst[i] += src[i];
     }
 }
 
@@ -506,14 +544,18 @@ static hp_status msff_reverse(msff *net, int slot, const double *theta,
     msff_slot *s = &net->slots[slot];
     if (!s->ready)
         HP_ERROR(HP_ERR_INTERNAL, "msff: reverse pass on slot %d without a forward on it", slot);
-    msff_run r = {net, s, theta, s->order, s->n_threads, 0, cotangent, grad, rows};
+    size_t n_chunks = hp_jet_chunk_count(s->n_points, net->chunk);
+    size_t n_groups = n_chunks < MSFF_GROUPS ? n_chunks : MSFF_GROUPS;
+    msff_run r = {.net = net, .s = s, .theta = theta, .order = s->order,
+                  .n_threads = msff_threads_for(net, n_groups), .n_chunks = n_chunks,
+                  .n_groups = n_groups, .cotangent = cotangent, .grad = grad, .rows = rows};
+    atomic_init(&r.next, 0);
     if (r.n_threads > 1) hp_jet_team_run(net->team, msff_reverse_task, &r);
     else msff_reverse_task(&r, 0, 1);
-    if (grad) /* in thread order: reproducible for a given thread count */
-        for (int t = 1; t < r.n_threads; t++) {
-            const double *g = net->threads[t].grad;
-            for (size_t i = 0; i < net->n_params; i++) grad[i] += g[i];
-        }
+    if (grad && r.n_groups > 1) {
+        if (r.n_threads > 1) hp_jet_team_run(net->team, msff_sum_groups_task, &r);
+        else msff_sum_groups_task(&r, 0, 1);
+    }
     return HP_OK;
 }
 
