@@ -203,6 +203,18 @@ static double dgemm_peak(void) {
     return 2.0 * n * (double)n * n / best * 1e-9;
 }
 
+/* The 1-minute load average, or -1: the machine is shared, so every figure
+ * is printed with the load it was measured under. */
+static double load_average(void) {
+    FILE *fp = fopen("/proc/loadavg", "r");
+    double l = -1.0;
+    if (fp) {
+        if (fscanf(fp, "%lf", &l) != 1) l = -1.0;
+        fclose(fp);
+    }
+    return l;
+}
+
 static int write_all(FILE *fp, const double *v, size_t n) { return fwrite(v, sizeof *v, n, fp) == n; }
 
 /* Run the PyTorch twin on the dumped weights and data; returns 0 and fills
@@ -244,6 +256,7 @@ int main(int argc, char **argv) {
     if (hp_registry_find(reg, HP_PLUGIN_NETWORK, "msff", &desc) != HP_OK) die("find msff");
     const hp_network_ops *ops = desc->ops;
 
+    printf("load average at start: %.2f\n", load_average());
     double peak = dgemm_peak();
     printf("DGEMM 2000^3 (OpenBLAS, this run): %.1f GFLOP/s\n", peak);
     printf("%-9s %6s %5s | %8s %8s %7s %7s | %7s %6s | %9s %6s %8s\n", "config", "M", "params",
@@ -351,6 +364,8 @@ int main(int argc, char **argv) {
         free(theta); free(theta_twin); free(x); free(x_moved); free(K); free(gK); free(f);
         free(s.v); free(s.cot); free(s.grad); free(t);
     }
+    printf("DGEMM 2000^3 again at the end: %.1f GFLOP/s; load average at end: %.2f\n",
+           dgemm_peak(), load_average());
     hp_registry_close(reg);
     return 0;
 }
