@@ -9,16 +9,7 @@ static char out_text[1 << 16], err_text[1 << 16];
 
 /* Run `hpinn ARGS` with stdout/stderr captured; returns the exit code. */
 static int run(const char *args) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s/bin/hpinn %s >cli.out 2>cli.err", getenv("HPINN_BUILD_DIR"), args);
-    int status = system(cmd);
-    char *o = hp_test_read_file("cli.out"), *e = hp_test_read_file("cli.err");
-    snprintf(out_text, sizeof out_text, "%s", o ? o : "");
-    snprintf(err_text, sizeof err_text, "%s", e ? e : "");
-    free(o);
-    free(e);
-    if (!WIFEXITED(status)) fail_msg("hpinn %s did not exit normally (status %d)", args, status);
-    return WEXITSTATUS(status);
+    return hp_test_run_hpinn(args, "cli", out_text, sizeof out_text, err_text, sizeof err_text);
 }
 
 static const char *pipeline =

@@ -37,24 +37,6 @@
 #include "hpinn/registry.h"
 #include "objective.h"
 
-static hp_registry *registry;
-
-static int setup(void **state) {
-    (void)state;
-    return hp_registry_open(&registry) == HP_OK ? 0 : -1;
-}
-static int teardown(void **state) {
-    (void)state;
-    hp_registry_close(registry);
-    return 0;
-}
-
-#define OK(expr)                                                         \
-    do {                                                                 \
-        hp_status st_ = (expr);                                          \
-        if (st_ != HP_OK) fail_msg("%s: %s", #expr, hp_error_message()); \
-    } while (0)
-
 typedef struct hybrid {
     hp_config *config;
     hp_hybrid *h;
@@ -584,16 +566,7 @@ __attribute__((used, visibility("default"))) const char *__asan_default_options(
 static char out_text[1 << 16], err_text[1 << 16];
 
 static int run_hpinn(const char *args) {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s/bin/hpinn %s >objective_cli.out 2>objective_cli.err", getenv("HPINN_BUILD_DIR"), args);
-    int status = system(cmd);
-    char *o = hp_test_read_file("objective_cli.out"), *e = hp_test_read_file("objective_cli.err");
-    snprintf(out_text, sizeof out_text, "%s", o ? o : "");
-    snprintf(err_text, sizeof err_text, "%s", e ? e : "");
-    free(o);
-    free(e);
-    if (!WIFEXITED(status)) fail_msg("hpinn %s did not exit normally (status %d)", args, status);
-    return WEXITSTATUS(status);
+    return hp_test_run_hpinn(args, "objective_cli", out_text, sizeof out_text, err_text, sizeof err_text);
 }
 
 /* Every *.yaml under configs/ (one level of subdirectories), sorted. */
@@ -722,5 +695,5 @@ int main(void) {
         cmocka_unit_test(test_validate_2d_default_grid),
         cmocka_unit_test(test_cli_check_gradient_configs),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, hp_test_registry_setup, hp_test_registry_teardown);
 }

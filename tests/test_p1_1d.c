@@ -11,23 +11,13 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "hpinn/coarse.h"
 #include "hpinn/registry.h"
 #include "hpinn/upscaling.h"
 
 static const double PI = 3.14159265358979323846;
-
-static hp_registry *registry;
-
-static int setup(void **state) {
-    (void)state;
-    return hp_registry_open(&registry) == HP_OK ? 0 : -1;
-}
-static int teardown(void **state) {
-    (void)state;
-    hp_registry_close(registry);
-    return 0;
-}
 
 /* Create a plugin state from "key=value" strings. */
 typedef struct plugin {
@@ -49,12 +39,6 @@ static void plugin_close(plugin *p, int coarse) {
     else ((const hp_upscaling_ops *)p->desc->ops)->destroy(p->state);
     hp_params_destroy(p->params);
 }
-#define OK(expr)                                                         \
-    do {                                                                 \
-        hp_status st_ = (expr);                                          \
-        if (st_ != HP_OK) fail_msg("%s: %s", #expr, hp_error_message()); \
-    } while (0)
-
 /* ---- manufactured solutions: u = e^x sin(πx), -(K (u' + 1))' = q -------------- */
 static double u_exact(double x) { return exp(x) * sin(PI * x); }
 static double du_exact(double x) { return exp(x) * (sin(PI * x) + PI * cos(PI * x)); }
@@ -302,5 +286,5 @@ int main(void) {
         cmocka_unit_test(test_not_positive_definite),
         cmocka_unit_test(test_ktilde_44_converges),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, hp_test_registry_setup, hp_test_registry_teardown);
 }

@@ -13,28 +13,12 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "hpinn/coarse.h"
 #include "hpinn/registry.h"
 
 static const double PI = 3.14159265358979323846;
-static hp_registry *registry;
-
-static int setup(void **state) {
-    (void)state;
-    return hp_registry_open(&registry) == HP_OK ? 0 : -1;
-}
-static int teardown(void **state) {
-    (void)state;
-    hp_registry_close(registry);
-    return 0;
-}
-
-#define OK(expr)                                                         \
-    do {                                                                 \
-        hp_status st_ = (expr);                                          \
-        if (st_ != HP_OK) fail_msg("%s: %s", #expr, hp_error_message()); \
-    } while (0)
-
 typedef struct solver {
     const hp_plugin_descriptor *desc;
     const hp_coarse_ops *ops;
@@ -367,5 +351,5 @@ int main(void) {
         cmocka_unit_test(test_mesh_and_evaluate),
         cmocka_unit_test(test_not_positive_definite),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, hp_test_registry_setup, hp_test_registry_teardown);
 }

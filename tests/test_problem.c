@@ -10,24 +10,6 @@
 #include "hpinn/registry.h"
 #include "problem.h"
 
-static hp_registry *registry;
-
-static int setup(void **state) {
-    (void)state;
-    return hp_registry_open(&registry) == HP_OK ? 0 : -1;
-}
-static int teardown(void **state) {
-    (void)state;
-    hp_registry_close(registry);
-    return 0;
-}
-
-#define OK(expr)                                                         \
-    do {                                                                 \
-        hp_status st_ = (expr);                                          \
-        if (st_ != HP_OK) fail_msg("%s: %s", #expr, hp_error_message()); \
-    } while (0)
-
 /* Create the problem of a pipeline given as YAML text (the config is only needed
  * during creation). */
 static hp_problem *problem_from(const char *yaml) {
@@ -392,5 +374,5 @@ int main(void) {
         cmocka_unit_test(test_exact_reference),
         cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, hp_test_registry_setup, hp_test_registry_teardown);
 }

@@ -12,29 +12,13 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "hpinn/coarse.h"
 #include "hpinn/registry.h"
 #include "hpinn/upscaling.h"
 
 static const double PI = 3.14159265358979323846;
-static hp_registry *registry;
-
-static int setup(void **state) {
-    (void)state;
-    return hp_registry_open(&registry) == HP_OK ? 0 : -1;
-}
-static int teardown(void **state) {
-    (void)state;
-    hp_registry_close(registry);
-    return 0;
-}
-
-#define OK(expr)                                                         \
-    do {                                                                 \
-        hp_status st_ = (expr);                                          \
-        if (st_ != HP_OK) fail_msg("%s: %s", #expr, hp_error_message()); \
-    } while (0)
-
 typedef struct ups {
     const hp_upscaling_ops *ops;
     hp_params *params;
@@ -288,5 +272,5 @@ int main(void) {
         cmocka_unit_test(test_one_block_equals_global),
         cmocka_unit_test(test_blocks_into_coarse_solver),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, hp_test_registry_setup, hp_test_registry_teardown);
 }

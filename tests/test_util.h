@@ -13,6 +13,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sys/wait.h>
+
+#include "hpinn/registry.h"
+#include "hpinn/status.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -62,6 +66,48 @@ static inline char *hp_test_read_file(const char *path) {
     s[got] = '\0';
     fclose(f);
     return s;
+}
+
+/* Fail with hpinn's error message when a call does not return HP_OK. */
+#define OK(expr)                                                         \
+    do {                                                                 \
+        hp_status st_ = (expr);                                          \
+        if (st_ != HP_OK) fail_msg("%s: %s", #expr, hp_error_message()); \
+    } while (0)
+
+/* The plugin registry of the build tree, opened once per test file by the group
+ * fixtures below (cmocka_run_group_tests(tests, hp_test_registry_setup,
+ * hp_test_registry_teardown)). */
+static hp_registry *registry __attribute__((unused));
+
+static inline int hp_test_registry_setup(void **state) {
+    (void)state;
+    return hp_registry_open(&registry) == HP_OK ? 0 : -1;
+}
+
+static inline int hp_test_registry_teardown(void **state) {
+    (void)state;
+    hp_registry_close(registry);
+    return 0;
+}
+
+/* Run `$HPINN_BUILD_DIR/bin/hpinn ARGS` through the shell, stdout and stderr
+ * captured into out/err (files `tag`.out/.err in the working directory); returns
+ * the exit code. */
+static inline int hp_test_run_hpinn(const char *args, const char *tag, char *out, size_t out_size, char *err,
+                                    size_t err_size) {
+    char cmd[8192], out_path[256], err_path[256];
+    snprintf(out_path, sizeof out_path, "%s.out", tag);
+    snprintf(err_path, sizeof err_path, "%s.err", tag);
+    snprintf(cmd, sizeof cmd, "%s/bin/hpinn %s >%s 2>%s", getenv("HPINN_BUILD_DIR"), args, out_path, err_path);
+    int status = system(cmd);
+    char *o = hp_test_read_file(out_path), *e = hp_test_read_file(err_path);
+    snprintf(out, out_size, "%s", o ? o : "");
+    snprintf(err, err_size, "%s", e ? e : "");
+    free(o);
+    free(e);
+    if (!WIFEXITED(status)) fail_msg("hpinn %s did not exit normally (status %d)", args, status);
+    return WEXITSTATUS(status);
 }
 
 #endif
