@@ -4,6 +4,7 @@
  * Every field is encoded little-endian byte by byte, so a checkpoint means the
  * same thing on any machine and a reader never trusts a length it has not checked
  * against the file's actual size. */
+#include "checksum.h"
 #include "checkpoint.h"
 
 #include <errno.h>
@@ -17,15 +18,6 @@
 
 #define PAYLOAD_FIXED_BYTES (5u * 8u + 3u * 8u) /* five u64 counters, three f64 */
 #define TRAILER_BYTES 8u
-
-static uint64_t fnv1a64(const unsigned char *p, size_t len) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; ++i) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static void put_u32(unsigned char *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
@@ -121,7 +113,7 @@ hp_status hp_checkpoint_write(const char *path, const hp_checkpoint *ck) {
     p += 8 * ck->n_theta;
     if (ck->optimizer_bytes) memcpy(p, ck->optimizer_state, ck->optimizer_bytes);
     p += ck->optimizer_bytes;
-    put_u64(p, fnv1a64(buf, total - TRAILER_BYTES));
+    put_u64(p, hp__fnv1a64(buf, total - TRAILER_BYTES));
 
     char tmp[4096];
     int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -227,7 +219,7 @@ hp_status hp_checkpoint_read(const char *path, size_t expected_n_theta, hp_check
         free(buf);
         HP_ERROR(HP_ERR_IO, "cannot read checkpoint %s (got %zu of %zu bytes)", path, got + sizeof header, size);
     }
-    if (fnv1a64(buf, size - TRAILER_BYTES) != get_u64(buf + size - TRAILER_BYTES)) {
+    if (hp__fnv1a64(buf, size - TRAILER_BYTES) != get_u64(buf + size - TRAILER_BYTES)) {
         free(buf);
         HP_ERROR(HP_ERR_CORRUPT, "checkpoint %s is corrupted: checksum mismatch", path);
     }

@@ -5,6 +5,7 @@
  * older version of it, or for another parameter count) is refused with a message
  * saying which, instead of being read as garbage: header fields are compared and a
  * checksum covers the payload before any optimizer state is overwritten. */
+#include "checksum.h"
 #include "hpinn/optimizer.h"
 
 #include <math.h>
@@ -53,15 +54,6 @@ void hp_opt_info_stop(hp_opt_step_info *info, hp_opt_stop stop, const char *fmt,
 /* ---- saved state ------------------------------------------------------------ */
 
 #define HP__STATE_MAGIC 0x534f5048u /* "HPOS" read as little-endian u32 */
-
-static uint64_t hp__fnv1a64(const unsigned char *p, size_t len) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; ++i) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 size_t hp_opt_state_bytes(size_t payload) { return HP_OPT_STATE_HEADER_SIZE + payload; }
 
