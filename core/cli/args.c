@@ -1,6 +1,10 @@
 /* args.c — argument parsing shared by the commands that take a pipeline. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -64,3 +68,20 @@ hp_status hp_cli_load_config(const hp_cli_pipeline_args *a, hp_config **out) {
     *out = c;
     return HP_OK;
 }
+
+/* mkdir -p: create `path` and its missing parents. */
+hp_status hp_cli_make_dirs(const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) HP_ERROR(HP_ERR_USAGE, "path too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            HP_ERROR(HP_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        HP_ERROR(HP_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
+    return HP_OK;
+}
+

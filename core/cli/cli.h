@@ -35,6 +35,9 @@ typedef struct hp_cli_pipeline_args {
 hp_status hp_cli_parse_pipeline_args(int argc, char **argv, const char *allowed, hp_cli_pipeline_args *a);
 void hp_cli_pipeline_args_free(hp_cli_pipeline_args *a);
 
+/* mkdir -p (HP_ERR_IO naming the directory that could not be created). */
+hp_status hp_cli_make_dirs(const char *path);
+
 /* Load the pipeline and apply the overrides. */
 hp_status hp_cli_load_config(const hp_cli_pipeline_args *a, hp_config **out);
 

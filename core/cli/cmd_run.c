@@ -29,21 +29,6 @@ static void on_signal(int sig) {
     run_interrupt = 1;
 }
 
-static hp_status make_dirs(const char *path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) HP_ERROR(HP_ERR_USAGE, "path too long: %s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            HP_ERROR(HP_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        HP_ERROR(HP_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
-    return HP_OK;
-}
-
 static hp_status write_resolved(const hp_config *c, const hp_registry *r, const char *source, const char *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.resolved.yaml", dir);
@@ -92,7 +77,7 @@ hp_status hp_cmd_run(int argc, char **argv) {
     if (!a.resume) {
         HP_CALL_GOTO(st, hp_config_section(c, "output", hp__output_params, &out), done);
         snprintf(dir, sizeof dir, "%s", a.out_dir ? a.out_dir : hp_params_string(out, "dir"));
-        HP_CALL_GOTO(st, make_dirs(dir), done);
+        HP_CALL_GOTO(st, hp_cli_make_dirs(dir), done);
         HP_CALL_GOTO(st, write_resolved(c, r, a.config, dir), done);
         /* a checkpoint of an earlier run in the same directory must not be resumed
          * with this run's history */

@@ -42,21 +42,6 @@ static void progress(const char *message, void *ctx) {
     fprintf(stderr, "hpinn upscale: %s\n", message);
 }
 
-static hp_status make_dir(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0') continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            HP_ERROR(HP_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
-        *p = c;
-        if (!c) break;
-    }
-    return HP_OK;
-}
-
 hp_status hp_cmd_upscale(int argc, char **argv) {
     hp_cli_pipeline_args a;
     hp_config *c = NULL;
@@ -110,7 +95,7 @@ hp_status hp_cmd_upscale(int argc, char **argv) {
         sizes[i] = (int)fe[i];
     }
     const char *dir = a.out_dir ? a.out_dir : hp_params_string(out_params, "dir");
-    HP_CALL_GOTO(st, make_dir(dir), done);
+    HP_CALL_GOTO(st, hp_cli_make_dirs(dir), done);
     int fields = hp_params_enum_index(up, "fields");
     hp_upscale_reference_config cfg = {
         dim, hp_expr_field, problem->K, hp_expr_field, problem->q, fine, fine_params, &fctx, sizes, n_sizes,
