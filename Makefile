@@ -52,7 +52,7 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
 run: build
-	./$(BUILD)/bin/hpinn run configs/default.yaml --out runs/default && ./$(BUILD)/bin/hpinn plot runs/default
+	./$(BUILD)/bin/hpinn run configs/default.yaml --out runs/default --force && ./$(BUILD)/bin/hpinn plot runs/default
 	@echo "outputs: runs/default/ (history.csv fields.csv nodes.csv summary.json); plots: runs/default/plots/*.png"
 
 test: build

@@ -76,7 +76,7 @@ static long file_size(const char *path) {
 static void test_run_outputs_and_progress(void **state) {
     (void)state;
     hp_test_write_file("tiny_run.yaml", pipeline);
-    int rc = run("run tiny_run.yaml");
+    int rc = run("run tiny_run.yaml --force");
     if (rc != 0) fail_msg("exit %d\n%s", rc, err_text);
     assert_contains(out_text, "outputs in run_default/");
     assert_contains(out_text, "hpinn plot run_default");
@@ -145,7 +145,7 @@ static void test_run_outputs_and_progress(void **state) {
     free(after);
 
     /* --out and --set, and the same seed gives the same history */
-    rc = run("run tiny_run.yaml --out run_again");
+    rc = run("run tiny_run.yaml --out run_again --force");
     assert_int_equal(rc, 0);
     history h2;
     parse_history("run_again/history.csv", &h2);
@@ -159,6 +159,9 @@ static void test_run_errors(void **state) {
     hp_test_write_file("tiny_run.yaml", pipeline);
     assert_int_equal(run("run"), 2);
     assert_contains(err_text, "run: missing CONFIG");
+    /* an earlier run is not overwritten without --force (run_default exists by now) */
+    assert_int_equal(run("run tiny_run.yaml"), 2);
+    assert_contains(err_text, "run_default holds an earlier run (checkpoint.bin); continue it with `hpinn run --resume run_default`");
     assert_int_equal(run("run tiny_run.yaml --resume run_default"), 2);
     assert_contains(err_text, "--resume DIR takes no CONFIG");
     assert_int_equal(run("run --resume no_such_run"), 2);
@@ -173,7 +176,7 @@ static void test_run_errors(void **state) {
                 "output: {dir: run_nan, log_every: 10, checkpoint_every: 100}\n");
     hp_test_write_file("tiny_nan.yaml", two);
     free(two);
-    assert_int_equal(run("run tiny_nan.yaml"), 1);
+    assert_int_equal(run("run tiny_nan.yaml --force"), 1);
     assert_contains(err_text, "training stopped at iteration 40"); /* Adam sees L(θ) one step later */
     assert_contains(err_text, "(stage 1)");
     assert_contains(err_text, "the last good checkpoint (iteration 400) stays in run_nan/checkpoint.bin");
@@ -188,7 +191,7 @@ static void test_plot(void **state) {
     (void)state;
     if (file_size("run_default/history.csv") <= 0) {
         hp_test_write_file("tiny_run.yaml", pipeline);
-        assert_int_equal(run("run tiny_run.yaml"), 0);
+        assert_int_equal(run("run tiny_run.yaml --force"), 0);
     }
     /* no gnuplot: a message naming the package, exit 1 (the environment lacks a tool) */
     setenv("HPINN_GNUPLOT", "hpinn-no-such-gnuplot", 1);

@@ -28,6 +28,7 @@ typedef struct hp_cli_pipeline_args {
     size_t n_sets;
     int gradient;      /* check --gradient */
     const char *resume;
+    int force;         /* run --force: replace an earlier run in the output directory */
 } hp_cli_pipeline_args;
 
 /* Parse CONFIG [--set k=v]... [--out DIR] (+ flags listed in `allowed`, e.g.

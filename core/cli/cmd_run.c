@@ -42,7 +42,7 @@ static hp_status write_resolved(const hp_config *c, const hp_registry *r, const 
 
 hp_status hp_cmd_run(int argc, char **argv) {
     hp_cli_pipeline_args a;
-    hp_status st = hp_cli_parse_pipeline_args(argc, argv, "out,resume", &a);
+    hp_status st = hp_cli_parse_pipeline_args(argc, argv, "out,resume,force", &a);
     hp_config *c = NULL;
     hp_registry *r = NULL;
     hp_params *out = NULL;
@@ -77,13 +77,20 @@ hp_status hp_cmd_run(int argc, char **argv) {
     if (!a.resume) {
         HP_CALL_GOTO(st, hp_config_section(c, "output", hp__output_params, &out), done);
         snprintf(dir, sizeof dir, "%s", a.out_dir ? a.out_dir : hp_params_string(out, "dir"));
-        HP_CALL_GOTO(st, hp_cli_make_dirs(dir), done);
-        HP_CALL_GOTO(st, write_resolved(c, r, a.config, dir), done);
-        /* a checkpoint of an earlier run in the same directory must not be resumed
-         * with this run's history */
+        /* an earlier run's outputs are not overwritten by accident */
         char ck[4200];
         snprintf(ck, sizeof ck, "%s/%s", dir, HP_TRAINER_CHECKPOINT_FILE);
-        if (unlink(ck) == 0) fprintf(stderr, "hpinn run: replacing the earlier run in %s\n", dir);
+        if (access(ck, F_OK) == 0 && !a.force) {
+            st = HP_ERROR_SET(HP_ERR_USAGE,
+                              "run: %s holds an earlier run (%s); continue it with `hpinn run --resume %s`, "
+                              "choose another --out, or pass --force to replace it",
+                              dir, HP_TRAINER_CHECKPOINT_FILE, dir);
+            goto done;
+        }
+        HP_CALL_GOTO(st, hp_cli_make_dirs(dir), done);
+        HP_CALL_GOTO(st, write_resolved(c, r, a.config, dir), done);
+        /* a checkpoint of the replaced run must not be resumed with this run's history */
+        if (unlink(ck) == 0) fprintf(stderr, "hpinn run: replacing the earlier run in %s (--force)\n", dir);
     }
 
     HP_CALL_GOTO(st, hp_hybrid_create(c, r, stderr, &h), done);

@@ -29,7 +29,7 @@ const hp_cli_command hp_cli_commands[] = {
      "gradient at the initial parameters with central finite differences on a random\n"
      "subset of parameters; prints the worst relative error (exit 1 above 1e-5).\n",
      hp_cmd_check},
-    {"run", "run CONFIG [--set K=V]... [--out DIR]", "train a pipeline (run --resume DIR continues one)",
+    {"run", "run CONFIG [--set K=V]... [--out DIR] [--force]", "train a pipeline (run --resume DIR continues one)",
      "Validates CONFIG like `check`, writes the resolved configuration to the output\n"
      "directory (output.dir, or --out DIR), builds the hybrid objective and trains the\n"
      "stages. --set KEY=VALUE overrides any value, e.g. --set network.width=50\n"
@@ -39,6 +39,8 @@ const hp_cli_command hp_cli_commands[] = {
      "end), and at the end fields.csv, nodes.csv (2-D: also .vtk) and summary.json.\n"
      "Progress goes to stderr: one line redrawn in place on a terminal, plain lines\n"
      "otherwise.\n\n"
+     "An output directory that holds an earlier run (checkpoint.bin) is refused\n"
+     "(exit 2) unless --force replaces it.\n\n"
      "--resume DIR continues the run in DIR from its last checkpoint with\n"
      "DIR/config.resolved.yaml; the history then matches an uninterrupted run.\n"
      "Ctrl-C writes a checkpoint and stops (exit 130). A non-finite loss stops the\n"
