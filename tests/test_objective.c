@@ -98,6 +98,54 @@ static double fd_worst(hybrid *b, const double *g, int which, int expect_fallbac
     return worst;
 }
 
+/* Residuals and Jacobian (Gauss–Newton) at b.theta, with the weights set now:
+ * ½‖r‖² = Ĵ, Jᵀr = ∇Ĵ (g), and every column of J against fourth-order central
+ * differences of r (error relative to the column's largest entry). Returns the
+ * worst column error. */
+static double check_jacobian(hybrid *b, const double *g, const char *label) {
+    const hp_objective *o = &b->obj;
+    if (!o->residuals_and_jacobian) fail_msg("%s: the objective offers no residuals/Jacobian", label);
+    size_t m = o->m, n = b->n;
+    double *r = calloc(m, sizeof *r), *J = calloc(m * n, sizeof *J), *rf[4];
+    for (int j = 0; j < 4; j++) rf[j] = calloc(m, sizeof *rf[j]);
+    OK(o->residuals_and_jacobian(o->ctx, b->theta, r, J));
+    double half = 0.0, value;
+    for (size_t i = 0; i < m; i++) half += 0.5 * r[i] * r[i];
+    double *g2 = calloc(n, sizeof *g2);
+    OK(o->value_and_gradient(o->ctx, b->theta, &value, g2));
+    if (!(fabs(half - value) <= 1e-11 * fabs(value))) fail_msg("%s: ½|r|² = %.17g but Ĵ = %.17g", label, half, value);
+    double gmax = 0.0, dev = 0.0;
+    for (size_t k = 0; k < n; k++) {
+        double s = 0.0;
+        for (size_t i = 0; i < m; i++) s += J[i * n + k] * r[i];
+        dev = fmax(dev, fabs(s - g[k]));
+        gmax = fmax(gmax, fabs(g[k]));
+    }
+    if (!(dev <= 1e-9 * gmax)) fail_msg("%s: |Jᵀr − ∇Ĵ|∞ = %.3e (|∇Ĵ|∞ = %.3e)", label, dev, gmax);
+    static const double off[4] = {2.0, 1.0, -1.0, -2.0};
+    double worst = 0.0;
+    for (size_t k = 0; k < n; k++) {
+        double old = b->theta[k], h = 1e-3 * fmax(1.0, fabs(old)), cmax = 0.0, e = 0.0;
+        for (int j = 0; j < 4; j++) {
+            b->theta[k] = old + off[j] * h;
+            OK(o->residuals_and_jacobian(o->ctx, b->theta, rf[j], NULL));
+        }
+        b->theta[k] = old;
+        for (size_t i = 0; i < m; i++) cmax = fmax(cmax, fabs(J[i * n + k]));
+        for (size_t i = 0; i < m; i++) {
+            double fd = (-rf[0][i] + 8.0 * rf[1][i] - 8.0 * rf[2][i] + rf[3][i]) / (12.0 * h);
+            e = fmax(e, fabs(fd - J[i * n + k]) / fmax(cmax, 1e-300));
+        }
+        worst = fmax(worst, e);
+    }
+    if (!(worst < 1e-6)) fail_msg("%s: Jacobian column error %.3e", label, worst);
+    for (int j = 0; j < 4; j++) free(rf[j]);
+    free(r);
+    free(J);
+    free(g2);
+    return worst;
+}
+
 /* The gradient check of one pipeline at its initial θ:
  *   1. Ĵ's gradient against FD of Ĵ (all parameters);
  *   2. ∇R = (∇Ĵ(τ2) − ∇Ĵ(0))/τ2 against FD of R — the coupling path alone;
@@ -144,10 +192,12 @@ static void check_case(const char *label, const char *yaml) {
         gmax = fmax(gmax, fabs(g[k]));
     }
     double worst_R = fd_worst(&b, gR, COUPLING, 0, &at_R);
+    double worst_jac = check_jacobian(&b, g, label);
 
     print_message("%-44s n %4zu  J_pinn %.3e  bnd %.2e  R %.3e  tau2 %.2e  K~ [%s]\n"
-                  "%-44s worst rel: grad J^ %.2e (theta[%zu])  grad R %.2e (theta[%zu])  coupling share %.2e\n",
-                  label, b.n, Jp, B, R, tau2, kt, "", worst_total, at_total, worst_R, at_R, dmax / gmax);
+                  "%-44s worst rel: grad J^ %.2e (theta[%zu])  grad R %.2e (theta[%zu])  coupling share %.2e"
+                  "  Jacobian %.2e\n",
+                  label, b.n, Jp, B, R, tau2, kt, "", worst_total, at_total, worst_R, at_R, dmax / gmax, worst_jac);
     if (!(worst_total < 1e-5)) fail_msg("%s: gradient of Ĵ: worst relative error %.3e at θ[%zu]", label, worst_total, at_total);
     if (!(worst_R < 1e-5)) fail_msg("%s: gradient of R: worst relative error %.3e at θ[%zu]", label, worst_R, at_R);
     if (!(dmax >= 1e-3 * gmax))
