@@ -125,7 +125,9 @@ static double pinn_iteration(pinn *s, const double *theta, const double *x) {
     return J;
 }
 
-/* The DGEMM calls one iteration makes (see msff.c), for counting and replay. */
+/* The DGEMM calls of one iteration of the unsplit network, for counting and
+ * replay. msff.c cuts the same products into per-chunk column blocks (and runs
+ * the one-row output layer as GEMV): the flop count is the same. */
 typedef struct gemm_call {
     int ta, tb; /* transposes */
     int m, n, k;
