@@ -237,6 +237,21 @@ void hp_jet_dense_jacobian(double *rows_weight, double *rows_bias, size_t ld_row
     }
 }
 
+void hp_jet_dense_reverse(double *d_in, const double *d_out, const double *in,
+                          const double *theta, size_t weight, size_t bias, size_t n_out,
+                          size_t n_in, size_t n_points, int order, int dim,
+                          hp_jet_param_sink sink) {
+    if (sink.grad) {
+        hp_jet_dense_backward(d_in, sink.grad + weight, sink.grad + bias, d_out, in,
+                              theta + weight, n_out, n_in, n_points, order, dim);
+        return;
+    }
+    hp_jet_dense_jacobian(sink.rows + weight, sink.rows + bias, sink.ld_rows, d_out, in, n_out,
+                          n_in, n_points, order, dim);
+    hp_jet_dense_backward(d_in, NULL, NULL, d_out, in, theta + weight, n_out, n_in, n_points,
+                          order, dim);
+}
+
 /* ---- activation ------------------------------------------------------------ */
 
 HP__VECTORISED void hp_jet_activation_forward(double *a, const double *z, hp_activation act,

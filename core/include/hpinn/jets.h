@@ -13,8 +13,9 @@
  *
  * The kernels below are the building blocks of every network plugin: dense,
  * elementwise activation, Fourier embedding, concatenation and the boundary
- * lift. Each has X_forward and X_backward over raw arrays (shapes in the comment
- * above each). Conventions shared by all of them:
+ * lift; after them the thread team and the chunked runner the plugins drive
+ * them with. Each kernel has X_forward and X_backward over raw arrays (shapes
+ * in the comment above each). Conventions shared by all of them:
  *   - backward is the exact vector-Jacobian product of forward;
  *   - parameter gradients (d_weight, d_bias, d_B) ACCUMULATE (+=);
  *   - input cotangents (d_in, d_z, ...) are OVERWRITTEN;
@@ -29,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hpinn/params.h"
 #include "hpinn/status.h"
 
 #ifdef __cplusplus
@@ -94,6 +96,26 @@ void hp_jet_dense_backward(double *d_in, double *d_weight, double *d_bias,
 void hp_jet_dense_jacobian(double *rows_weight, double *rows_bias, size_t ld_rows,
                            const double *d_out, const double *in, size_t n_out,
                            size_t n_in, size_t n_points, int order, int dim);
+
+/* Where a network's reverse pass puts the derivatives with respect to its
+ * parameters (offsets into theta address both): either the gradient, summed
+ * over points, or per-point Jacobian rows. Exactly one of grad and rows is set. */
+typedef struct hp_jet_param_sink {
+    double *grad;    /* n_params, ACCUMULATED (+=) */
+    double *rows;    /* row p (the sink's p-th point) at rows + p*ld_rows, ACCUMULATED */
+    size_t ld_rows;  /* n_params */
+} hp_jet_param_sink;
+
+/* One dense layer of a reverse pass, for either kind of sink; weight and bias
+ * are offsets of the layer's blocks in theta (and in the gradient / a row):
+ *   grad:  dense_backward into grad + weight, grad + bias
+ *   rows:  dense_jacobian into rows + weight, rows + bias, then dense_backward
+ *          for d_in only
+ * d_in (n_in x C*P, overwritten) may be NULL when nothing is below the layer. */
+void hp_jet_dense_reverse(double *d_in, const double *d_out, const double *in,
+                          const double *theta, size_t weight, size_t bias, size_t n_out,
+                          size_t n_in, size_t n_points, int order, int dim,
+                          hp_jet_param_sink sink);
 
 /* ---- elementwise activation ----------------------------------------------- */
 
@@ -175,8 +197,7 @@ void hp_jet_lift_backward(double *d_in, const double *d_out, const double *x,
 /* The jet kernels are independent per point except for the parameter-gradient
  * sums, so a network can split its points over threads: each thread runs the
  * whole network on its own chunks (single-threaded BLAS on data that is still in
- * its core's cache), and the per-thread gradients are summed in thread order at
- * the end, so results are bit-for-bit reproducible for a given thread count. */
+ * its core's cache). hp_jet_runner below builds a network's passes on these. */
 typedef struct hp_jet_team hp_jet_team;
 
 /* task(ctx, t, n) is run once for every t = 0..n-1, concurrently. */
@@ -207,6 +228,71 @@ typedef struct hp_jet_chunk {
 } hp_jet_chunk;
 size_t hp_jet_chunk_count(size_t n_points, size_t max_chunk);
 hp_jet_chunk hp_jet_chunk_at(size_t n_points, size_t n_chunks, size_t i);
+
+/* A network keeps its forward jets chunk by chunk (each a standard jet of the
+ * chunk's q points) but takes x's order of points for its output and cotangent.
+ * jet: rows x C*n_points; chunk_jet: rows x C*chunk.count.
+ *   gather:  chunk_jet = the chunk's columns of jet
+ *   scatter: the chunk's columns of jet = chunk_jet */
+void hp_jet_chunk_gather(double *chunk_jet, const double *jet, size_t rows, size_t n_points,
+                         hp_jet_chunk chunk, int order, int dim);
+void hp_jet_chunk_scatter(double *jet, const double *chunk_jet, size_t rows, size_t n_points,
+                          hp_jet_chunk chunk, int order, int dim);
+
+/* ---- chunked network runs ------------------------------------------------- */
+
+/* The driver both network plugins run on (jets_runner.c): the points are cut
+ * into chunks of at most `chunk_points` points that a team of `threads`
+ * threads takes from a shared counter, so a thread the OS preempts does not
+ * hold the others up; a thread takes one chunk through the WHOLE network (the
+ * plugin's callback) before the next, so every kernel reads jets the previous
+ * one has just written to its core's cache. The reverse pass hands out fixed
+ * GROUPS of consecutive chunks instead: each group accumulates into its own
+ * gradient buffer, and the buffers are added to the caller's gradient in group
+ * order, so the result is the same bits for any number of threads (it depends
+ * on chunk_points). The runner owns the team, one scratch buffer per thread
+ * and the group gradients; it allocates nothing after create(). Not reentrant:
+ * one pass per runner at a time. */
+typedef struct hp_jet_runner hp_jet_runner;
+
+/* The two parameters the runner reads, for the plugin's hp_param_def table. */
+#define HP_JET_RUNNER_PARAMS                                                                  \
+    {"threads", HP_PARAM_INT, "0", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 0, 256, NULL, 0,      \
+     "threads that share the points (0: one per CPU); results do not depend on it"},         \
+    {"chunk_points", HP_PARAM_INT, "64", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 1048576,     \
+     NULL, 0, "points a thread takes through the whole network at once (cache blocking; "     \
+     "results depend on it to rounding)"}
+
+/* The network's work on one chunk, with the calling thread's scratch (its own
+ * for the duration of the call; size: see create). ctx is the plugin's.
+ * forward: the chunk's jets, and its columns of the output;
+ * reverse: the chunk's cotangents back through the network, the parameter
+ *          derivatives into sink (whose rows, if any, start at the chunk's
+ *          first point). */
+typedef void (*hp_jet_chunk_forward_fn)(void *ctx, hp_jet_chunk chunk, double *scratch);
+typedef void (*hp_jet_chunk_reverse_fn)(void *ctx, hp_jet_chunk chunk, double *scratch,
+                                        hp_jet_param_sink sink);
+
+/* params: the plugin's, with HP_JET_RUNNER_PARAMS in its table (a chunk too
+ * large for the scratch is reported against chunk_points). Every thread gets
+ * scratch_per_column doubles per column of a full chunk's jet at order 2, i.e.
+ * scratch_per_column * hp_jet_runner_chunk_columns() doubles. n_params: the
+ * length of the gradients the reverse pass sums. */
+hp_status hp_jet_runner_create(const hp_params *params, int dim, size_t scratch_per_column,
+                               size_t n_params, hp_jet_runner **runner);
+/* NULL is ignored. */
+void hp_jet_runner_destroy(hp_jet_runner *runner);
+/* Columns of a full chunk's jet at order 2: (2 + dim) * chunk_points. */
+size_t hp_jet_runner_chunk_columns(const hp_jet_runner *runner);
+/* Runs forward on every chunk of n_points points. */
+void hp_jet_runner_forward(hp_jet_runner *runner, size_t n_points,
+                           hp_jet_chunk_forward_fn forward, void *ctx);
+/* Runs reverse on every chunk of n_points points, into exactly one of
+ *   grad: n_params, ACCUMULATED (+=);
+ *   rows: n_points x n_params, row-major, OVERWRITTEN (zeroed first). */
+void hp_jet_runner_reverse(hp_jet_runner *runner, size_t n_points,
+                           hp_jet_chunk_reverse_fn reverse, void *ctx, double *grad,
+                           double *rows);
 
 /* ---- initialisation ------------------------------------------------------- */
 
