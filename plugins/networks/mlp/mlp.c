@@ -15,14 +15,11 @@
  * Each slot keeps its forward jets (pre- and post-activation per layer) in one
  * buffer that only grows, so repeated calls at the same size never allocate.
  *
- * Threads and chunks (as in msff.c): the points are cut into chunks of at most
- * `chunk_points` points that a team of `threads` threads takes from a shared
- * counter, each chunk through the whole network (single-threaded BLAS on
- * cache-hot jets). Chunk [first, first+q) owns the region at
- * jets + per_column * C * first, where its jets are standard jets of q points.
- * The reverse pass sums fixed groups of chunks into their own gradient buffers,
- * added in group order: the same bits for any number of threads. */
-#include <stdatomic.h>
+ * Threads and chunks: hp_jet_runner (hpinn/jets.h) hands chunks of at most
+ * `chunk_points` points to a team of `threads` threads and sums the gradients
+ * so that they are the same bits for any number of threads; this file says
+ * what the network does to one chunk. Chunk [first, first+q) owns the region at
+ * jets + per_column * C * first, where its jets are standard jets of q points. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +39,7 @@ static const hp_param_def mlp_params[] = {
      "b of swish(z) = z sigmoid(b z); used only with activation: swish"},
     {"seed", HP_PARAM_INT, "1", HP_PARAM_HAS_MIN, 0, 0, NULL, 0,
      "seed of the Glorot initialisation (same seed, same theta, bit for bit)"},
-    {"threads", HP_PARAM_INT, "0", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 0, 256, NULL, 0,
-     "threads that share the points (0: one per CPU); results do not depend on it"},
-    {"chunk_points", HP_PARAM_INT, "64", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 1048576, NULL,
-     0, "points a thread takes through the whole network at once (cache blocking; "
-     "results depend on it to rounding)"},
+    HP_JET_RUNNER_PARAMS,
     HP_PARAM_END};
 
 typedef struct mlp_layer {
@@ -64,15 +57,12 @@ typedef struct mlp_slot {
     double *out;       /* n_outputs x cols */
 } mlp_slot;
 
-/* One thread's scratch for a chunk of at most chunk_points points (C = 2 + d). */
-typedef struct mlp_thread {
-    double *mem;
+/* One thread's scratch (hp_jet_runner) for a chunk of at most chunk_points
+ * points, cut for the largest chunk jet (C = 2 + d). */
+typedef struct mlp_scratch {
     double *out;       /* n_outputs x C*q: the chunk's output / cotangent */
     double *d_a, *d_z; /* width x C*q */
-} mlp_thread;
-
-/* Gradient groups of the reverse pass (as in msff.c). */
-#define MLP_GROUPS 8
+} mlp_scratch;
 
 typedef struct mlp {
     int dim, n_outputs, depth;
@@ -84,11 +74,7 @@ typedef struct mlp {
     size_t n_params;
     hp_param_block *blocks;
     char *names;
-    size_t chunk;      /* chunk_points */
-    int n_threads;
-    hp_jet_team *team;
-    mlp_thread *threads;
-    double *group_grad; /* MLP_GROUPS x n_params */
+    hp_jet_runner *runner;
     mlp_slot slots[HP_NETWORK_SLOTS];
 } mlp;
 
@@ -96,11 +82,7 @@ static void mlp_destroy(void *state) {
     mlp *net = state;
     if (!net) return;
     for (int s = 0; s < HP_NETWORK_SLOTS; s++) free(net->slots[s].mem);
-    hp_jet_team_destroy(net->team);
-    if (net->threads)
-        for (int t = 0; t < net->n_threads; t++) free(net->threads[t].mem);
-    free(net->threads);
-    free(net->group_grad);
+    hp_jet_runner_destroy(net->runner);
     free(net->layers);
     free(net->blocks);
     free(net->names);
@@ -151,26 +133,9 @@ static hp_status mlp_create(const hp_params *params, int input_dim, int n_output
     }
     net->n_params = off;
 
-    net->chunk = (size_t)hp_params_int(params, "chunk_points");
-    HP_CALL_GOTO(st, hp_jet_team_create((int)hp_params_int(params, "threads"), &net->team), fail);
-    net->n_threads = hp_jet_team_size(net->team);
-    HP_CALL_GOTO(st, hp_calloc((size_t)net->n_threads, sizeof *net->threads, &net->threads), fail);
-    size_t cq = (size_t)hp_jet_components(2, input_dim) * net->chunk, W = net->width;
-    size_t per_col = (size_t)n_outputs + 2 * W;
-    if (cq > ((size_t)-1) / sizeof(double) / (per_col + 1) / 2) {
-        st = hp_params_error(params, "chunk_points", "is too large for this network's "
-                             "scratch; expected a few hundred points at most");
-        goto fail;
-    }
-    HP_CALL_GOTO(st, hp_malloc(MLP_GROUPS * net->n_params * sizeof(double), &net->group_grad),
-                 fail);
-    for (int t = 0; t < net->n_threads; t++) {
-        mlp_thread *th = &net->threads[t];
-        HP_CALL_GOTO(st, hp_malloc(cq * per_col * sizeof(double), &th->mem), fail);
-        th->out = th->mem;
-        th->d_a = th->out + (size_t)n_outputs * cq;
-        th->d_z = th->d_a + W * cq;
-    }
+    size_t scratch_per_column = (size_t)n_outputs + 2 * net->width; /* see mlp_scratch */
+    HP_CALL_GOTO(st, hp_jet_runner_create(params, input_dim, scratch_per_column, net->n_params,
+                                          &net->runner), fail);
     *state = net;
     return HP_OK;
 fail:
@@ -230,71 +195,62 @@ static hp_status mlp_check_slot(int slot) {
     return HP_OK;
 }
 
-typedef struct mlp_run {
-    mlp *net;
+/* What one forward or reverse pass needs; chunk callbacks read it and write
+ * only their own chunk's jets, output columns, rows and scratch. */
+typedef struct mlp_pass {
+    const mlp *net;
     mlp_slot *s;
-    const double *theta, *x;      /* x: forward only */
-    int n_threads;
-    size_t n_chunks, n_groups;
-    atomic_size_t next;           /* the next chunk (forward) or group (reverse) */
-    const double *cotangent;      /* reverse only */
-    double *grad, *rows;          /* reverse: one of them */
-} mlp_run;
+    const double *theta;
+    const double *x;          /* forward only */
+    const double *cotangent;  /* reverse only */
+} mlp_pass;
 
 /* A chunk's input jet; z and a follow it (layer l at (d + l W) and (d + (D + l) W) rows). */
 static double *mlp_chunk(const mlp *net, const mlp_slot *s, hp_jet_chunk ch, int C) {
     return s->jets + mlp_per_column(net) * (size_t)C * ch.first;
 }
 
-static void mlp_forward_task(void *arg, int t, int n_team) {
-    (void)n_team;
-    const mlp_run *r = arg;
-    const mlp *net = r->net;
-    const mlp_slot *s = r->s;
-    if (t >= r->n_threads) return;
-    int d = net->dim, order = s->order, C = hp_jet_components(order, d);
-    size_t P = s->n_points, cols = (size_t)C * P, W = net->width, D = (size_t)net->depth;
-    size_t no = (size_t)net->n_outputs;
-    const double *theta = r->theta;
-    mlp_thread *th = &net->threads[t];
-    mlp_run *rw = arg; /* tasks only touch its counter */
-    for (;;) {
-        size_t i = atomic_fetch_add_explicit(&rw->next, 1, memory_order_relaxed);
-        if (i >= r->n_chunks) break;
-        hp_jet_chunk ch = hp_jet_chunk_at(P, r->n_chunks, i);
-        size_t q = ch.count, cq = (size_t)C * q;
-        double *input = mlp_chunk(net, s, ch, C);
-        double *z = input + (size_t)d * cq, *a = z + D * W * cq;
-        /* the identity jet of x: value x_a, d/dx_c = delta_ac, Laplacian 0 */
-        memset(input, 0, (size_t)d * cq * sizeof(double));
-        for (int c = 0; c < d; c++) {
-            double *row = input + (size_t)c * cq;
-            for (size_t p = 0; p < q; p++) row[p] = r->x[(ch.first + p) * (size_t)d + c];
-            if (order >= 1)
-                for (size_t p = 0; p < q; p++) row[(size_t)(c + 1) * q + p] = 1.0;
-        }
-        const double *in = input;
-        for (int l = 0; l < net->depth; l++) {
-            const mlp_layer *L = &net->layers[l];
-            double *zl = z + (size_t)l * W * cq, *al = a + (size_t)l * W * cq;
-            hp_jet_dense_forward(zl, in, theta + L->weight, theta + L->bias, L->n_out, L->n_in, q,
-                                 order, d);
-            hp_jet_activation_forward(al, zl, net->act, W, q, order, d);
-            in = al;
-        }
-        const mlp_layer *O = &net->layers[net->depth];
-        hp_jet_dense_forward(th->out, in, theta + O->weight, theta + O->bias, no, O->n_in, q,
-                             order, d);
-        for (size_t o = 0; o < no; o++)
-            for (int c = 0; c < C; c++)
-                memcpy(s->out + o * cols + (size_t)c * P + ch.first, th->out + o * cq + (size_t)c * q,
-                       q * sizeof(double));
-    }
+static mlp_scratch mlp_scratch_at(const mlp *net, double *scratch) {
+    size_t cq = hp_jet_runner_chunk_columns(net->runner);
+    mlp_scratch sc;
+    sc.out = scratch;
+    sc.d_a = sc.out + (size_t)net->n_outputs * cq;
+    sc.d_z = sc.d_a + net->width * cq;
+    return sc;
 }
 
-/* Threads worth waking for n work items (chunks or groups). */
-static int mlp_threads_for(const mlp *net, size_t n_items) {
-    return n_items < (size_t)net->n_threads ? (n_items ? (int)n_items : 1) : net->n_threads;
+static void mlp_chunk_forward(void *arg, hp_jet_chunk ch, double *scratch) {
+    const mlp_pass *r = arg;
+    const mlp *net = r->net;
+    const mlp_slot *s = r->s;
+    int d = net->dim, order = s->order, C = hp_jet_components(order, d);
+    size_t W = net->width, D = (size_t)net->depth;
+    size_t q = ch.count, cq = (size_t)C * q;
+    const double *theta = r->theta;
+    mlp_scratch sc = mlp_scratch_at(net, scratch);
+    double *input = mlp_chunk(net, s, ch, C);
+    double *z = input + (size_t)d * cq, *a = z + D * W * cq;
+    /* the identity jet of x: value x_a, d/dx_c = delta_ac, Laplacian 0 */
+    memset(input, 0, (size_t)d * cq * sizeof(double));
+    for (int c = 0; c < d; c++) {
+        double *row = input + (size_t)c * cq;
+        for (size_t p = 0; p < q; p++) row[p] = r->x[(ch.first + p) * (size_t)d + c];
+        if (order >= 1)
+            for (size_t p = 0; p < q; p++) row[(size_t)(c + 1) * q + p] = 1.0;
+    }
+    const double *in = input;
+    for (int l = 0; l < net->depth; l++) {
+        const mlp_layer *L = &net->layers[l];
+        double *zl = z + (size_t)l * W * cq, *al = a + (size_t)l * W * cq;
+        hp_jet_dense_forward(zl, in, theta + L->weight, theta + L->bias, L->n_out, L->n_in, q,
+                             order, d);
+        hp_jet_activation_forward(al, zl, net->act, W, q, order, d);
+        in = al;
+    }
+    const mlp_layer *O = &net->layers[net->depth];
+    size_t no = (size_t)net->n_outputs;
+    hp_jet_dense_forward(sc.out, in, theta + O->weight, theta + O->bias, no, O->n_in, q, order, d);
+    hp_jet_chunk_scatter(s->out, sc.out, no, s->n_points, ch, order, d);
 }
 
 static hp_status mlp_forward(void *state, int slot, const double *theta, const double *x,
@@ -305,118 +261,52 @@ static hp_status mlp_forward(void *state, int slot, const double *theta, const d
         HP_ERROR(HP_ERR_INTERNAL, "mlp: order %d requested; expected 0, 1 or 2", order);
     mlp_slot *s = &net->slots[slot];
     int C = hp_jet_components(order, net->dim);
-    size_t P = n_points, cols = (size_t)C * P;
-    HP_CALL(mlp_slot_prepare(net, s, cols));
-    s->n_points = P;
+    HP_CALL(mlp_slot_prepare(net, s, (size_t)C * n_points));
+    s->n_points = n_points;
     s->order = order;
-    size_t n_chunks = hp_jet_chunk_count(P, net->chunk);
-    mlp_run r = {.net = net, .s = s, .theta = theta, .x = x,
-                 .n_threads = mlp_threads_for(net, n_chunks), .n_chunks = n_chunks};
-    atomic_init(&r.next, 0);
-    if (r.n_threads > 1) hp_jet_team_run(net->team, mlp_forward_task, &r);
-    else mlp_forward_task(&r, 0, 1);
+    mlp_pass r = {.net = net, .s = s, .theta = theta, .x = x};
+    hp_jet_runner_forward(net->runner, n_points, mlp_chunk_forward, &r);
     s->ready = 1;
     *out = s->out;
     return HP_OK;
 }
 
-/* The reverse pass of one chunk: into grad (summed) or r->rows (per point). */
-static void mlp_chunk_reverse(const mlp_run *r, mlp_thread *th, hp_jet_chunk ch, double *grad) {
+/* The reverse pass of one chunk, output layer first. */
+static void mlp_chunk_reverse(void *arg, hp_jet_chunk ch, double *scratch,
+                              hp_jet_param_sink sink) {
+    const mlp_pass *r = arg;
     const mlp *net = r->net;
     const mlp_slot *s = r->s;
     int d = net->dim, order = s->order, C = hp_jet_components(order, d);
-    size_t P = s->n_points, cols = (size_t)C * P, W = net->width, D = (size_t)net->depth;
-    size_t no = (size_t)net->n_outputs, ld = net->n_params;
+    size_t W = net->width, D = (size_t)net->depth;
     size_t q = ch.count, cq = (size_t)C * q;
-    const double *theta = r->theta;
+    mlp_scratch sc = mlp_scratch_at(net, scratch);
     const double *input = mlp_chunk(net, s, ch, C);
     const double *z = input + (size_t)d * cq, *a = z + D * W * cq;
-    double *rows = r->rows ? r->rows + ch.first * ld : NULL;
-    for (size_t o = 0; o < no; o++)
-        for (int c = 0; c < C; c++)
-            memcpy(th->out + o * cq + (size_t)c * q,
-                   r->cotangent + o * cols + (size_t)c * P + ch.first, q * sizeof(double));
-    const double *d_out = th->out;
+    hp_jet_chunk_gather(sc.out, r->cotangent, (size_t)net->n_outputs, s->n_points, ch, order, d);
+    const double *d_out = sc.out;
     for (int l = net->depth; l >= 0; l--) {
         const mlp_layer *L = &net->layers[l];
         const double *in = l == 0 ? input : a + (size_t)(l - 1) * W * cq;
         if (l < net->depth) {
-            hp_jet_activation_backward(th->d_z, th->d_a, z + (size_t)l * W * cq,
+            hp_jet_activation_backward(sc.d_z, sc.d_a, z + (size_t)l * W * cq,
                                        a + (size_t)l * W * cq, net->act, W, q, order, d);
-            d_out = th->d_z;
+            d_out = sc.d_z;
         }
-        double *d_in = l > 0 ? th->d_a : NULL;
-        if (grad) {
-            hp_jet_dense_backward(d_in, grad + L->weight, grad + L->bias, d_out, in,
-                                  theta + L->weight, L->n_out, L->n_in, q, order, d);
-        } else {
-            hp_jet_dense_jacobian(rows + L->weight, rows + L->bias, ld, d_out, in, L->n_out,
-                                  L->n_in, q, order, d);
-            hp_jet_dense_backward(d_in, NULL, NULL, d_out, in, theta + L->weight, L->n_out,
-                                  L->n_in, q, order, d);
-        }
+        hp_jet_dense_reverse(l > 0 ? sc.d_a : NULL, d_out, in, r->theta, L->weight, L->bias,
+                             L->n_out, L->n_in, q, order, d, sink);
     }
 }
 
-/* The reverse pass over the chunk groups thread t takes, shared by backward
- * (r->grad: each group into its own gradient buffer, or straight into r->grad
- * when there is one group) and jacobian (r->rows: per-point rows,
- * ld = n_params; chunks own disjoint rows). */
-static void mlp_reverse_task(void *arg, int t, int n_team) {
-    (void)n_team;
-    mlp_run *r = arg; /* tasks only touch its counter */
-    if (t >= r->n_threads) return;
-    const mlp *net = r->net;
-    for (;;) {
-        size_t g = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
-        if (g >= r->n_groups) break;
-        hp_jet_chunk group = hp_jet_chunk_at(r->n_chunks, r->n_groups, g);
-        double *grad = NULL;
-        if (r->grad && r->n_groups == 1) {
-            grad = r->grad;
-        } else if (r->grad) {
-            grad = net->group_grad + g * net->n_params;
-            memset(grad, 0, net->n_params * sizeof *grad);
-        }
-        /* a group's last chunk first: the forward may have left it in the cache */
-        for (size_t i = group.first + group.count; i-- > group.first;)
-            mlp_chunk_reverse(r, &net->threads[t],
-                              hp_jet_chunk_at(r->s->n_points, r->n_chunks, i), grad);
-    }
-}
-
-/* grad += the group gradients, in group order, parameters split over the team. */
-static void mlp_sum_groups_task(void *arg, int t, int n_team) {
-    const mlp_run *r = arg;
-    if (t >= r->n_threads) return;
-    size_t np = r->net->n_params, lo = np * (size_t)t / (size_t)r->n_threads;
-    size_t hi = np * (size_t)(t + 1) / (size_t)r->n_threads;
-    (void)n_team;
-    for (size_t g = 0; g < r->n_groups; g++) {
-        const double *restrict src = r->net->group_grad + g * np;
-        double *restrict dst = r->grad;
-        for (size_t i = lo; i < hi; i++) dst[i] += src[i];
-    }
-}
-
+/* Shared by backward (grad) and jacobian (rows, n_points x n_params). */
 static hp_status mlp_reverse(mlp *net, int slot, const double *theta, const double *cotangent,
                              double *grad, double *rows) {
     HP_CALL(mlp_check_slot(slot));
     mlp_slot *s = &net->slots[slot];
     if (!s->ready)
         HP_ERROR(HP_ERR_INTERNAL, "mlp: reverse pass on slot %d without a forward on it", slot);
-    size_t n_chunks = hp_jet_chunk_count(s->n_points, net->chunk);
-    size_t n_groups = n_chunks < MLP_GROUPS ? n_chunks : MLP_GROUPS;
-    mlp_run r = {.net = net, .s = s, .theta = theta, .n_threads = mlp_threads_for(net, n_groups),
-                 .n_chunks = n_chunks, .n_groups = n_groups, .cotangent = cotangent,
-                 .grad = grad, .rows = rows};
-    atomic_init(&r.next, 0);
-    if (r.n_threads > 1) hp_jet_team_run(net->team, mlp_reverse_task, &r);
-    else mlp_reverse_task(&r, 0, 1);
-    if (grad && r.n_groups > 1) {
-        if (r.n_threads > 1) hp_jet_team_run(net->team, mlp_sum_groups_task, &r);
-        else mlp_sum_groups_task(&r, 0, 1);
-    }
+    mlp_pass r = {.net = net, .s = s, .theta = theta, .cotangent = cotangent};
+    hp_jet_runner_reverse(net->runner, s->n_points, mlp_chunk_reverse, &r, grad, rows);
     return HP_OK;
 }
 
@@ -428,10 +318,7 @@ static hp_status mlp_backward(void *state, int slot, const double *theta,
 
 static hp_status mlp_jacobian(void *state, int slot, const double *theta,
                               const double *weights, double *rows) {
-    mlp *net = state;
-    HP_CALL(mlp_check_slot(slot));
-    memset(rows, 0, net->slots[slot].n_points * net->n_params * sizeof *rows);
-    HP_CALL(mlp_reverse(net, slot, theta, weights, NULL, rows));
+    HP_CALL(mlp_reverse(state, slot, theta, weights, NULL, rows));
     return HP_OK;
 }
 
