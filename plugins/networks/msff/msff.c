@@ -25,21 +25,15 @@
  * evaluates fixed point sets, so a slot keeps its embeddings and recomputes them
  * only when the points, B or the order change (checked bytewise, O(P d + K m d)).
  *
- * Threads and chunks: the points are cut into chunks of at most `chunk_points`
- * points (hp_jet_chunk_at) that a team of `threads` threads (hp_jet_team) takes
- * from a shared counter, so a thread that the OS preempts does not hold the
- * others up. A thread runs the WHOLE network on one chunk before the next, so
- * each GEMM reads jets the previous kernel has just written (they fit in the
- * core's L2) and the elementwise passes run on all cores, with single-threaded
- * BLAS. The forward jets are stored chunk by chunk: chunk [first, first+q) owns
- * the region at jets + per_column * C * first, in which every jet (embeddings,
- * pre- and post-activations) is a standard jet of q points. Only the output is
- * in the caller's layout. The reverse pass hands out fixed GROUPS of
- * consecutive chunks instead; each group accumulates into its own gradient
- * buffer, and the buffers are added to the caller's gradient in group order.
- * Nothing depends on which thread did what: the result is the same bits for
- * any number of threads (it depends on chunk_points). */
-#include <stdatomic.h>
+ * Threads and chunks: hp_jet_runner (hpinn/jets.h) cuts the points into chunks
+ * of at most `chunk_points` points that a team of `threads` threads takes
+ * through the WHOLE network one at a time (each GEMM reads jets the previous
+ * kernel has just written, still in the core's L2), and sums the gradients so
+ * that they are the same bits for any number of threads; this file says what
+ * the network does to one chunk. The forward jets are stored chunk by chunk:
+ * chunk [first, first+q) owns the region at jets + per_column * C * first, in
+ * which every jet (embeddings, pre- and post-activations) is a standard jet of
+ * q points. Only the output is in the caller's layout. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,11 +60,7 @@ static const hp_param_def msff_params[] = {
      "train the B_k too (they are then part of theta)"},
     {"seed", HP_PARAM_INT, "1", HP_PARAM_HAS_MIN, 0, 0, NULL, 0,
      "seed of B_k and of the Glorot initialisation (same seed, same theta, bit for bit)"},
-    {"threads", HP_PARAM_INT, "0", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 0, 256, NULL, 0,
-     "threads that share the points (0: one per CPU); results do not depend on it"},
-    {"chunk_points", HP_PARAM_INT, "64", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 1048576, NULL,
-     0, "points a thread takes through the whole network at once (cache blocking; "
-     "results depend on it to rounding)"},
+    HP_JET_RUNNER_PARAMS,
     HP_PARAM_END};
 
 typedef struct msff_layer {
@@ -91,18 +81,14 @@ typedef struct msff_slot {
     double *out;          /* n_outputs x cols */
 } msff_slot;
 
-/* One thread's scratch for a chunk of at most chunk_points points (C = 2 + d). */
-typedef struct msff_thread {
-    double *mem;
+/* One thread's scratch (hp_jet_runner) for a chunk of at most chunk_points
+ * points, cut for the largest chunk jet (C = 2 + d). */
+typedef struct msff_scratch {
     double *out;          /* n_outputs x C*q: the chunk's output / cotangent */
     double *d_concat;     /* K*width x C*q: cotangent of the concatenated last layer */
     double *d_a, *d_z;    /* width x C*q */
     double *d_embedding;  /* 2m x C*q, only with trainable features */
-} msff_thread;
-
-/* Gradient groups of the reverse pass (see the file comment): enough for the
- * threads to balance, few enough that zeroing and summing them stays cheap. */
-#define MSFF_GROUPS 8
+} msff_scratch;
 
 /* The jets of one chunk of q points (C*q columns) inside a slot. */
 typedef struct msff_chunk_jets {
@@ -122,11 +108,7 @@ typedef struct msff {
     size_t n_params, n_blocks;
     hp_param_block *blocks;
     char *names;
-    size_t chunk;       /* chunk_points */
-    int n_threads;      /* of the team */
-    hp_jet_team *team;
-    msff_thread *threads; /* one per team thread */
-    double *group_grad;   /* MSFF_GROUPS x n_params */
+    hp_jet_runner *runner;
     msff_slot slots[HP_NETWORK_SLOTS];
 } msff;
 
@@ -136,11 +118,7 @@ static void msff_destroy(void *state) {
     msff *net = state;
     if (!net) return;
     for (int s = 0; s < HP_NETWORK_SLOTS; s++) free(net->slots[s].mem);
-    hp_jet_team_destroy(net->team);
-    if (net->threads)
-        for (int t = 0; t < net->n_threads; t++) free(net->threads[t].mem);
-    free(net->threads);
-    free(net->group_grad);
+    hp_jet_runner_destroy(net->runner);
     free(net->b_frozen);
     free(net->b_offset);
     free(net->layers);
@@ -221,33 +199,11 @@ static hp_status msff_create(const hp_params *params, int input_dim, int n_outpu
     }
     net->n_params = off;
 
-    net->chunk = (size_t)hp_params_int(params, "chunk_points");
-    HP_CALL_GOTO(st, hp_jet_team_create((int)hp_params_int(params, "threads"), &net->team), fail);
-    net->n_threads = hp_jet_team_size(net->team);
-    HP_CALL_GOTO(st, hp_calloc((size_t)net->n_threads, sizeof *net->threads, &net->threads), fail);
-    size_t cq = (size_t)hp_jet_components(2, input_dim) * net->chunk, W = net->width;
-    size_t per_col = (size_t)n_outputs + K * W + 2 * W + (net->trainable ? 2 * net->m : 0);
-    if (cq > ((size_t)-1) / sizeof(double) / (per_col + 1) / 2) {
-        st = hp_params_error(params, "chunk_points", "is too large for this network's "
-                             "scratch; expected a few hundred points at most");
-        goto fail;
-    }
-    HP_CALL_GOTO(st, hp_malloc(MSFF_GROUPS * net->n_params * sizeof(double), &net->group_grad),
-                 fail);
-    for (int t = 0; t < net->n_threads; t++) {
-        msff_thread *th = &net->threads[t];
-        HP_CALL_GOTO(st, hp_malloc(cq * per_col * sizeof(double), &th->mem), fail);
-        double *q = th->mem;
-        th->out = q;
-        q += (size_t)n_outputs * cq;
-        th->d_concat = q;
-        q += K * W * cq;
-        th->d_a = q;
-        q += W * cq;
-        th->d_z = q;
-        q += W * cq;
-        th->d_embedding = net->trainable ? q : NULL;
-    }
+    size_t W = net->width; /* scratch: see msff_scratch */
+    size_t scratch_per_column =
+        (size_t)n_outputs + K * W + 2 * W + (net->trainable ? 2 * net->m : 0);
+    HP_CALL_GOTO(st, hp_jet_runner_create(params, input_dim, scratch_per_column, net->n_params,
+                                          &net->runner), fail);
     *state = net;
     return HP_OK;
 fail:
@@ -337,67 +293,58 @@ static hp_status msff_check_slot(int slot) {
     return HP_OK;
 }
 
-/* What a team run needs; tasks read it, and write only their own chunks,
- * their own thread scratch and (thread 0) the caller's grad. */
-typedef struct msff_run {
-    msff *net;
+/* What one forward or reverse pass needs; chunk callbacks read it and write
+ * only their own chunk's jets, output columns, rows and scratch. */
+typedef struct msff_pass {
+    const msff *net;
     msff_slot *s;
     const double *theta;
-    int order, n_threads, embed;  /* embed: recompute the embeddings */
-    size_t n_chunks, n_groups;
-    atomic_size_t next;           /* the next chunk (forward) or group (reverse) */
-    const double *cotangent;      /* reverse only */
-    double *grad, *rows;          /* reverse: one of them */
-} msff_run;
+    int embed;                /* forward: recompute the embeddings */
+    const double *cotangent;  /* reverse only */
+} msff_pass;
 
-/* Threads worth waking for n work items (chunks or groups). */
-static int msff_threads_for(const msff *net, size_t n_items) {
-    return n_items < (size_t)net->n_threads ? (n_items ? (int)n_items : 1) : net->n_threads;
+static msff_scratch msff_scratch_at(const msff *net, double *scratch) {
+    size_t cq = hp_jet_runner_chunk_columns(net->runner), W = net->width;
+    msff_scratch sc;
+    sc.out = scratch;
+    sc.d_concat = sc.out + (size_t)net->n_outputs * cq;
+    sc.d_a = sc.d_concat + net->K * W * cq;
+    sc.d_z = sc.d_a + W * cq;
+    sc.d_embedding = net->trainable ? sc.d_z + W * cq : NULL;
+    return sc;
 }
 
-static void msff_forward_task(void *arg, int t, int n_team) {
-    (void)n_team;
-    const msff_run *r = arg;
+static void msff_chunk_forward(void *arg, hp_jet_chunk ch, double *scratch) {
+    const msff_pass *r = arg;
     const msff *net = r->net;
     const msff_slot *s = r->s;
-    if (t >= r->n_threads) return;
-    int d = net->dim, order = r->order, C = hp_jet_components(order, d);
-    size_t P = s->n_points, cols = (size_t)C * P, W = net->width, K = net->K, m = net->m;
-    size_t no = (size_t)net->n_outputs;
+    int d = net->dim, order = s->order, C = hp_jet_components(order, d);
+    size_t W = net->width, K = net->K, m = net->m, no = (size_t)net->n_outputs;
+    size_t q = ch.count, cq = (size_t)C * q;
     const double *theta = r->theta;
-    msff_thread *th = &net->threads[t];
+    msff_scratch sc = msff_scratch_at(net, scratch);
     const msff_layer *O = &net->layers[net->depth];
-    msff_run *rw = arg; /* tasks only touch its counter */
-    for (;;) {
-        size_t i = atomic_fetch_add_explicit(&rw->next, 1, memory_order_relaxed);
-        if (i >= r->n_chunks) break;
-        hp_jet_chunk ch = hp_jet_chunk_at(P, r->n_chunks, i);
-        size_t q = ch.count, cq = (size_t)C * q;
-        msff_chunk_jets j = msff_chunk(net, s, ch, C);
-        for (size_t k = 0; k < K; k++) {
-            double *E = j.embedding + k * 2 * m * cq;
-            if (r->embed)
-                hp_jet_fourier_forward(E, s->x_copy + ch.first * (size_t)d, s->b_copy + k * m * d,
-                                       m, q, order, d);
-            const double *in = E;
-            for (int l = 0; l < net->depth; l++) {
-                const msff_layer *L = &net->layers[l];
-                size_t blk = ((size_t)l * K + k) * W * cq;
-                hp_jet_dense_forward(j.z + blk, in, theta + L->weight, theta + L->bias, L->n_out,
-                                     L->n_in, q, order, d);
-                hp_jet_activation_forward(j.a + blk, j.z + blk, net->act, W, q, order, d);
-                in = j.a + blk;
-            }
+    msff_chunk_jets j = msff_chunk(net, s, ch, C);
+    for (size_t k = 0; k < K; k++) {
+        double *E = j.embedding + k * 2 * m * cq;
+        if (r->embed)
+            hp_jet_fourier_forward(E, s->x_copy + ch.first * (size_t)d, s->b_copy + k * m * d,
+                                   m, q, order, d);
+        const double *in = E;
+        for (int l = 0; l < net->depth; l++) {
+            const msff_layer *L = &net->layers[l];
+            size_t blk = ((size_t)l * K + k) * W * cq;
+            hp_jet_dense_forward(j.z + blk, in, theta + L->weight, theta + L->bias, L->n_out,
+                                 L->n_in, q, order, d);
+            hp_jet_activation_forward(j.a + blk, j.z + blk, net->act, W, q, order, d);
+            in = j.a + blk;
         }
-        /* the last layer's K blocks are adjacent: together they are the concatenation */
-        const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
-        hp_jet_dense_forward(th->out, concat, theta + O->weight, theta + O->bias, no, O->n_in, q,
-                             order, d);
-        for (size_t o = 0; o < no; o++)
-            for (int c = 0; c < C; c++)
-                memcpy(s->out + o * cols + (size_t)c * P + ch.first, th->out + o * cq + (size_t)c * q,
-                       q * sizeof(double));
     }
+    /* the last layer's K blocks are adjacent: together they are the concatenation */
+    const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
+    hp_jet_dense_forward(sc.out, concat, theta + O->weight, theta + O->bias, no, O->n_in, q,
+                         order, d);
+    hp_jet_chunk_scatter(s->out, sc.out, no, s->n_points, ch, order, d);
 }
 
 static hp_status msff_forward(void *state, int slot, const double *theta, const double *x,
@@ -423,139 +370,68 @@ static hp_status msff_forward(void *state, int slot, const double *theta, const 
     }
     s->n_points = P;
     s->order = order;
-    size_t n_chunks = hp_jet_chunk_count(P, net->chunk);
-    msff_run r = {.net = net, .s = s, .theta = theta, .order = order,
-                  .n_threads = msff_threads_for(net, n_chunks), .embed = !same,
-                  .n_chunks = n_chunks};
-    atomic_init(&r.next, 0);
-    if (r.n_threads > 1) hp_jet_team_run(net->team, msff_forward_task, &r);
-    else msff_forward_task(&r, 0, 1);
+    msff_pass r = {.net = net, .s = s, .theta = theta, .embed = !same};
+    hp_jet_runner_forward(net->runner, P, msff_chunk_forward, &r);
     s->embedding_valid = 1;
     s->ready = 1;
     *out = s->out;
     return HP_OK;
 }
 
-/* The reverse pass of one chunk: into grad (summed) or r->rows (per point). */
-static void msff_chunk_reverse(const msff_run *r, msff_thread *th, hp_jet_chunk ch,
-                               double *grad) {
+/* The reverse pass of one chunk: the output layer, then each branch down its
+ * hidden layers (the K branches share them, so their derivatives accumulate in
+ * the same gradient entries / rows) to its embedding. */
+static void msff_chunk_reverse(void *arg, hp_jet_chunk ch, double *scratch,
+                               hp_jet_param_sink sink) {
+    const msff_pass *r = arg;
     const msff *net = r->net;
     const msff_slot *s = r->s;
     int d = net->dim, order = s->order, C = hp_jet_components(order, d);
-    size_t P = s->n_points, cols = (size_t)C * P, W = net->width, K = net->K, m = net->m;
-    size_t no = (size_t)net->n_outputs, ld = net->n_params;
+    size_t W = net->width, K = net->K, m = net->m, no = (size_t)net->n_outputs;
     size_t q = ch.count, cq = (size_t)C * q;
     const double *theta = r->theta;
+    msff_scratch sc = msff_scratch_at(net, scratch);
     const msff_layer *O = &net->layers[net->depth];
     msff_chunk_jets j = msff_chunk(net, s, ch, C);
-    double *rows = r->rows ? r->rows + ch.first * ld : NULL;
-    for (size_t o = 0; o < no; o++)
-        for (int c = 0; c < C; c++)
-            memcpy(th->out + o * cq + (size_t)c * q,
-                   r->cotangent + o * cols + (size_t)c * P + ch.first, q * sizeof(double));
+    hp_jet_chunk_gather(sc.out, r->cotangent, no, s->n_points, ch, order, d);
     const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
-    if (grad) {
-        hp_jet_dense_backward(th->d_concat, grad + O->weight, grad + O->bias, th->out,
-                              concat, theta + O->weight, no, O->n_in, q, order, d);
-    } else {
-        hp_jet_dense_jacobian(rows + O->weight, rows + O->bias, ld, th->out, concat, no,
-                              O->n_in, q, order, d);
-        hp_jet_dense_backward(th->d_concat, NULL, NULL, th->out, concat, theta + O->weight,
-                              no, O->n_in, q, order, d);
-    }
+    hp_jet_dense_reverse(sc.d_concat, sc.out, concat, theta, O->weight, O->bias, no, O->n_in, q,
+                         order, d, sink);
     for (size_t k = 0; k < K; k++) {
-        const double *d_a = th->d_concat + k * W * cq;
+        const double *d_a = sc.d_concat + k * W * cq;
         const double *E = j.embedding + k * 2 * m * cq;
         for (int l = net->depth - 1; l >= 0; l--) {
             const msff_layer *L = &net->layers[l];
             size_t blk = ((size_t)l * K + k) * W * cq;
-            hp_jet_activation_backward(th->d_z, d_a, j.z + blk, j.a + blk, net->act, W, q,
-                                       order, d);
+            hp_jet_activation_backward(sc.d_z, d_a, j.z + blk, j.a + blk, net->act, W, q, order,
+                                       d);
             const double *in = l == 0 ? E : j.a + ((size_t)(l - 1) * K + k) * W * cq;
-            double *d_in = l > 0 ? th->d_a : th->d_embedding; /* NULL when B is frozen */
-            if (grad) {
-                hp_jet_dense_backward(d_in, grad + L->weight, grad + L->bias, th->d_z, in,
-                                      theta + L->weight, L->n_out, L->n_in, q, order, d);
-            } else {
-                hp_jet_dense_jacobian(rows + L->weight, rows + L->bias, ld, th->d_z, in,
-                                      L->n_out, L->n_in, q, order, d);
-                hp_jet_dense_backward(d_in, NULL, NULL, th->d_z, in, theta + L->weight,
-                                      L->n_out, L->n_in, q, order, d);
-            }
-            d_a = th->d_a;
+            double *d_in = l > 0 ? sc.d_a : sc.d_embedding; /* NULL when B is frozen */
+            hp_jet_dense_reverse(d_in, sc.d_z, in, theta, L->weight, L->bias, L->n_out, L->n_in,
+                                 q, order, d, sink);
+            d_a = sc.d_a;
         }
         if (net->trainable) {
             const double *B = msff_B(net, theta, k), *xc = s->x_copy + ch.first * (size_t)d;
-            if (grad)
-                hp_jet_fourier_backward(grad + net->b_offset[k], th->d_embedding, E, xc, B,
+            if (sink.grad)
+                hp_jet_fourier_backward(sink.grad + net->b_offset[k], sc.d_embedding, E, xc, B,
                                         m, q, order, d);
             else
-                hp_jet_fourier_jacobian(rows + net->b_offset[k], ld, th->d_embedding, E, xc,
-                                        B, m, q, order, d);
+                hp_jet_fourier_jacobian(sink.rows + net->b_offset[k], sink.ld_rows,
+                                        sc.d_embedding, E, xc, B, m, q, order, d);
         }
     }
 }
 
-/* The reverse pass over the chunk groups thread t takes, shared by backward
- * (r->grad: each group into its own gradient buffer, or straight into r->grad
- * when there is one group) and jacobian (r->rows: per-point rows with
- * ld = n_params, accumulated over the K branches that share the hidden layers;
- * chunks own disjoint rows). */
-static void msff_reverse_task(void *arg, int t, int n_team) {
-    (void)n_team;
-    msff_run *r = arg; /* tasks only touch its counter */
-    if (t >= r->n_threads) return;
-    const msff *net = r->net;
-    for (;;) {
-        size_t g = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
-        if (g >= r->n_groups) break;
-        hp_jet_chunk group = hp_jet_chunk_at(r->n_chunks, r->n_groups, g);
-        double *grad = NULL;
-        if (r->grad && r->n_groups == 1) {
-            grad = r->grad;
-        } else if (r->grad) {
-            grad = net->group_grad + g * net->n_params;
-            memset(grad, 0, net->n_params * sizeof *grad);
-        }
-        /* a group's last chunk first: the forward may have left it in the cache */
-        for (size_t i = group.first + group.count; i-- > group.first;)
-            msff_chunk_reverse(r, &net->threads[t],
-                               hp_jet_chunk_at(r->s->n_points, r->n_chunks, i), grad);
-    }
-}
-
-/* grad += the group gradients, in group order, parameters split over the team. */
-static void msff_sum_groups_task(void *arg, int t, int n_team) {
-    const msff_run *r = arg;
-    if (t >= r->n_threads) return;
-    size_t np = r->net->n_params, lo = np * (size_t)t / (size_t)r->n_threads;
-    size_t hi = np * (size_t)(t + 1) / (size_t)r->n_threads;
-    (void)n_team;
-    for (size_t g = 0; g < r->n_groups; g++) {
-        const double *restrict src = r->net->group_grad + g * np;
-        double *restrict dst = r->grad;
-        for (size_t i = lo; i < hi; i++) dst[i] += src[i];
-    }
-}
-
+/* Shared by backward (grad) and jacobian (rows, n_points x n_params). */
 static hp_status msff_reverse(msff *net, int slot, const double *theta,
                               const double *cotangent, double *grad, double *rows) {
     HP_CALL(msff_check_slot(slot));
     msff_slot *s = &net->slots[slot];
     if (!s->ready)
         HP_ERROR(HP_ERR_INTERNAL, "msff: reverse pass on slot %d without a forward on it", slot);
-    size_t n_chunks = hp_jet_chunk_count(s->n_points, net->chunk);
-    size_t n_groups = n_chunks < MSFF_GROUPS ? n_chunks : MSFF_GROUPS;
-    msff_run r = {.net = net, .s = s, .theta = theta, .order = s->order,
-                  .n_threads = msff_threads_for(net, n_groups), .n_chunks = n_chunks,
-                  .n_groups = n_groups, .cotangent = cotangent, .grad = grad, .rows = rows};
-    atomic_init(&r.next, 0);
-    if (r.n_threads > 1) hp_jet_team_run(net->team, msff_reverse_task, &r);
-    else msff_reverse_task(&r, 0, 1);
-    if (grad && r.n_groups > 1) {
-        if (r.n_threads > 1) hp_jet_team_run(net->team, msff_sum_groups_task, &r);
-        else msff_sum_groups_task(&r, 0, 1);
-    }
+    msff_pass r = {.net = net, .s = s, .theta = theta, .cotangent = cotangent};
+    hp_jet_runner_reverse(net->runner, s->n_points, msff_chunk_reverse, &r, grad, rows);
     return HP_OK;
 }
 
@@ -567,10 +443,7 @@ static hp_status msff_backward(void *state, int slot, const double *theta,
 
 static hp_status msff_jacobian(void *state, int slot, const double *theta,
                                const double *weights, double *rows) {
-    msff *net = state;
-    HP_CALL(msff_check_slot(slot));
-    memset(rows, 0, net->slots[slot].n_points * net->n_params * sizeof *rows);
-    HP_CALL(msff_reverse(net, slot, theta, weights, NULL, rows));
+    HP_CALL(msff_reverse(state, slot, theta, weights, NULL, rows));
     return HP_OK;
 }
 
