@@ -653,6 +653,93 @@ static void test_chunks(void **state) {
     assert_int_equal(hp_jet_chunk_at(5, 0, 0).count, 0);
 }
 
+/* Chunk gather/scatter against the definition: column c*P + first + j of the jet
+ * is column c*count + j of the chunk's jet. */
+static void test_chunk_gather_scatter(void **state) {
+    (void)state;
+    const size_t rows = 3, P = 11;
+    for (int dim = 1; dim <= 2; dim++)
+        for (int order = 0; order <= 2; order++) {
+            size_t C = (size_t)hp_jet_components(order, dim);
+            hp_jet_chunk ch = {4, 5};
+            double *jet = alloc_doubles(rows * C * P), *chunk = alloc_doubles(rows * C * ch.count);
+            double *back = alloc_doubles(rows * C * P);
+            fill_random(jet, rows * C * P, 1.0);
+            hp_jet_chunk_gather(chunk, jet, rows, P, ch, order, dim);
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c = 0; c < C; c++)
+                    for (size_t j = 0; j < ch.count; j++)
+                        assert_true(chunk[r * C * ch.count + c * ch.count + j] == jet[r * C * P + c * P + ch.first + j]);
+            fill_random(back, rows * C * P, 1.0);
+            memcpy(back, jet, rows * C * P * sizeof *back);
+            for (size_t k = 0; k < rows * C * ch.count; k++) chunk[k] += 1.0;
+            hp_jet_chunk_scatter(back, chunk, rows, P, ch, order, dim);
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c = 0; c < C; c++)
+                    for (size_t p = 0; p < P; p++) {
+                        double want = jet[r * C * P + c * P + p] + (p >= ch.first && p < ch.first + ch.count ? 1.0 : 0.0);
+                        assert_true(back[r * C * P + c * P + p] == want);
+                    }
+            free(jet);
+            free(chunk);
+            free(back);
+        }
+}
+
+/* The dense reverse step for both sinks against the naive references: into a
+ * gradient it is dense backward (accumulating); into rows, row p is the
+ * gradient of the functional restricted to point p, and the rows sum to it. */
+static void test_dense_reverse(void **state) {
+    (void)state;
+    const size_t no = 4, ni = 3, P = 6, nw = no * ni, weight = 2, bias = weight + nw, np = bias + no + 1;
+    for (int dim = 1; dim <= 2; dim++)
+        for (int order = 0; order <= 2; order++) {
+            int C = hp_jet_components(order, dim);
+            size_t cols = (size_t)C * P;
+            double *in = alloc_doubles(ni * cols), *d_out = alloc_doubles(no * cols), *theta = alloc_doubles(np);
+            double *grad = alloc_doubles(np), *rows = alloc_doubles(P * np), *d_in = alloc_doubles(ni * cols);
+            double *rdw = alloc_doubles(nw), *rdb = alloc_doubles(no), *rdin = alloc_doubles(ni * cols);
+            fill_random(in, ni * cols, 1.0);
+            fill_random(d_out, no * cols, 1.0);
+            fill_random(theta, np, 1.0);
+            hp_jet_param_sink gs = {grad, NULL, 0};
+            hp_jet_dense_reverse(d_in, d_out, in, theta, weight, bias, no, ni, P, order, dim, gs);
+            ref_dense_backward(rdin, rdw, rdb, d_out, in, theta + weight, no, ni, P, C);
+            assert_close(grad + weight, rdw, nw, 1e-13, "dense reverse: weight gradient");
+            assert_close(grad + bias, rdb, no, 1e-13, "dense reverse: bias gradient");
+            assert_close(d_in, rdin, ni * cols, 1e-13, "dense reverse: d_in");
+            assert_true(grad[0] == 0.0 && grad[1] == 0.0 && grad[np - 1] == 0.0); /* other blocks untouched */
+            hp_jet_param_sink rs = {NULL, rows, np};
+            hp_jet_dense_reverse(d_in, d_out, in, theta, weight, bias, no, ni, P, order, dim, rs);
+            assert_close(d_in, rdin, ni * cols, 1e-13, "dense reverse (rows): d_in");
+            double *sum = alloc_doubles(np), *one = alloc_doubles(no * cols);
+            for (size_t p = 0; p < P; p++) {
+                for (size_t k = 0; k < np; k++) sum[k] += rows[p * np + k];
+                /* row p: the reference backward of the cotangent kept at point p only */
+                memset(one, 0, no * cols * sizeof *one);
+                for (size_t j = 0; j < no; j++)
+                    for (int c = 0; c < C; c++) one[j * cols + (size_t)c * P + p] = d_out[j * cols + (size_t)c * P + p];
+                memset(rdw, 0, nw * sizeof *rdw);
+                memset(rdb, 0, no * sizeof *rdb);
+                ref_dense_backward(rdin, rdw, rdb, one, in, theta + weight, no, ni, P, C);
+                assert_close(rows + p * np + weight, rdw, nw, 1e-13, "dense reverse: weight row");
+                assert_close(rows + p * np + bias, rdb, no, 1e-13, "dense reverse: bias row");
+            }
+            assert_close(sum + weight, grad + weight, nw + no, 1e-12, "dense reverse: rows sum to the gradient");
+            free(sum);
+            free(one);
+            free(in);
+            free(d_out);
+            free(theta);
+            free(grad);
+            free(rows);
+            free(d_in);
+            free(rdw);
+            free(rdb);
+            free(rdin);
+        }
+}
+
 int main(void) {
     hp_rng_seed(&g_rng, 12345, 7);
     const struct CMUnitTest tests[] = {
@@ -667,6 +754,8 @@ int main(void) {
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_team),
         cmocka_unit_test(test_chunks),
+        cmocka_unit_test(test_chunk_gather_scatter),
+        cmocka_unit_test(test_dense_reverse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
