@@ -337,4 +337,17 @@ static OP_UNUSED double op_norm2(const double *v, size_t n) {
     return sqrt(s);
 }
 
+/* create() with bad parameters must be a config error naming optimizer.<key>
+ * (and, when given, the location "<args>:1:N" of the offending assignment). */
+static OP_UNUSED void expect_config_error(const char *const *args, size_t nargs, const char *key,
+                                         const char *where) {
+    hp_params *p;
+    void *s;
+    assert_int_equal(op_create(args, nargs, 4, &p, &s), HP_ERR_CONFIG);
+    const char *msg = hp_error_message();
+    char dotted[64];
+    snprintf(dotted, sizeof dotted, "optimizer.%s", key);
+    if (!strstr(msg, dotted) || (where && !strstr(msg, where))) fail_msg("message: %s", msg);
+}
+
 #endif

@@ -440,17 +440,6 @@ static void test_save_load_continue(void **unused) {
     hp_params_destroy(p);
 }
 
-static void expect_config_error(const char *const *args, size_t nargs, const char *key,
-                                const char *where) {
-    hp_params *p;
-    void *s;
-    assert_int_equal(op_create(args, nargs, 4, &p, &s), HP_ERR_CONFIG);
-    const char *msg = hp_error_message();
-    char dotted[64];
-    snprintf(dotted, sizeof dotted, "optimizer.%s", key);
-    if (!strstr(msg, dotted) || (where && !strstr(msg, where))) fail_msg("message: %s", msg);
-}
-
 static void test_bad_params(void **unused) {
     expect_config_error((const char *[]){"lambda0=-1"}, 1, "lambda0", "<args>:1:1");
     expect_config_error((const char *[]){"gtol=0", "lambda_increase=1"}, 2, "lambda_increase",
