@@ -169,19 +169,20 @@ static void write_script(FILE *g, const char *terminal, const csv_info *hist, co
         for (size_t i = 0; i < hist->n_columns; i++) any_k |= strncmp(hist->names[i], "k_", 2) == 0;
         if (any_k) {
             fprintf(g, "\n# upscaled coefficient vs iteration\nset terminal %s size 1000,600\n"
-                       "set output \"plots/ktilde.png\"\nset title \"upscaled coefficient K~\"\nset xlabel \"iteration\"\n",
+                       "set output \"plots/ktilde.png\"\nset title \"upscaled coefficient K~ (block b, entry j i: k_b_j_i)\" noenhanced\n"
+                       "set xlabel \"iteration\"\n",
                     terminal);
             int first = 1;
             size_t ki = 0;
             for (size_t i = 0; i < hist->n_columns; i++) {
                 if (strncmp(hist->names[i], "k_", 2) != 0) continue;
                 if (hist->any_finite[i]) {
-                    fprintf(g, "%s \"history.csv\" using \"iteration\":\"%s\" with lines lw 2 title \"%s\"",
+                    fprintf(g, "%s \"history.csv\" using \"iteration\":\"%s\" with lines lw 2 title \"%s\" noenhanced",
                             first ? "plot" : ", \\\n    ", hist->names[i], hist->names[i]);
                     first = 0;
                 }
                 if (ki < n_kref && isfinite(kref[ki])) {
-                    fprintf(g, "%s %.17g with lines dt 2 lw 2 title \"reference %s\"", first ? "plot" : ", \\\n    ",
+                    fprintf(g, "%s %.17g with lines dt 2 lw 2 title \"reference %s\" noenhanced", first ? "plot" : ", \\\n    ",
                             kref[ki], hist->names[i]);
                     first = 0;
                 }
