@@ -47,7 +47,7 @@ typedef struct hybrid {
 
 static void hybrid_open(hybrid *b, const char *yaml) {
     OK(hp_config_load_string(yaml, strlen(yaml), "objective.yaml", &b->config));
-    OK(hp_hybrid_create(b->config, registry, NULL, &b->h));
+    OK(hp_hybrid_create(b->config, registry, NULL, NULL, &b->h));
     b->obj = hp_hybrid_objective(b->h);
     b->n = hp_hybrid_n_params(b->h);
     assert_int_equal(b->obj.n, b->n);

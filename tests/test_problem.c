@@ -6,6 +6,8 @@
  * non-positive K and inconsistent reference settings. */
 #include "test_util.h"
 
+#include <sys/stat.h>
+
 #include "hpinn/config.h"
 #include "hpinn/registry.h"
 #include "problem.h"
@@ -76,7 +78,7 @@ static void test_points_1d(void **state) {
         assert_int_equal(p->validation_interior[r], interior[r]);
     }
     assert_int_equal(p->reference, HP_REFERENCE_NONE);
-    OK(hp_problem_compute_reference(p, 1, NULL, NULL));
+    OK(hp_problem_compute_reference(p, 1, NULL, NULL, NULL));
     assert_null(p->u_reference);
     assert_int_equal(p->n_reference_directions, 0);
     hp_problem_destroy(p);
@@ -159,7 +161,7 @@ static void test_integral_reference_polynomial(void **state) {
     hp_problem *p = problem_from("problem:\n  dim: 1\n  K: \"1\"\n  q: \"1\"\n"
                                  "  validation: {points: 11}\n  reference: {kind: integral, integral_intervals: 10}\n");
     assert_int_equal(p->reference, HP_REFERENCE_INTEGRAL);
-    OK(hp_problem_compute_reference(p, 1, NULL, NULL));
+    OK(hp_problem_compute_reference(p, 1, NULL, NULL, NULL));
     assert_int_equal(p->n_reference_directions, 1);
     assert_non_null(p->u_reference);
     for (size_t r = 0; r < 11; r++) {
@@ -177,7 +179,7 @@ static void test_integral_reference_exponential(void **state) {
     hp_problem *p = problem_from("problem:\n  dim: 1\n  K: \"exp(x)\"\n  q: \"0\"\n"
                                  "  validation: {points: 21}\n  reference: {kind: auto}\n");
     assert_int_equal(p->reference, HP_REFERENCE_INTEGRAL); /* auto in 1-D without exact */
-    OK(hp_problem_compute_reference(p, 1, NULL, NULL));
+    OK(hp_problem_compute_reference(p, 1, NULL, NULL, NULL));
     const double C = 1.0 / (1.0 - exp(-1.0));
     for (size_t r = 0; r < 21; r++) {
         double x = (double)r / 20.0;
@@ -216,7 +218,7 @@ static void test_integral_reference_paper(void **state) {
     char yaml[512];
     snprintf(yaml, sizeof yaml, paper_problem, "integral", 0);
     hp_problem *p = problem_from(yaml);
-    OK(hp_problem_compute_reference(p, 1, NULL, NULL));
+    OK(hp_problem_compute_reference(p, 1, NULL, NULL, NULL));
     const double k = 2 * M_PI / 0.125, C = paper_C(k);
     double worst = 0.0, umax = 0.0;
     for (size_t r = 0; r < 101; r++) {
@@ -238,7 +240,7 @@ static double fem_error_1d(int elements) {
     snprintf(yaml, sizeof yaml, paper_problem, "fem", elements);
     hp_problem *p = problem_from(yaml);
     assert_int_equal(p->reference, HP_REFERENCE_FEM);
-    OK(hp_problem_compute_reference(p, 1, coarse("p1_1d"), NULL));
+    OK(hp_problem_compute_reference(p, 1, coarse("p1_1d"), NULL, NULL));
     assert_contains(p->reference_label, "fine FEM");
     const double k = 2 * M_PI / 0.125, C = paper_C(k);
     double worst = 0.0;
@@ -259,6 +261,45 @@ static void test_fem_reference_1d(void **state) {
     assert_true(log2(e1 / e2) > 1.8);
 }
 
+/* The fem reference cache: written once, read back bit for bit for the same
+ * problem, recomputed for another problem or a damaged file. */
+static void test_fem_reference_cache(void **state) {
+    (void)state;
+    mkdir("refcache", 0777);
+    remove("refcache/reference.cache");
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, paper_problem, "fem", 300);
+    hp_problem *a = problem_from(yaml);
+    OK(hp_problem_compute_reference(a, 1, coarse("p1_1d"), NULL, "refcache"));
+    assert_null(strstr(a->reference_label, "cached"));
+    hp_problem *b = problem_from(yaml);
+    OK(hp_problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
+    assert_contains(b->reference_label, "cached");
+    assert_memory_equal(a->u_reference, b->u_reference, a->validation.n * sizeof(double));
+    assert_int_equal(a->n_ktilde_reference, b->n_ktilde_reference);
+    assert_true(a->ktilde_reference[0] == b->ktilde_reference[0]);
+    hp_problem_destroy(b);
+    /* another mesh: another key, recomputed (and the cache now holds that one) */
+    snprintf(yaml, sizeof yaml, paper_problem, "fem", 200);
+    b = problem_from(yaml);
+    OK(hp_problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
+    assert_null(strstr(b->reference_label, "cached"));
+    hp_problem_destroy(b);
+    /* a flipped byte in the values: refused by the checksum, recomputed */
+    FILE *f = fopen("refcache/reference.cache", "r+b");
+    assert_non_null(f);
+    fseek(f, -20, SEEK_END);
+    int ch = fgetc(f);
+    fseek(f, -20, SEEK_END);
+    fputc(ch ^ 0x10, f);
+    fclose(f);
+    b = problem_from(yaml);
+    OK(hp_problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
+    assert_null(strstr(b->reference_label, "cached"));
+    hp_problem_destroy(b);
+    hp_problem_destroy(a);
+}
+
 /* 2-D, manufactured: K = 1 + x and u_1 = sin(πx) sin(πy), so that
  * −div(K∇u_1) = f_1 = q + ∂K/∂x = q + 1 gives
  *   q = 2π²(1 + x) sin(πx) sin(πy) − π cos(πx) sin(πy) − 1.
@@ -273,7 +314,7 @@ static double fem_error_2d(int elements, double *err_dir2) {
              elements);
     hp_problem *p = problem_from(yaml);
     assert_int_equal(p->reference, HP_REFERENCE_FEM); /* auto in 2-D without exact */
-    OK(hp_problem_compute_reference(p, 2, coarse("p1_2d"), NULL));
+    OK(hp_problem_compute_reference(p, 2, coarse("p1_2d"), NULL, NULL));
     assert_int_equal(p->n_reference_directions, 2);
     double worst = 0.0, diff2 = 0.0;
     for (size_t r = 0; r < p->validation.n; r++) {
@@ -304,7 +345,7 @@ static void test_exact_reference(void **state) {
                                  "problem:\n  dim: 1\n  K: \"1\"\n  q: \"1\"\n  validation: {points: 7}\n"
                                  "  reference: {exact: \"c*x*(1 - x)\"}\n");
     assert_int_equal(p->reference, HP_REFERENCE_EXACT);
-    OK(hp_problem_compute_reference(p, 1, NULL, NULL));
+    OK(hp_problem_compute_reference(p, 1, NULL, NULL, NULL));
     assert_int_equal(p->n_reference_directions, 1);
     for (size_t r = 0; r < 7; r++) {
         double x = (double)r / 6.0;
@@ -315,7 +356,7 @@ static void test_exact_reference(void **state) {
     /* 2-D exact: covers direction 1 only */
     p = problem_from("problem:\n  dim: 2\n  K: \"2\"\n  q: \"0\"\n  collocation: {points: 2}\n"
                      "  validation: {points: 4}\n  reference: {kind: exact, exact: \"x*y\"}\n");
-    OK(hp_problem_compute_reference(p, 2, NULL, NULL));
+    OK(hp_problem_compute_reference(p, 2, NULL, NULL, NULL));
     assert_int_equal(p->n_reference_directions, 1);
     for (size_t r = 0; r < 16; r++)
         assert_double_equal(p->u_reference[r], p->validation.x[2 * r] * p->validation.x[2 * r + 1], 1e-15);
@@ -370,6 +411,7 @@ int main(void) {
         cmocka_unit_test(test_integral_reference_exponential),
         cmocka_unit_test(test_integral_reference_paper),
         cmocka_unit_test(test_fem_reference_1d),
+        cmocka_unit_test(test_fem_reference_cache),
         cmocka_unit_test(test_fem_reference_2d),
         cmocka_unit_test(test_exact_reference),
         cmocka_unit_test(test_errors),

@@ -87,7 +87,7 @@ static hp_status train(const char *text, const run_spec *spec, hp_trainer_result
     mkdir(spec->dir, 0777);
     hp_config *c = load(text);
     hp_hybrid *h = NULL;
-    hp_status st = hp_hybrid_create(c, registry, NULL, &h);
+    hp_status st = hp_hybrid_create(c, registry, NULL, NULL, &h);
     if (st != HP_OK) fail_msg("hybrid: %s", hp_error_message());
     size_t n = hp_hybrid_n_params(h);
     double *theta = calloc(n, sizeof *theta);

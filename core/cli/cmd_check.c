@@ -15,7 +15,7 @@ static hp_status check_gradient(const hp_config *c, const hp_registry *r) {
     hp_hybrid *h = NULL;
     double *theta = NULL;
     hp_status st = HP_OK;
-    HP_CALL_GOTO(st, hp_hybrid_create(c, r, stderr, &h), done);
+    HP_CALL_GOTO(st, hp_hybrid_create(c, r, stderr, NULL, &h), done);
     size_t n = hp_hybrid_n_params(h);
     HP_CALL_GOTO(st, hp_calloc(n, sizeof *theta, &theta), done);
     HP_CALL_GOTO(st, hp_hybrid_init_params(h, theta), done);

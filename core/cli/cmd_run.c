@@ -93,7 +93,7 @@ hp_status hp_cmd_run(int argc, char **argv) {
         if (unlink(ck) == 0) fprintf(stderr, "hpinn run: replacing the earlier run in %s (--force)\n", dir);
     }
 
-    HP_CALL_GOTO(st, hp_hybrid_create(c, r, stderr, &h), done);
+    HP_CALL_GOTO(st, hp_hybrid_create(c, r, stderr, dir, &h), done);
     size_t n = hp_hybrid_n_params(h);
     HP_CALL_GOTO(st, hp_calloc(n, sizeof *theta, &theta), done);
     if (!a.resume) HP_CALL_GOTO(st, hp_hybrid_init_params(h, theta), done);

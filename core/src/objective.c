@@ -148,7 +148,8 @@ void hp_hybrid_destroy(hp_hybrid *h) {
     free(h);
 }
 
-hp_status hp_hybrid_create(const hp_config *c, const hp_registry *r, FILE *log, hp_hybrid **out) {
+hp_status hp_hybrid_create(const hp_config *c, const hp_registry *r, FILE *log, const char *cache_dir,
+                           hp_hybrid **out) {
     *out = NULL;
     hp_hybrid *h = calloc(1, sizeof *h);
     if (!h) HP_ERROR(HP_ERR_NOMEM, "out of memory");
@@ -227,7 +228,7 @@ hp_status hp_hybrid_create(const hp_config *c, const hp_registry *r, FILE *log, 
     h->terms.n_blocks = nb;
     h->terms.ktilde = h->ktilde;
 
-    HP_CALL_GOTO(st, hp_problem_compute_reference(p, h->n_dir, h->co_desc, log), fail);
+    HP_CALL_GOTO(st, hp_problem_compute_reference(p, h->n_dir, h->co_desc, log, cache_dir), fail);
     hp_params_destroy(coupling);
     *out = h;
     return HP_OK;

@@ -47,9 +47,10 @@ typedef struct hp_hybrid_validation {
 
 /* Build everything from the pipeline: problem point sets and coefficients,
  * networks (one per direction), upscaling, coarse solver, compression, reference.
- * Messages on progress (reference solve) go to `log` when not NULL. */
+ * Messages on progress (reference solve) go to `log` when not NULL; a fine FEM
+ * reference is cached in cache_dir (the run directory) when not NULL. */
 hp_status hp_hybrid_create(const hp_config *config, const hp_registry *registry, FILE *log,
-                           hp_hybrid **out);
+                           const char *cache_dir, hp_hybrid **out);
 void hp_hybrid_destroy(hp_hybrid *h);
 
 size_t hp_hybrid_n_params(const hp_hybrid *h);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checksum.h"
 #include "hpinn/coarse.h"
 #include "pipeline.h"
 
@@ -35,6 +36,7 @@ void hp_problem_destroy(hp_problem *p) {
     point_set_free(&p->validation);
     free(p->validation_interior);
     free(p->u_reference);
+    free(p->reference_key);
     free(p);
 }
 
@@ -180,6 +182,21 @@ hp_status hp_problem_create(const hp_config *c, hp_problem **out) {
     p->fem_elements = (int)hp_params_int(pp, "reference.fem_elements");
     if (p->fem_elements == 0) p->fem_elements = dim == 1 ? 20000 : 512;
     p->integral_intervals = (int)hp_params_int(pp, "reference.integral_intervals");
+    {
+        char *key = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&key, &len);
+        if (!f) {
+            st = HP_ERROR_SET(HP_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        fprintf(f, "K=%s|q=%s|dim=%d|validation=%zu|fem_elements=%d", hp_params_string(pp, "K"),
+                hp_params_string(pp, "q"), dim, nv, p->fem_elements);
+        for (size_t i = 0; i < hp_config_constant_count(c); i++)
+            fprintf(f, "|%s=%.17g", hp_config_constant_name(c, i), hp_config_constant_value(c, i));
+        fclose(f);
+        p->reference_key = key;
+    }
     hp_params_destroy(pp);
     *out = p;
     return HP_OK;
@@ -303,8 +320,73 @@ done:
     return st;
 }
 
+/* ---- the fem reference cache ------------------------------------------------
+ * reference.cache: one text line (the key: what the reference depends on),
+ * then u (n_directions x validation.n doubles), the K̃ count and K̃ (4 doubles),
+ * then an FNV-1a checksum of everything before it. */
+
+static void cache_path(const char *dir, char *buf, size_t size) { snprintf(buf, size, "%s/reference.cache", dir); }
+
+static void full_key(const hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse, char *buf,
+                     size_t size) {
+    snprintf(buf, size, "hpinn reference v1|%s|directions=%d|solver=%s %s", p->reference_key, n_directions,
+             coarse->name, coarse->version);
+}
+
+static int cache_load(hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse, const char *dir) {
+    char path[4200], key[8192], line[8192];
+    cache_path(dir, path, sizeof path);
+    full_key(p, n_directions, coarse, key, sizeof key);
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t nu = (size_t)n_directions * p->validation.n, bytes = nu * sizeof(double) + sizeof(int) + 4 * sizeof(double);
+    unsigned char *buf = malloc(strlen(key) + 1 + bytes + sizeof(uint64_t));
+    int ok = 0;
+    if (buf && fgets(line, sizeof line, f) && strcspn(line, "\n") == strlen(key) && strncmp(line, key, strlen(key)) == 0) {
+        size_t kl = strlen(key) + 1;
+        memcpy(buf, line, kl);
+        uint64_t sum;
+        if (fread(buf + kl, 1, bytes, f) == bytes && fread(&sum, sizeof sum, 1, f) == 1 && fgetc(f) == EOF &&
+            hp__fnv1a64(buf, kl + bytes) == sum) {
+            memcpy(p->u_reference, buf + kl, nu * sizeof(double));
+            memcpy(&p->n_ktilde_reference, buf + kl + nu * sizeof(double), sizeof(int));
+            memcpy(p->ktilde_reference, buf + kl + nu * sizeof(double) + sizeof(int), 4 * sizeof(double));
+            ok = p->n_ktilde_reference >= 0 && p->n_ktilde_reference <= 4;
+        }
+    }
+    free(buf);
+    fclose(f);
+    return ok;
+}
+
+static void cache_store(const hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse, const char *dir,
+                        FILE *log) {
+    char path[4200], tmp[4300], key[8192];
+    cache_path(dir, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    full_key(p, n_directions, coarse, key, sizeof key);
+    size_t nu = (size_t)n_directions * p->validation.n, kl = strlen(key) + 1;
+    size_t bytes = nu * sizeof(double) + sizeof(int) + 4 * sizeof(double);
+    unsigned char *buf = malloc(kl + bytes);
+    if (!buf) return;
+    memcpy(buf, key, kl - 1);
+    buf[kl - 1] = '\n';
+    memcpy(buf + kl, p->u_reference, nu * sizeof(double));
+    memcpy(buf + kl + nu * sizeof(double), &p->n_ktilde_reference, sizeof(int));
+    memcpy(buf + kl + nu * sizeof(double) + sizeof(int), p->ktilde_reference, 4 * sizeof(double));
+    uint64_t sum = hp__fnv1a64(buf, kl + bytes);
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(buf, 1, kl + bytes, f) == kl + bytes && fwrite(&sum, sizeof sum, 1, f) == 1;
+    if (f && fclose(f) != 0) ok = 0;
+    free(buf);
+    /* a cache that cannot be written only costs the next run a solve */
+    if (ok && rename(tmp, path) == 0) return;
+    remove(tmp);
+    if (log) fprintf(log, "hpinn: reference: could not write the cache %s (the run goes on)\n", path);
+}
+
 hp_status hp_problem_compute_reference(hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse,
-                                       FILE *log) {
+                                       FILE *log, const char *cache_dir) {
     if (p->reference == HP_REFERENCE_NONE) {
         p->n_reference_directions = 0;
         snprintf(p->reference_label, sizeof p->reference_label, "none");
@@ -322,7 +404,14 @@ hp_status hp_problem_compute_reference(hp_problem *p, int n_directions, const hp
         HP_CALL(reference_integral(p, p->integral_intervals));
         break;
     case HP_REFERENCE_FEM:
+        if (cache_dir && cache_load(p, n_directions, coarse, cache_dir)) {
+            snprintf(p->reference_label, sizeof p->reference_label, "fine FEM (%s, %d elements per axis; cached)",
+                     coarse->name, p->fem_elements);
+            if (log) fprintf(log, "hpinn: reference: read from %s/reference.cache\n", cache_dir);
+            break;
+        }
         HP_CALL(reference_fem(p, n_directions, coarse, p->fem_elements, log));
+        if (cache_dir) cache_store(p, n_directions, coarse, cache_dir, log);
         break;
     default:
         break;

@@ -47,15 +47,20 @@ typedef struct hp_problem {
      * (isotropic problems: only [0] is meaningful); valid when n_ktilde_reference > 0 */
     int n_ktilde_reference;
     double ktilde_reference[4];
+    /* what determines a fem reference (K, q, constants, grid, mesh), for its cache */
+    char *reference_key;
 } hp_problem;
 
 hp_status hp_problem_create(const hp_config *c, hp_problem **out);
 void hp_problem_destroy(hp_problem *p);
 
 /* Compute the reference on the validation grid for n_directions problems (the
- * FEM kind uses the coarse plugin `coarse` with a fine mesh). */
+ * FEM kind uses the coarse plugin `coarse` with a fine mesh). With cache_dir, a
+ * fem reference is read from cache_dir/reference.cache when that file was made
+ * for the same problem, and written there otherwise (a damaged or stale cache is
+ * recomputed, never trusted). */
 hp_status hp_problem_compute_reference(hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse,
-                                       FILE *log);
+                                       FILE *log, const char *cache_dir);
 
 /* f_i = q + ∂K/∂x_i at point r of a set. */
 static inline double hp_problem_f(const hp_point_set *s, int dim, size_t r, int direction) {
