@@ -350,4 +350,13 @@ static OP_UNUSED void expect_config_error(const char *const *args, size_t nargs,
     if (!strstr(msg, dotted) || (where && !strstr(msg, where))) fail_msg("message: %s", msg);
 }
 
+/* The plugin compiled into this test describes itself as optimizer `name`, and
+ * every parameter has a doc line for `hpinn plugins NAME`. */
+static OP_UNUSED void op_check_descriptor(const char *name) {
+    const hp_plugin_descriptor *d = hp_plugin_entry();
+    assert_int_equal(d->kind, HP_PLUGIN_OPTIMIZER);
+    assert_string_equal(d->name, name);
+    for (const hp_param_def *p = d->params; p->name; ++p) assert_non_null(p->doc);
+}
+
 #endif

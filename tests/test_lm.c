@@ -452,12 +452,7 @@ static void test_bad_params(void **unused) {
     expect_config_error((const char *[]){"max_evals=0"}, 1, "max_evals", NULL);
 }
 
-static void test_descriptor(void **unused) {
-    const hp_plugin_descriptor *d = hp_plugin_entry();
-    assert_int_equal(d->kind, HP_PLUGIN_OPTIMIZER);
-    assert_string_equal(d->name, "lm");
-    for (const hp_param_def *p = d->params; p->name; ++p) assert_non_null(p->doc);
-}
+static void test_descriptor(void **unused) { op_check_descriptor("lm"); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
