@@ -6,6 +6,8 @@
 #   make test    build and pass the whole test suite
 #   make fuzz    build and run the config fuzzer for FUZZ_SECONDS (needs clang)
 #   make asan    build and run the test suite under address+undefined sanitizers
+#   make test-kernels  the suite once per OpenBLAS kernel this CPU can run (developers;
+#                run it before resolving anything that touches numerics)
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -18,7 +20,7 @@ PACKAGES = build-essential cmake pkg-config libyaml-dev libopenblas-dev liblapac
            libcmocka-dev libmatheval-dev libsuitesparse-dev gnuplot-nox
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 
-.PHONY: all deps build run test asan fuzz fuzz-deps bench clean
+.PHONY: all deps build run test test-kernels asan fuzz fuzz-deps bench clean
 
 all: build
 
@@ -57,6 +59,9 @@ run: build
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+test-kernels: build
+	bash tests/test_kernels.sh $(BUILD) $(KERNELS)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPINN_SANITIZE=ON -DHPINN_BUILD_BENCH=OFF $(CMAKE_FLAGS)

@@ -8,9 +8,7 @@ set(hp_objective_plugins hpinn_plugin_mlp hpinn_plugin_msff hpinn_plugin_p1_1d h
 hp_add_test(test_compression SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_compression.c TIMEOUT 60)
 hp_add_test(test_problem SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_problem.c TIMEOUT 120)
 add_dependencies(test_problem ${hp_objective_plugins})
-if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_objective.c)
-  hp_add_test(test_objective SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_objective.c TIMEOUT 300)
-  # `hpinn check` resolves whole pipelines, stages' optimizers included
-  add_dependencies(test_objective ${hp_objective_plugins} hpinn_cli hpinn_plugin_adam hpinn_plugin_lbfgs
-                   hpinn_plugin_lm)
-endif()
+hp_add_test(test_objective SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_objective.c TIMEOUT 300)
+# `hpinn check` resolves whole pipelines, stages' optimizers included
+add_dependencies(test_objective ${hp_objective_plugins} hpinn_cli hpinn_plugin_adam hpinn_plugin_lbfgs
+                 hpinn_plugin_lm)

@@ -3,13 +3,9 @@
 set(hp_opt_dir ${CMAKE_SOURCE_DIR}/plugins/optimizers)
 hp_add_test(test_adam SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_adam.c ${hp_opt_dir}/adam/adam.c
   LABELS optimizers TIMEOUT 60)
-if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_lbfgs.c)
-  hp_add_test(test_lbfgs SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_lbfgs.c
-    ${hp_opt_dir}/lbfgs/lbfgs.c ${hp_opt_dir}/lbfgs/more_thuente.c
-    LABELS optimizers TIMEOUT 60)
-  target_include_directories(test_lbfgs PRIVATE ${hp_opt_dir}/lbfgs)
-endif()
-if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_lm.c)
-  hp_add_test(test_lm SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_lm.c ${hp_opt_dir}/lm/lm.c
-    LABELS optimizers TIMEOUT 60)
-endif()
+hp_add_test(test_lbfgs SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_lbfgs.c
+  ${hp_opt_dir}/lbfgs/lbfgs.c ${hp_opt_dir}/lbfgs/more_thuente.c
+  LABELS optimizers TIMEOUT 60)
+target_include_directories(test_lbfgs PRIVATE ${hp_opt_dir}/lbfgs)
+hp_add_test(test_lm SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_lm.c ${hp_opt_dir}/lm/lm.c
+  LABELS optimizers TIMEOUT 60)

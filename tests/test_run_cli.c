@@ -225,11 +225,59 @@ static void test_plot(void **state) {
     }
 }
 
+/* `threads` does not change the bits, whatever OpenBLAS's own thread count: the
+ * network's GEMMs (large enough here for OpenBLAS to split them over its
+ * threads) always run single-threaded inside the network team. The history of
+ * an Adam + LM run with threads 1 and 2 must be identical but for `seconds`. */
+static void strip_seconds(const char *path, char *out, size_t size) {
+    char *text = hp_test_read_file(path);
+    if (!text) fail_msg("missing %s", path);
+    size_t used = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *first = strchr(line, ','), *second = first ? strchr(first + 1, ',') : NULL;
+        if (!second) fail_msg("%s: short line %s", path, line);
+        *first = '\0';
+        used += (size_t)snprintf(out + used, size - used, "%s%s\n", line, second);
+        if (used >= size) fail_msg("%s is too long for the test buffer", path);
+    }
+    free(text);
+}
+
+static void test_run_threads_same_bits(void **state) {
+    (void)state;
+    hp_test_write_file("threads_run.yaml",
+                       "constants: {eps: 0.0625}\n"
+                       "problem: {K: \"1/(1.2 + sin(2*pi*x/eps))\", q: \"-3*(2*x - 1)\", collocation: {points: 200},\n"
+                       "          validation: {points: 201}, reference: {integral_intervals: 2000}}\n"
+                       "network: {plugin: msff, width: 32, depth: 2, features: 32, sigmas: [1, 16], seed: 3}\n"
+                       "coarse: {plugin: p1_1d, elements: 16}\n"
+                       "coupling: {form: full, window: 1, delta: eps, tau2: 10}\n"
+                       "stages:\n"
+                       "  - {iterations: 30, optimizer: {plugin: adam, lr: 2e-3}}\n"
+                       "  - {iterations: 4, optimizer: {plugin: lm}}\n"
+                       "output: {log_every: 5, checkpoint_every: 0}\n");
+    const char *old = getenv("OPENBLAS_NUM_THREADS");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("OPENBLAS_NUM_THREADS", "2", 1);
+    static char h1[1 << 15], h2[1 << 15];
+    int rc = run("run threads_run.yaml --out run_threads1 --force --set network.threads=1");
+    if (rc != 0) fail_msg("threads=1: exit %d\n%s", rc, err_text);
+    rc = run("run threads_run.yaml --out run_threads2 --force --set network.threads=2");
+    if (rc != 0) fail_msg("threads=2: exit %d\n%s", rc, err_text);
+    if (saved) setenv("OPENBLAS_NUM_THREADS", saved, 1);
+    else unsetenv("OPENBLAS_NUM_THREADS");
+    free(saved);
+    strip_seconds("run_threads1/history.csv", h1, sizeof h1);
+    strip_seconds("run_threads2/history.csv", h2, sizeof h2);
+    if (strcmp(h1, h2) != 0) fail_msg("histories differ with threads 1 and 2:\n%s\nvs\n%s", h1, h2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_outputs_and_progress),
         cmocka_unit_test(test_run_errors),
         cmocka_unit_test(test_plot),
+        cmocka_unit_test(test_run_threads_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,4 +6,5 @@ add_dependencies(test_trainer hpinn_plugin_msff hpinn_plugin_p1_1d hpinn_plugin_
   hpinn_plugin_lbfgs)
 # `hpinn run` / `hpinn plot` end to end, as subprocesses.
 hp_add_test(test_run_cli SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_run_cli.c TIMEOUT 180)
-add_dependencies(test_run_cli hpinn_cli hpinn_plugin_msff hpinn_plugin_p1_1d hpinn_plugin_global hpinn_plugin_adam)
+add_dependencies(test_run_cli hpinn_cli hpinn_plugin_msff hpinn_plugin_p1_1d hpinn_plugin_global hpinn_plugin_adam
+  hpinn_plugin_lm)

@@ -125,7 +125,7 @@ static hp_status cmd_help(int argc, char **argv) {
 
 static hp_status cmd_version(int argc, char **argv) {
     if (argc > 1) HP_ERROR(HP_ERR_USAGE, "--version takes no arguments");
-    printf("hpinn %s (plugin ABI %u)\n", hp_version(), hp_abi_version());
+    printf("hpinn %s (plugin ABI %u)\nBLAS: %s\n", hp_version(), hp_abi_version(), hp_blas_info());
     return HP_OK;
 }
 

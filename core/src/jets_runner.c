@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "hpinn/jets.h"
 
 /* Gradient groups of the reverse pass: enough for the threads to balance, few
@@ -89,10 +91,22 @@ static int hp__runner_threads_for(const hp_jet_runner *runner, size_t n_items) {
                                                 : runner->n_threads;
 }
 
-/* Runs task on the awake threads, on the caller alone when that is one. */
+/* Runs task on the awake threads, on the caller alone when that is one.
+ * OpenBLAS runs single-threaded for every pass, also when this pass wakes only
+ * the caller: a multithreaded GEMM splits its columns by OpenBLAS's own thread
+ * count, and some kernels (Haswell, Zen) sum a column differently depending on
+ * where the split puts it, so a pass would otherwise give different bits for
+ * `threads: 1` and `threads: 2` whenever OPENBLAS_NUM_THREADS > 1. */
 static void hp__runner_dispatch(hp__runner_pass *pass, hp_jet_task task) {
+#ifdef OPENBLAS_VERSION
+    int blas_threads = openblas_get_num_threads();
+    if (blas_threads != 1) openblas_set_num_threads(1);
+#endif
     if (pass->n_threads > 1) hp_jet_team_run(pass->runner->team, task, pass);
     else task(pass, 0, 1);
+#ifdef OPENBLAS_VERSION
+    if (blas_threads != 1) openblas_set_num_threads(blas_threads);
+#endif
 }
 
 static void hp__runner_forward_task(void *arg, int t, int n_team) {

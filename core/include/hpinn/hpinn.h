@@ -23,6 +23,11 @@ extern "C" {
 const char *hp_version(void);
 /* HP_ABI_VERSION of the running library (a plugin compares with its own). */
 unsigned hp_abi_version(void);
+/* The BLAS the running library uses and the kernel it picked, e.g.
+ * "OpenBLAS 0.3.21, kernel Haswell, 2 threads" (OpenBLAS selects the kernel by
+ * CPU or by OPENBLAS_CORETYPE; results are the same bits only with the same
+ * kernel). Static storage, rebuilt on every call. */
+const char *hp_blas_info(void);
 
 #ifdef __cplusplus
 }
