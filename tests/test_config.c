@@ -237,8 +237,8 @@ static void test_resolved_output(void **state) {
     fclose(mem);
     assert_contains(text, "coupling:\n  form: full\n  window: 1\n");
     assert_contains(text, "  collocation:\n    points: 840\n");
-    assert_contains(text, "stages:\n  - iterations: 10\n    tau2: 500000\n    optimizer:\n");
-    assert_contains(text, "  - iterations: 20\n    optimizer:\n      plugin: testgood\n      rate: 0.5\n");
+    assert_contains(text, "stages:\n  - iterations: 10\n    tau2: 500000\n    divergence: 1000000\n    optimizer:\n");
+    assert_contains(text, "  - iterations: 20\n    divergence: 1000000\n    optimizer:\n      plugin: testgood\n      rate: 0.5\n");
     /* the resolved text is itself a valid pipeline that resolves to the same text */
     hp_config *again = NULL;
     assert_int_equal(hp_config_load_string(text, len, "resolved.yaml", &again), HP_OK);

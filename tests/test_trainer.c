@@ -1,10 +1,13 @@
 /* test_trainer.c — the trainer on a tiny 1-D hybrid pipeline (real plugins from
  * the build tree): the same run twice gives the same history; a run that dies
- * (crash_after) or is interrupted and then resumes gives exactly the history of
- * the uninterrupted run (all columns except seconds), across a stage boundary
- * and with two optimizers; a loss that turns NaN stops with HP_ERR_NUMERIC and
- * leaves the last good checkpoint in place; resuming from a damaged checkpoint
- * or a cut history is refused with a message. */
+ * (abandoned through on_step, as if killed) or is interrupted and then resumes
+ * gives exactly the history of the uninterrupted run (all columns except
+ * seconds), across a stage boundary and with two optimizers; a loss that turns
+ * NaN or diverges stops with HP_ERR_NUMERIC and leaves the last good checkpoint
+ * in place; a damaged checkpoint falls back on the previous one; resuming a
+ * checkpoint of another run, an edited history or a changed pipeline is refused
+ * naming what differs, and extending a run (a new stage, more iterations) is
+ * allowed and continues it. */
 #include "test_util.h"
 
 #include <signal.h>
@@ -77,38 +80,58 @@ static hp_status wrapped_value_and_gradient(void *ctx, const double *theta, doub
 typedef struct run_spec {
     const char *dir;
     int resume;
-    uint64_t crash_after;
+    uint64_t crash_after; /* > 0: abandon the run after this iteration (as if killed) */
     wrapper *wrap;        /* NULL: the plain objective */
     volatile sig_atomic_t *interrupt;
+    const char *run_id;   /* NULL: RUN_A */
 } run_spec;
 
+#define RUN_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define RUN_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static int abandon_after(void *ctx, uint64_t iteration) { return iteration >= *(const uint64_t *)ctx; }
+
 /* Run the tiny pipeline into spec->dir; returns the status, result in *res. */
-static hp_status train(const char *text, const run_spec *spec, hp_trainer_result *res) {
+static hp_status train(const char *text, const run_spec *spec, hp__trainer_result *res) {
     mkdir(spec->dir, 0777);
     hp_config *c = load(text);
     hp_hybrid *h = NULL;
     hp_status st = hp_hybrid_create(c, registry, NULL, NULL, &h);
     if (st != HP_OK) fail_msg("hybrid: %s", hp_error_message());
+    char *resolved = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&resolved, &len);
+    OK(hp_config_resolve(c, registry, mem));
+    fclose(mem);
     size_t n = hp_hybrid_n_params(h);
     double *theta = calloc(n, sizeof *theta);
     assert_int_equal(hp_hybrid_init_params(h, theta), HP_OK);
-    hp_objective wrapped;
-    hp_trainer_options o;
+    hp_objective objective = hp_hybrid_objective(h);
+    hp__trainer_options o;
     memset(&o, 0, sizeof o);
     o.out_dir = spec->dir;
+    o.run_id = spec->run_id ? spec->run_id : RUN_A;
+    o.config_text = resolved;
     o.resume = spec->resume;
-    o.progress = HP_PROGRESS_QUIET;
-    o.crash_after = spec->crash_after;
+    o.progress = HP__PROGRESS_QUIET;
     o.interrupt = spec->interrupt;
-    if (spec->wrap) {
-        spec->wrap->inner = hp_hybrid_objective(h);
-        wrapped = spec->wrap->inner;
-        wrapped.ctx = spec->wrap;
-        wrapped.value_and_gradient = wrapped_value_and_gradient;
-        wrapped.residuals_and_jacobian = NULL;
-        o.objective = &wrapped;
+    uint64_t crash = spec->crash_after;
+    if (crash) {
+        o.on_step = abandon_after;
+        o.on_step_ctx = &crash;
     }
-    st = hp_train(c, registry, h, theta, &o, res);
+    if (spec->wrap) {
+        spec->wrap->inner = objective;
+        objective.ctx = spec->wrap;
+        objective.value_and_gradient = wrapped_value_and_gradient;
+        objective.residuals_and_jacobian = NULL;
+    }
+    hp__trainer *t = NULL;
+    memset(res, 0, sizeof *res);
+    st = hp__trainer_create(c, registry, h, &objective, theta, &o, &t);
+    if (st == HP_OK) st = hp__trainer_run(t, res);
+    hp__trainer_destroy(t);
+    free(resolved);
     free(theta);
     hp_hybrid_destroy(h);
     hp_config_destroy(c);
@@ -149,8 +172,8 @@ static char *reference_history;
 
 static void test_same_run_same_history(void **state) {
     (void)state;
-    hp_trainer_result r1, r2;
-    run_spec a = {"tr_full", 0, 0, NULL, NULL}, b = {"tr_full2", 0, 0, NULL, NULL};
+    hp__trainer_result r1, r2;
+    run_spec a = {"tr_full", 0, 0, NULL, NULL, NULL}, b = {"tr_full2", 0, 0, NULL, NULL, NULL};
     if (train(pipeline_text, &a, &r1) != HP_OK) fail_msg("%s", hp_error_message());
     assert_int_equal(train(pipeline_text, &b, &r2), HP_OK);
     assert_true(r1.completed);
@@ -168,23 +191,25 @@ static void test_same_run_same_history(void **state) {
                     "iteration,J_pinn,boundary,R,J_hat,rel_l2,fine_residual,k_0_0_0,fallback,fallback_steps,stage\n0,");
     assert_contains(reference_history, "\n30,");
     assert_true(count_lines(reference_history) >= 1 + 1 + 6 + 1);
-    /* the final checkpoint marks the run complete */
-    hp_checkpoint ck;
-    assert_int_equal(hp_checkpoint_read("tr_full/checkpoint.bin", 0, &ck), HP_OK);
-    assert_int_equal(ck.stage, 2);
+    /* the final checkpoint is in the last stage, with its optimizer (the run can be extended) */
+    hp__checkpoint ck;
+    OK(hp__checkpoint_read("tr_full", HP__CHECKPOINT_FILE, 0, &ck));
+    assert_int_equal(ck.stage, 1);
     assert_int_equal(ck.iteration, r1.iterations);
-    hp_checkpoint_clear(&ck);
+    assert_string_equal(ck.optimizer, "lbfgs");
+    assert_string_equal(ck.run_id, RUN_A);
+    hp__checkpoint_clear(&ck);
 }
 
 /* Crash after `crash` iterations (the last checkpoint is earlier, rows after it
  * exist), resume, compare with the uninterrupted history. */
 static void crash_and_resume(const char *dir, uint64_t crash) {
-    hp_trainer_result r;
-    run_spec first = {dir, 0, crash, NULL, NULL};
+    hp__trainer_result r;
+    run_spec first = {dir, 0, crash, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
-    assert_true(r.crashed);
+    assert_true(r.abandoned);
     assert_false(r.completed);
-    run_spec again = {dir, 1, 0, NULL, NULL};
+    run_spec again = {dir, 1, 0, NULL, NULL, NULL};
     if (train(pipeline_text, &again, &r) != HP_OK) fail_msg("resume after %llu: %s", (unsigned long long)crash,
                                                               hp_error_message());
     assert_true(r.completed);
@@ -197,8 +222,8 @@ static void test_resume_equals_uninterrupted(void **state) {
     (void)state;
     assert_non_null(reference_history);
     /* a crash before the first checkpoint leaves nothing to resume */
-    hp_trainer_result r;
-    run_spec early = {"tr_crash7", 0, 7, NULL, NULL}, again = {"tr_crash7", 1, 0, NULL, NULL};
+    hp__trainer_result r;
+    run_spec early = {"tr_crash7", 0, 7, NULL, NULL, NULL}, again = {"tr_crash7", 1, 0, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &early, &r), HP_OK);
     assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_NOT_FOUND);
     assert_contains(hp_error_message(), "cannot resume tr_crash7: no checkpoint there");
@@ -215,17 +240,17 @@ static void test_interrupt_checkpoints_and_resumes(void **state) {
     memset(&w, 0, sizeof w);
     w.interrupt_after = 19; /* some evaluation inside stage 0 */
     w.flag = &flag;
-    hp_trainer_result r;
-    run_spec first = {"tr_int", 0, 0, &w, &flag};
+    hp__trainer_result r;
+    run_spec first = {"tr_int", 0, 0, &w, &flag, NULL};
     assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
     assert_true(r.interrupted);
     assert_false(r.completed);
-    hp_checkpoint ck;
-    assert_int_equal(hp_checkpoint_read("tr_int/checkpoint.bin", 0, &ck), HP_OK);
+    hp__checkpoint ck;
+    OK(hp__checkpoint_read("tr_int", HP__CHECKPOINT_FILE, 0, &ck));
     assert_int_equal(ck.iteration, r.iterations); /* written at the interruption, not at 10 */
     assert_true(ck.iteration > 10 && ck.iteration < 30);
-    hp_checkpoint_clear(&ck);
-    run_spec again = {"tr_int", 1, 0, NULL, NULL};
+    hp__checkpoint_clear(&ck);
+    run_spec again = {"tr_int", 1, 0, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &again, &r), HP_OK);
     char *h = history_without_seconds("tr_int");
     assert_string_equal(h, reference_history);
@@ -238,8 +263,8 @@ static void nan_stop(const char *dir, long nan_after, int in_gradient, uint64_t 
     memset(&w, 0, sizeof w);
     w.nan_after = nan_after;
     w.nan_in_gradient = in_gradient;
-    hp_trainer_result r;
-    run_spec spec = {dir, 0, 0, &w, NULL};
+    hp__trainer_result r;
+    run_spec spec = {dir, 0, 0, &w, NULL, NULL};
     hp_status st = train(pipeline_text, &spec, &r);
     if (st != HP_ERR_NUMERIC) fail_msg("status %d, stop reason '%s', message '%s'", st, r.stop_reason, hp_error_message());
     assert_contains(hp_error_message(), "training stopped at iteration");
@@ -247,13 +272,12 @@ static void nan_stop(const char *dir, long nan_after, int in_gradient, uint64_t 
     snprintf(expect, sizeof expect, "the last good checkpoint (iteration %llu)", (unsigned long long)good_iteration);
     assert_contains(hp_error_message(), expect);
     assert_false(r.completed);
-    assert_contains(r.stop_reason, "non-finite");
-    hp_checkpoint ck;
-    char path[256];
-    snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
-    assert_int_equal(hp_checkpoint_read(path, 0, &ck), HP_OK); /* intact, finite, the good one */
+    assert_true(r.diverged);
+    assert_contains(r.stop_reason, "stopped at iteration");
+    hp__checkpoint ck;
+    OK(hp__checkpoint_read(dir, HP__CHECKPOINT_FILE, 0, &ck)); /* intact, finite, the good one */
     assert_int_equal(ck.iteration, good_iteration);
-    hp_checkpoint_clear(&ck);
+    hp__checkpoint_clear(&ck);
     /* the history up to the failure is the uninterrupted one, and no row is written
      * for the bad state */
     char *h = history_without_seconds(dir);
@@ -273,43 +297,162 @@ static void test_nan_stop_keeps_last_checkpoint(void **state) {
     nan_stop("tr_nan_lbfgs", 40, 0, 30, "\n35,"); /* value NaN inside L-BFGS's first line search */
 }
 
-static void test_resume_refusals(void **state) {
-    (void)state;
-    hp_trainer_result r;
-    run_spec first = {"tr_bad", 0, 23, NULL, NULL};
-    assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
-    /* one flipped byte in the checkpoint */
-    char *ck = NULL;
-    FILE *f = fopen("tr_bad/checkpoint.bin", "r+b");
+static void flip_byte(const char *path, long at) {
+    FILE *f = fopen(path, "r+b");
     assert_non_null(f);
-    fseek(f, 200, SEEK_SET);
+    fseek(f, at, SEEK_SET);
     int byte = fgetc(f);
-    fseek(f, 200, SEEK_SET);
+    fseek(f, at, SEEK_SET);
     fputc(byte ^ 0x40, f);
     fclose(f);
-    (void)ck;
-    run_spec again = {"tr_bad", 1, 0, NULL, NULL};
-    assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_CORRUPT);
-    assert_contains(hp_error_message(), "tr_bad/checkpoint.bin is corrupted: checksum mismatch");
-    /* history shorter than the checkpoint says */
-    run_spec redo = {"tr_bad", 0, 23, NULL, NULL};
+}
+
+static void test_damaged_checkpoint_falls_back(void **state) {
+    (void)state;
+    hp__trainer_result r;
+    run_spec first = {"tr_prev", 0, 23, NULL, NULL, NULL};
+    assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
+    /* checkpoints at 10 and 20: the newest is damaged, the one before it resumes */
+    flip_byte("tr_prev/checkpoint.bin", 200);
+    run_spec again = {"tr_prev", 1, 0, NULL, NULL, NULL};
+    if (train(pipeline_text, &again, &r) != HP_OK) fail_msg("%s", hp_error_message());
+    assert_true(r.completed);
+    char *h = history_without_seconds("tr_prev");
+    assert_string_equal(h, reference_history);
+    free(h);
+    /* both damaged: refused, naming the newest */
+    run_spec redo = {"tr_prev", 0, 23, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &redo, &r), HP_OK);
+    flip_byte("tr_prev/checkpoint.bin", 200);
+    flip_byte("tr_prev/checkpoint.prev.bin", 200);
+    assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_CORRUPT);
+    assert_contains(hp_error_message(), "tr_prev/checkpoint.bin is corrupted: checksum mismatch");
+    assert_contains(hp_error_message(), "no good checkpoint.prev.bin to fall back on");
+}
+
+static void test_resume_refusals(void **state) {
+    (void)state;
+    hp__trainer_result r;
+    run_spec first = {"tr_bad", 0, 23, NULL, NULL, NULL};
+    run_spec again = {"tr_bad", 1, 0, NULL, NULL, NULL};
+    /* history shorter than the checkpoint says */
+    assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
     assert_int_equal(truncate("tr_bad/history.csv", 100), 0);
     assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_CORRUPT);
     assert_contains(hp_error_message(), "tr_bad/history.csv has 100 bytes but the checkpoint covers");
+    /* a history row edited (same length): the checksum of the covered rows differs */
+    assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
+    char *text = hp_test_read_file("tr_bad/history.csv");
+    char *row = strstr(text, "\n5,");
+    assert_non_null(row);
+    row[1] = '6';
+    hp_test_write_file("tr_bad/history.csv", text);
+    free(text);
+    assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_CORRUPT);
+    assert_contains(hp_error_message(), "history.csv does not match its checkpoint");
+    /* a checkpoint of another run (same architecture) */
+    assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
+    run_spec foreign = {"tr_bad", 1, 0, NULL, NULL, RUN_B};
+    assert_int_equal(train(pipeline_text, &foreign, &r), HP_ERR_CORRUPT);
+    assert_contains(hp_error_message(), "its checkpoint belongs to run " RUN_A);
+    assert_contains(hp_error_message(), "copied from another run");
+    /* a changed pipeline: learning rate, seed, K, tau2, sigmas */
+    static const char *const edits[][3] = {
+        {"lr: 5e-3", "lr: 6e-3", "stages[0].optimizer.lr changed from 0.0050000000000000001 to 0.0060000000000000001"},
+        {"seed: 3", "seed: 4", "network.seed changed from 3 to 4"},
+        {"1/(1.2 + sin", "1/(1.3 + sin", "problem.K changed"},
+        {"tau2: 10}", "tau2: 11}", "coupling.tau2 changed from 10 to 11"},
+        {"sigmas: [1, 16]", "sigmas: [1, 17]", "network.sigmas[1] changed from 16 to 17"},
+        {"tau2: 100,", "tau2: 101,", "stages[1].tau2 changed from 100 to 101"},
+    };
+    for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+        char *edited = malloc(strlen(pipeline_text) + 8);
+        strcpy(edited, pipeline_text);
+        char *at = strstr(edited, edits[e][0]);
+        if (!at) fail_msg("test bug: %s not in the pipeline", edits[e][0]);
+        memmove(at + strlen(edits[e][1]), at + strlen(edits[e][0]), strlen(at + strlen(edits[e][0])) + 1);
+        memcpy(at, edits[e][1], strlen(edits[e][1]));
+        long before = -1;
+        FILE *f = fopen("tr_bad/history.csv", "rb");
+        if (f) {
+            fseek(f, 0, SEEK_END);
+            before = ftell(f);
+            fclose(f);
+        }
+        assert_int_equal(train(edited, &again, &r), HP_ERR_CONFIG);
+        assert_contains(hp_error_message(), "cannot resume tr_bad: ");
+        assert_contains(hp_error_message(), edits[e][2]);
+        f = fopen("tr_bad/history.csv", "rb"); /* nothing was touched */
+        fseek(f, 0, SEEK_END);
+        assert_int_equal(ftell(f), before);
+        fclose(f);
+        free(edited);
+    }
     /* no checkpoint at all */
     remove("tr_bad/checkpoint.bin");
+    remove("tr_bad/checkpoint.prev.bin");
     assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_NOT_FOUND);
     assert_contains(hp_error_message(), "cannot resume tr_bad: no checkpoint there");
-    /* a checkpoint of another network size */
-    run_spec other = {"tr_bad", 0, 12, NULL, NULL};
-    assert_int_equal(train(pipeline_text, &other, &r), HP_OK);
-    char *wider = malloc(strlen(pipeline_text) + 1);
-    strcpy(wider, pipeline_text);
-    memcpy(strstr(wider, "width: 8"), "width: 9", 8);
-    assert_int_equal(train(wider, &again, &r), HP_ERR_CORRUPT);
-    assert_contains(hp_error_message(), "network parameters but the pipeline's network has");
-    free(wider);
+}
+
+/* Extending a run: a stage appended after the last one, or more iterations of
+ * the last stage, continue from the final checkpoint; the history up to it is
+ * unchanged and a fresh run of the extended pipeline gives the same rows. */
+static void test_extend_finished_run(void **state) {
+    (void)state;
+    hp__trainer_result r;
+    run_spec fresh = {"tr_ext", 0, 0, NULL, NULL, NULL}, again = {"tr_ext", 1, 0, NULL, NULL, NULL};
+    assert_int_equal(train(pipeline_text, &fresh, &r), HP_OK);
+    uint64_t done = r.iterations;
+    char *longer = malloc(strlen(pipeline_text) + 128);
+    strcpy(longer, pipeline_text);
+    char *out = strstr(longer, "output:");
+    const char *extra = "  - {name: more, iterations: 6, optimizer: {plugin: adam, lr: 1e-3}}\n";
+    memmove(out + strlen(extra), out, strlen(out) + 1);
+    memcpy(out, extra, strlen(extra));
+    if (train(longer, &again, &r) != HP_OK) fail_msg("extending: %s", hp_error_message());
+    assert_true(r.completed);
+    assert_int_equal(r.iterations, done + 6);
+    char *h = history_without_seconds("tr_ext");
+    assert_memory_equal(h, reference_history, strlen(reference_history));
+    run_spec whole = {"tr_ext2", 0, 0, NULL, NULL, NULL};
+    assert_int_equal(train(longer, &whole, &r), HP_OK);
+    char *h2 = history_without_seconds("tr_ext2");
+    assert_string_equal(h, h2);
+    free(h);
+    free(h2);
+    /* the steps already taken in a stage cannot be taken back */
+    char *shorter = malloc(strlen(longer) + 1);
+    strcpy(shorter, longer);
+    memcpy(strstr(shorter, "iterations: 6"), "iterations: 2", 13);
+    assert_int_equal(train(shorter, &again, &r), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "stages[2].iterations changed from 6 to 2, below the 6 steps");
+    free(shorter);
+    free(longer);
+}
+
+/* Adam with a huge learning rate: the loss explodes, the run stops as diverged
+ * (not completed), and the checkpoint before the explosion stays. */
+static void test_divergence_stops(void **state) {
+    (void)state;
+    char *wild = malloc(strlen(pipeline_text) + 8);
+    strcpy(wild, pipeline_text);
+    char *s1 = strstr(wild, "  - {iterations: 25");
+    const char *stage = "  - {iterations: 25, optimizer: {plugin: adam, lr: 1e30}}\n";
+    strcpy(s1, stage);
+    strcat(wild, "output: {log_every: 5, checkpoint_every: 10}\n");
+    hp__trainer_result r;
+    run_spec spec = {"tr_div", 0, 0, NULL, NULL, NULL};
+    assert_int_equal(train(wild, &spec, &r), HP_ERR_NUMERIC);
+    assert_true(r.diverged);
+    assert_false(r.completed);
+    assert_contains(hp_error_message(), "the loss diverged");
+    assert_contains(hp_error_message(), "the last good checkpoint (iteration 30)");
+    hp__checkpoint ck;
+    OK(hp__checkpoint_read("tr_div", HP__CHECKPOINT_FILE, 0, &ck));
+    assert_int_equal(ck.iteration, 30);
+    hp__checkpoint_clear(&ck);
+    free(wild);
 }
 
 static void test_missing_stages(void **state) {
@@ -319,8 +462,8 @@ static void test_missing_stages(void **state) {
     char *s = strstr(text, "stages:");
     char *o = strstr(text, "output:");
     memmove(s, o, strlen(o) + 1);
-    hp_trainer_result r;
-    run_spec spec = {"tr_nostages", 0, 0, NULL, NULL};
+    hp__trainer_result r;
+    run_spec spec = {"tr_nostages", 0, 0, NULL, NULL, NULL};
     assert_int_equal(train(text, &spec, &r), HP_ERR_CONFIG);
     assert_contains(hp_error_message(), "stages: missing; expected a list of training stages");
     free(text);
@@ -332,7 +475,10 @@ int main(void) {
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_interrupt_checkpoints_and_resumes),
         cmocka_unit_test(test_nan_stop_keeps_last_checkpoint),
+        cmocka_unit_test(test_damaged_checkpoint_falls_back),
         cmocka_unit_test(test_resume_refusals),
+        cmocka_unit_test(test_extend_finished_run),
+        cmocka_unit_test(test_divergence_stops),
         cmocka_unit_test(test_missing_stages),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -35,6 +35,9 @@ hp_status hp_cli_parse_pipeline_args(int argc, char **argv, const char *allowed,
             a->out_dir = argv[++i];
         } else if (strcmp(arg, "--force") == 0 && allowed_flag(allowed, "force")) {
             a->force = 1;
+        } else if (strcmp(arg, "--label") == 0 && allowed_flag(allowed, "label")) {
+            if (i + 1 >= argc) HP_ERROR(HP_ERR_USAGE, "%s: --label needs a text", cmd);
+            a->label = argv[++i];
         } else if (strcmp(arg, "--gradient") == 0 && allowed_flag(allowed, "gradient")) {
             a->gradient = 1;
         } else if (strcmp(arg, "--resume") == 0 && allowed_flag(allowed, "resume")) {

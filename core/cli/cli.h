@@ -29,6 +29,7 @@ typedef struct hp_cli_pipeline_args {
     int gradient;      /* check --gradient */
     const char *resume;
     int force;         /* run --force: replace an earlier run in the output directory */
+    const char *label; /* run --label: a name for the run in run.json, summaries and comparisons */
 } hp_cli_pipeline_args;
 
 /* Parse CONFIG [--set k=v]... [--out DIR] (+ flags listed in `allowed`, e.g.

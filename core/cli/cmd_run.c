@@ -1,8 +1,16 @@
-/* cmd_run.c — `hpinn run CONFIG [--set K=V]... [--out DIR]` and
- * `hpinn run --resume DIR`: validate the pipeline, write config.resolved.yaml,
- * build the hybrid objective, train the stages, then write the fields and
- * summary.json. A resumed run reads DIR/config.resolved.yaml, so it trains
- * exactly the pipeline it started with.
+/* cmd_run.c — `hpinn run CONFIG [--set K=V]... [--out DIR] [--force] [--label L]`
+ * and `hpinn run --resume DIR [--set K=V]...`.
+ *
+ * The order matters, because a run directory must never lose a good run:
+ *   1. load and resolve the pipeline; lock the run directory (one run at a time);
+ *   2. validate everything: the pipeline, the problem (K > 0 and finite, ...), and
+ *      on resume the checkpoint (its run, the pipeline it was trained with, the
+ *      history it covers, the optimizer state);
+ *   3. only then write: --force clears the earlier run's outputs, run.json and
+ *      config.resolved.yaml are written, and training starts.
+ * A resumed run reads DIR/config.resolved.yaml, so it trains the pipeline it
+ * started with; --set on resume may only make the changes the resume rules
+ * allow (extending the run), and the file is rewritten after they are checked.
  *
  * Ctrl-C (SIGINT) or SIGTERM asks the trainer to write a checkpoint at the
  * current iteration and stop; the command then exits with 130, the shell
@@ -15,11 +23,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
 #include "cli.h"
+#include "fileio.h"
 #include "objective.h"
 #include "outputs.h"
 #include "pipeline.h"
+#include "run_dir.h"
 #include "trainer.h"
 
 static volatile sig_atomic_t run_interrupt = 0;
@@ -29,124 +38,193 @@ static void on_signal(int sig) {
     run_interrupt = 1;
 }
 
-static hp_status write_resolved(const hp_config *c, const hp_registry *r, const char *source, const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.resolved.yaml", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) HP_ERROR(HP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    fprintf(f, "# resolved from %s by hpinn run; `hpinn run --resume %s` reads this file\n", source, dir);
-    hp_status st = hp_config_resolve(c, r, f);
-    if (fclose(f) != 0 && st == HP_OK) st = HP_ERROR_SET(HP_ERR_IO, "cannot write %s", path);
+/* The resolved pipeline as text (what config.resolved.yaml and checkpoints hold). */
+static hp_status resolve_text(const hp_config *c, const hp_registry *r, char **text) {
+    size_t len = 0;
+    *text = NULL;
+    FILE *mem = open_memstream(text, &len);
+    if (!mem) HP_ERROR(HP_ERR_NOMEM, "out of memory");
+    hp_status st = hp_config_resolve(c, r, mem);
+    fclose(mem);
+    if (st != HP_OK) {
+        free(*text);
+        *text = NULL;
+    }
     return st;
 }
 
-hp_status hp_cmd_run(int argc, char **argv) {
+static hp_status write_resolved(const char *text, const char *source, const char *dir) {
+    hp__out_file o;
+    HP_CALL(hp__out_open(&o, dir, HP__RUN_CONFIG_FILE));
+    fprintf(o.f, "# resolved from %s by hpinn run; `hpinn run --resume %s` reads this file\n%s", source, dir, text);
+    HP_CALL(hp__out_commit(&o, NULL));
+    return HP_OK;
+}
+
+typedef struct run_job {
     hp_cli_pipeline_args a;
-    hp_status st = hp_cli_parse_pipeline_args(argc, argv, "out,resume,force", &a);
-    hp_config *c = NULL;
-    hp_registry *r = NULL;
-    hp_params *out = NULL;
-    hp_hybrid *h = NULL;
-    double *theta = NULL;
-    char dir[4096] = "", resolved[4200] = "";
-    int interrupted = 0;
-    struct sigaction old_int, old_term;
-    int handlers = 0;
+    hp_config *c;
+    hp_registry *r;
+    hp_hybrid *h;
+    hp__trainer *trainer;
+    double *theta;
+    char *text;          /* the resolved pipeline */
+    char dir[HP__PATH_MAX];
+    char source[HP__PATH_MAX + 64];
+    char run_id[HP__RUN_ID_CHARS + 1];
+    hp__run_lock lock;
+} run_job;
 
-    if (st != HP_OK) goto done;
-    if (a.resume) {
-        if (a.config || a.n_sets || a.out_dir) {
-            st = HP_ERROR_SET(HP_ERR_USAGE,
-                              "run: --resume DIR takes no CONFIG, --set or --out: the run continues with "
-                              "DIR/config.resolved.yaml as it started");
-            goto done;
-        }
-        snprintf(dir, sizeof dir, "%s", a.resume);
-        snprintf(resolved, sizeof resolved, "%s/config.resolved.yaml", dir);
-        if (access(resolved, R_OK) != 0) {
-            st = HP_ERROR_SET(HP_ERR_NOT_FOUND, "run --resume: %s: %s; expected the directory of an earlier hpinn run",
-                              resolved, strerror(errno));
-            goto done;
-        }
-        HP_CALL_GOTO(st, hp_config_load_file(resolved, &c), done);
+/* Steps 1 and 2: everything that can refuse the run, writing nothing. */
+static hp_status prepare(run_job *j, int argc, char **argv) {
+    hp_cli_pipeline_args *a = &j->a;
+    if (a->resume) {
+        if (a->config || a->out_dir || a->force || a->label)
+            HP_ERROR(HP_ERR_USAGE, "run: --resume DIR takes no CONFIG, --out, --force or --label: the run continues "
+                                   "in DIR with DIR/config.resolved.yaml (--set may extend it: see `hpinn help run`)");
+        snprintf(j->dir, sizeof j->dir, "%s", a->resume);
+        HP_CALL(hp__path_join(j->source, sizeof j->source, j->dir, HP__RUN_CONFIG_FILE));
+        if (access(j->source, R_OK) != 0)
+            HP_ERROR(HP_ERR_NOT_FOUND, "run --resume: %s: %s; expected the directory of an earlier hpinn run", j->source,
+                     strerror(errno));
+        a->config = j->source; /* --set applies to the run's own resolved pipeline */
+    }
+    HP_CALL(hp_cli_load_config(a, &j->c));
+    HP_CALL(hp_registry_open(&j->r));
+    HP_CALL(resolve_text(j->c, j->r, &j->text));
+    if (!a->resume) {
+        hp_params *out = NULL;
+        HP_CALL(hp_config_section(j->c, "output", hp__output_params, &out));
+        snprintf(j->dir, sizeof j->dir, "%s", a->out_dir ? a->out_dir : hp_params_string(out, "dir"));
+        hp_params_destroy(out);
+        snprintf(j->source, sizeof j->source, "%s", a->config);
+    }
+    HP_CALL(hp_cli_make_dirs(j->dir));
+    HP_CALL(hp__run_lock_acquire(j->dir, &j->lock));
+    if (a->resume) {
+        hp_status st = hp__run_info_read_id(j->dir, j->run_id);
+        if (st == HP_ERR_NOT_FOUND)
+            HP_ERROR(HP_ERR_CORRUPT, "cannot resume %s: %s is missing, so nothing ties the checkpoint there to this "
+                                     "run; a run directory of this hpinn version always has one", j->dir,
+                     HP__RUN_INFO_FILE);
+        HP_CALL(st);
     } else {
-        HP_CALL_GOTO(st, hp_cli_load_config(&a, &c), done);
+        if (hp__run_dir_has_run(j->dir) && !a->force)
+            HP_ERROR(HP_ERR_USAGE, "run: %s holds an earlier run; continue it with `hpinn run --resume %s`, choose "
+                                   "another --out, or pass --force to replace it",
+                     j->dir, j->dir);
+        HP_CALL(hp__run_id_new(j->run_id));
     }
-    HP_CALL_GOTO(st, hp_registry_open(&r), done);
-    HP_CALL_GOTO(st, hp_config_resolve(c, r, NULL), done);
-    if (!a.resume) {
-        HP_CALL_GOTO(st, hp_config_section(c, "output", hp__output_params, &out), done);
-        snprintf(dir, sizeof dir, "%s", a.out_dir ? a.out_dir : hp_params_string(out, "dir"));
-        /* an earlier run's outputs are not overwritten by accident */
-        char ck[4200];
-        snprintf(ck, sizeof ck, "%s/%s", dir, HP_TRAINER_CHECKPOINT_FILE);
-        if (access(ck, F_OK) == 0 && !a.force) {
-            st = HP_ERROR_SET(HP_ERR_USAGE,
-                              "run: %s holds an earlier run (%s); continue it with `hpinn run --resume %s`, "
-                              "choose another --out, or pass --force to replace it",
-                              dir, HP_TRAINER_CHECKPOINT_FILE, dir);
-            goto done;
-        }
-        HP_CALL_GOTO(st, hp_cli_make_dirs(dir), done);
-        HP_CALL_GOTO(st, write_resolved(c, r, a.config, dir), done);
-        /* a checkpoint of the replaced run must not be resumed with this run's history */
-        if (unlink(ck) == 0) fprintf(stderr, "hpinn run: replacing the earlier run in %s (--force)\n", dir);
-    }
+    HP_CALL(hp_hybrid_create(j->c, j->r, stderr, j->dir, &j->h));
+    size_t n = hp_hybrid_n_params(j->h);
+    HP_CALL(hp_calloc(n, sizeof *j->theta, &j->theta));
+    if (!a->resume) HP_CALL(hp_hybrid_init_params(j->h, j->theta));
+    (void)argc;
+    (void)argv;
+    return HP_OK;
+}
 
-    HP_CALL_GOTO(st, hp_hybrid_create(c, r, stderr, dir, &h), done);
-    size_t n = hp_hybrid_n_params(h);
-    HP_CALL_GOTO(st, hp_calloc(n, sizeof *theta, &theta), done);
-    if (!a.resume) HP_CALL_GOTO(st, hp_hybrid_init_params(h, theta), done);
-    fprintf(stderr, "hpinn run: %s -> %s (%zu parameters)\n", a.resume ? resolved : a.config, dir, n);
+static void job_free(run_job *j) {
+    hp__trainer_destroy(j->trainer);
+    free(j->theta);
+    free(j->text);
+    hp_hybrid_destroy(j->h);
+    hp_registry_close(j->r);
+    hp_config_destroy(j->c);
+    hp__run_lock_release(&j->lock);
+    hp_cli_pipeline_args_free(&j->a);
+}
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    handlers = 1;
-
-    hp_trainer_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.out_dir = dir;
-    opt.resume = a.resume != NULL;
-    opt.log = stderr;
-    opt.progress = isatty(STDERR_FILENO) ? HP_PROGRESS_TERMINAL : HP_PROGRESS_LINES;
-    opt.interrupt = &run_interrupt;
-    hp_trainer_result res;
-    st = hp_train(c, r, h, theta, &opt, &res);
-    interrupted = res.interrupted;
+/* The end of a run: fields and the summary; a failed run gets a summary that
+ * says how it failed (no final values), and keeps its last good checkpoint. */
+static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res) {
     if (st == HP_ERR_NUMERIC) {
-        /* keep the message of the failure; the summary records it without final values */
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", hp_error_message());
-        if (hp_outputs_write_summary(c, r, h, NULL, &res, dir) != HP_OK)
+        if (hp_outputs_write_summary(j->c, j->r, j->h, NULL, res, j->dir) != HP_OK)
             fprintf(stderr, "hpinn run: also could not write summary.json: %s\n", hp_error_message());
-        st = HP_ERROR_SET(HP_ERR_NUMERIC, "%s", msg);
+        return HP_ERROR_SET(HP_ERR_NUMERIC, "%s", msg);
+    }
+    if (st != HP_OK || res->abandoned) return st;
+    if (!res->interrupted) HP_CALL(hp_hybrid_write_fields(j->h, j->theta, j->dir));
+    HP_CALL(hp_outputs_write_summary(j->c, j->r, j->h, j->theta, res, j->dir));
+    if (res->interrupted) return HP_OK;
+    fprintf(stderr, "hpinn run: %s after %llu iterations; %.1f s in all", res->stop_reason,
+            (unsigned long long)res->iterations, res->seconds);
+    if (res->session_iterations && res->session_iterations != res->iterations)
+        fprintf(stderr, "; this session %llu iterations in %.1f s (%.2f ms/iteration)",
+                (unsigned long long)res->session_iterations, res->session_seconds,
+                1e3 * res->session_seconds / (double)res->session_iterations);
+    else if (res->session_iterations)
+        fprintf(stderr, " (%.2f ms/iteration)", 1e3 * res->session_seconds / (double)res->session_iterations);
+    fprintf(stderr, "\n");
+    printf("outputs in %s/: config.resolved.yaml run.json history.csv fields.csv nodes.csv%s summary.json "
+           "checkpoint.bin\nplots: hpinn plot %s\n",
+           j->dir, hp_hybrid_dim(j->h) == 2 ? " fields.vtk nodes.vtk" : "", j->dir);
+    return HP_OK;
+}
+
+hp_status hp_cmd_run(int argc, char **argv) {
+    run_job j;
+    memset(&j, 0, sizeof j);
+    j.lock.fd = -1;
+    hp__trainer_result res;
+    memset(&res, 0, sizeof res);
+    int interrupted = 0, handlers = 0;
+    struct sigaction old_int, old_term;
+    hp_status st = hp_cli_parse_pipeline_args(argc, argv, "out,resume,force,label", &j.a);
+    if (st == HP_OK) st = prepare(&j, argc, argv);
+
+    hp__trainer_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.out_dir = j.dir;
+    opt.run_id = j.run_id;
+    opt.config_text = j.text;
+    opt.resume = j.a.resume != NULL;
+    opt.log = stderr;
+    opt.progress = isatty(STDERR_FILENO) ? HP__PROGRESS_TERMINAL : HP__PROGRESS_LINES;
+    opt.interrupt = &run_interrupt;
+    hp_objective objective;
+    if (st == HP_OK) {
+        objective = hp_hybrid_objective(j.h);
+        st = hp__trainer_create(j.c, j.r, j.h, &objective, j.theta, &opt, &j.trainer);
+    }
+    /* step 3: every check passed; now the directory is written */
+    if (st == HP_OK && !j.a.resume) {
+        if (j.a.force && hp__run_dir_has_run(j.dir)) {
+            fprintf(stderr, "hpinn run: replacing the earlier run in %s (--force)\n", j.dir);
+            st = hp__run_dir_clear(j.dir);
+        }
+        hp__run_info info = {j.run_id, j.a.config, j.a.label, argc, argv};
+        if (st == HP_OK) st = hp__run_info_write(j.dir, &info);
+        if (st == HP_OK) st = write_resolved(j.text, j.a.config, j.dir);
+    } else if (st == HP_OK && j.a.n_sets) {
+        st = write_resolved(j.text, j.source, j.dir); /* the extension the resume rules accepted */
+    }
+    if (st == HP_OK && hp__trainer_nothing_to_do(j.trainer)) {
+        fprintf(stderr, "hpinn run: %s is complete; nothing to resume (to extend it, add a stage or raise the last "
+                        "stage's iterations with --set)\n", j.dir);
         goto done;
     }
-    if (st != HP_OK) goto done;
-    if (!interrupted) HP_CALL_GOTO(st, hp_hybrid_write_fields(h, theta, dir), done);
-    HP_CALL_GOTO(st, hp_outputs_write_summary(c, r, h, theta, &res, dir), done);
-    if (interrupted) goto done;
-    fprintf(stderr, "hpinn run: %s after %llu iterations in %.1f s (%.2f ms/iteration)\n", res.stop_reason,
-            (unsigned long long)res.iterations, res.seconds, res.ms_per_iteration);
-    printf("outputs in %s/: config.resolved.yaml history.csv fields.csv nodes.csv%s summary.json checkpoint.bin\n"
-           "plots: hpinn plot %s\n",
-           dir, hp_hybrid_dim(h) == 2 ? " fields.vtk nodes.vtk" : "", dir);
-
+    if (st == HP_OK) {
+        fprintf(stderr, "hpinn run: %s -> %s (%zu parameters)\n", j.source, j.dir, hp_hybrid_n_params(j.h));
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        handlers = 1;
+        st = hp__trainer_run(j.trainer, &res);
+        interrupted = res.interrupted;
+        st = finish(&j, st, &res);
+    }
 done:
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
     }
-    free(theta);
-    hp_hybrid_destroy(h);
-    hp_params_destroy(out);
-    hp_registry_close(r);
-    hp_config_destroy(c);
-    hp_cli_pipeline_args_free(&a);
+    job_free(&j);
     if (st == HP_OK && interrupted) {
         fflush(stdout); /* the trainer has said where the checkpoint is and how to continue */
         exit(130);

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "compression.h"
+#include "fileio.h"
 #include "hpinn/coarse.h"
 #include "hpinn/jets.h"
 #include "hpinn/network.h"
@@ -684,35 +685,6 @@ hp_status hp_hybrid_validate(hp_hybrid *h, const double *theta, hp_hybrid_valida
     return HP_OK;
 }
 
-static hp_status open_file(const char *dir, const char *name, FILE **f) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    *f = fopen(path, "w");
-    if (!*f) HP_ERROR(HP_ERR_IO, "cannot write %s", path);
-    return HP_OK;
-}
-
-static hp_status close_file(FILE *f, const char *dir, const char *name) {
-    if (fclose(f) != 0) HP_ERROR(HP_ERR_IO, "cannot write %s/%s", dir, name);
-    return HP_OK;
-}
-
-/* Legacy VTK structured points: one scalar per column of `cols`. */
-static hp_status write_vtk(const char *dir, const char *name, int per_axis, const char *const *names,
-                           const double *const *cols, int n_cols) {
-    FILE *f;
-    HP_CALL(open_file(dir, name, &f));
-    size_t n = (size_t)per_axis * (size_t)per_axis;
-    double h = 1.0 / (double)(per_axis - 1);
-    fprintf(f, "# vtk DataFile Version 3.0\nhpinn %s\nASCII\nDATASET STRUCTURED_POINTS\n", name);
-    fprintf(f, "DIMENSIONS %d %d 1\nORIGIN 0 0 0\nSPACING %.17g %.17g 1\nPOINT_DATA %zu\n", per_axis, per_axis, h, h, n);
-    for (int c = 0; c < n_cols; c++) {
-        fprintf(f, "SCALARS %s double 1\nLOOKUP_TABLE default\n", names[c]);
-        for (size_t r = 0; r < n; r++) fprintf(f, "%.17g\n", cols[c][r]);
-    }
-    return close_file(f, dir, name);
-}
-
 hp_status hp_hybrid_write_fields(hp_hybrid *h, const double *theta, const char *dir) {
     hp_problem *p = h->problem;
     const hp_point_set *val = &p->validation;
@@ -746,12 +718,13 @@ hp_status hp_hybrid_write_fields(hp_hybrid *h, const double *theta, const char *
             }
         }
     }
-    FILE *f;
-    hp_status st = open_file(dir, "fields.csv", &f);
+    hp__out_file out;
+    hp_status st = hp__out_open(&out, dir, "fields.csv");
     if (st != HP_OK) {
         free(vals);
         return st;
     }
+    FILE *f = out.f;
     fprintf(f, d == 1 ? "x" : "x,y");
     for (int i = 0; i < h->n_dir; i++) fprintf(f, ",v%d", i + 1);
     for (int i = 0; i < p->n_reference_directions; i++) fprintf(f, ",u%d", i + 1);
@@ -762,7 +735,7 @@ hp_status hp_hybrid_write_fields(hp_hybrid *h, const double *theta, const char *
         for (int i = 0; i < p->n_reference_directions; i++) fprintf(f, ",%.17g", p->u_reference[(size_t)i * n + r]);
         fprintf(f, ",%.17g\n", val->K[r]);
     }
-    st = close_file(f, dir, "fields.csv");
+    st = hp__out_commit(&out, NULL);
     if (st == HP_OK && d == 2) {
         const char *names[5];
         const double *cols[5];
@@ -780,13 +753,14 @@ hp_status hp_hybrid_write_fields(hp_hybrid *h, const double *theta, const char *
         }
         names[k] = "K";
         cols[k++] = val->K;
-        st = write_vtk(dir, "fields.vtk", p->validation_per_axis, names, cols, k);
+        st = hp__write_vtk_grid(dir, "fields.vtk", p->validation_per_axis, names, cols, k);
     }
     free(vals);
     if (st != HP_OK) return st;
 
     /* coarse nodes: v, Q̄v, y */
-    HP_CALL(open_file(dir, "nodes.csv", &f));
+    HP_CALL(hp__out_open(&out, dir, "nodes.csv"));
+    f = out.f;
     fprintf(f, d == 1 ? "x" : "x,y");
     for (int i = 0; i < h->n_dir; i++) fprintf(f, ",v%d,Qv%d,y%d", i + 1, i + 1, i + 1);
     fprintf(f, "\n");
@@ -800,7 +774,7 @@ hp_status hp_hybrid_write_fields(hp_hybrid *h, const double *theta, const char *
         }
         fprintf(f, "\n");
     }
-    HP_CALL(close_file(f, dir, "nodes.csv"));
+    HP_CALL(hp__out_commit(&out, NULL));
     if (d == 2 && coupled) {
         const char *names[6];
         const double *cols[6];
@@ -814,7 +788,7 @@ hp_status hp_hybrid_write_fields(hp_hybrid *h, const double *theta, const char *
             names[k] = nm[k];
             cols[k++] = h->node_y[i];
         }
-        HP_CALL(write_vtk(dir, "nodes.vtk", h->mesh->elements_per_dim + 1, names, cols, k));
+        HP_CALL(hp__write_vtk_grid(dir, "nodes.vtk", h->mesh->elements_per_dim + 1, names, cols, k));
     }
     return HP_OK;
 }

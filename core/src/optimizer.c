@@ -57,19 +57,29 @@ void hp_opt_info_stop(hp_opt_step_info *info, hp_opt_stop stop, const char *fmt,
 
 size_t hp_opt_state_bytes(size_t payload) { return HP_OPT_STATE_HEADER_SIZE + payload; }
 
+/* Every integer and double of a saved state is little-endian, byte by byte, so
+ * a state (and the checkpoint holding it) means the same on any machine. */
+static void le_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t le_get(const unsigned char *p, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
 void hp_opt_state_write_begin(hp_opt_state_writer *w, void *buf, const char *kind,
                               uint32_t version, uint64_t n, size_t payload) {
     unsigned char *b = buf;
-    uint32_t magic = HP__STATE_MAGIC;
-    uint64_t payload64 = payload, zero = 0;
     char tag[HP_OPT_STATE_KIND_MAX] = {0};
     for (size_t i = 0; i < sizeof tag && kind[i]; ++i) tag[i] = kind[i];
-    memcpy(b + 0, &magic, 4);
-    memcpy(b + 4, &version, 4);
+    le_put(b + 0, HP__STATE_MAGIC, 4);
+    le_put(b + 4, version, 4);
     memcpy(b + 8, tag, 8);
-    memcpy(b + 16, &n, 8);
-    memcpy(b + 24, &payload64, 8);
-    memcpy(b + 32, &zero, 8);
+    le_put(b + 16, n, 8);
+    le_put(b + 24, payload, 8);
+    le_put(b + 32, 0, 8);
     w->buf = b;
     w->pos = HP_OPT_STATE_HEADER_SIZE;
     w->size = HP_OPT_STATE_HEADER_SIZE + payload;
@@ -93,9 +103,7 @@ hp_status hp_opt_state_write_end(hp_opt_state_writer *w) {
                  "(%s)",
                  w->size - HP_OPT_STATE_HEADER_SIZE,
                  w->pos > w->size ? "overrun" : "short");
-    uint64_t sum = hp__fnv1a64(w->buf + HP_OPT_STATE_HEADER_SIZE,
-                               w->size - HP_OPT_STATE_HEADER_SIZE);
-    memcpy(w->buf + 32, &sum, 8);
+    le_put(w->buf + 32, hp__fnv1a64(w->buf + HP_OPT_STATE_HEADER_SIZE, w->size - HP_OPT_STATE_HEADER_SIZE), 8);
     return HP_OK;
 }
 
@@ -113,16 +121,16 @@ hp_status hp_opt_state_read_begin(hp_opt_state_reader *r, const void *buf, size_
         HP_ERROR(HP_ERR_CORRUPT,
                  "%s optimizer state: %zu bytes is shorter than the %u-byte header",
                  want, buf ? size : 0, HP_OPT_STATE_HEADER_SIZE);
-    memcpy(&magic, b + 0, 4);
-    memcpy(&ver, b + 4, 4);
+    magic = (uint32_t)le_get(b + 0, 4);
+    ver = (uint32_t)le_get(b + 4, 4);
     memcpy(tag, b + 8, 8);
-    memcpy(&n_saved, b + 16, 8);
-    memcpy(&payload_saved, b + 24, 8);
-    memcpy(&sum, b + 32, 8);
+    n_saved = le_get(b + 16, 8);
+    payload_saved = le_get(b + 24, 8);
+    sum = le_get(b + 32, 8);
     if (magic != HP__STATE_MAGIC)
         HP_ERROR(HP_ERR_CORRUPT,
                  "%s optimizer state: bad magic number 0x%08x (expected 0x%08x; not an "
-                 "hpinn optimizer state, or written on a machine of other byte order)",
+                 "hpinn optimizer state)",
                  want, (unsigned)magic, HP__STATE_MAGIC);
     for (size_t i = 0; i < HP_OPT_STATE_KIND_MAX; ++i)
         if ((unsigned char)tag[i] >= 0x80 || (tag[i] && (tag[i] < 0x20))) tag[i] = '?';
@@ -159,5 +167,37 @@ hp_status hp_opt_state_get(hp_opt_state_reader *r, void *data, size_t bytes) {
                  r->size - r->pos);
     if (bytes) memcpy(data, r->buf + r->pos, bytes);
     r->pos += bytes;
+    return HP_OK;
+}
+
+void hp_opt_state_put_u64(hp_opt_state_writer *w, uint64_t v) {
+    unsigned char b[8];
+    le_put(b, v, 8);
+    hp_opt_state_put(w, b, 8);
+}
+
+void hp_opt_state_put_f64s(hp_opt_state_writer *w, const double *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u;
+        memcpy(&u, &v[i], 8);
+        hp_opt_state_put_u64(w, u);
+    }
+}
+
+hp_status hp_opt_state_get_u64(hp_opt_state_reader *r, uint64_t *v) {
+    unsigned char b[8];
+    HP_CALL(hp_opt_state_get(r, b, 8));
+    *v = le_get(b, 8);
+    return HP_OK;
+}
+
+hp_status hp_opt_state_get_f64s(hp_opt_state_reader *r, double *v, size_t n) {
+    if (n > (r->size - r->pos) / 8)
+        HP_ERROR(HP_ERR_CORRUPT, "optimizer state: %zu doubles wanted, %zu bytes left", n, r->size - r->pos);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u;
+        HP_CALL(hp_opt_state_get_u64(r, &u));
+        memcpy(&v[i], &u, 8);
+    }
     return HP_OK;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hpinn/hpinn.h"
+#include "fileio.h"
 #include "pipeline.h"
 
 static void json_string(FILE *f, const char *s) {
@@ -58,7 +59,7 @@ static int table_has(const hp_param_def *t, const char *name) {
 }
 
 hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_hybrid *h, const double *theta,
-                                   const hp_trainer_result *res, const char *dir) {
+                                   const hp__trainer_result *res, const char *dir) {
     /* final values at θ */
     double value = NAN;
     hp_hybrid_terms terms;
@@ -81,26 +82,26 @@ hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_
         }
     }
 
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, HP_OUTPUTS_SUMMARY_FILE);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
+    hp__out_file out;
+    hp_status ost = hp__out_open(&out, dir, HP_OUTPUTS_SUMMARY_FILE);
+    if (ost != HP_OK) {
         free(k);
-        HP_ERROR(HP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        return ost;
     }
+    FILE *f = out.f;
     double tau1, tau2;
     hp_hybrid_get_weights(h, &tau1, &tau2);
     fprintf(f, "{\n  \"hpinn_version\": ");
     json_string(f, hp_version());
     fprintf(f, ",\n  \"config\": ");
     json_string(f, hp_config_file(c));
-    fprintf(f, ",\n  \"completed\": %s,\n  \"stop_reason\": ", res->completed ? "true" : "false");
+    fprintf(f, ",\n  \"completed\": %s,\n  \"diverged\": %s,\n  \"stop_reason\": ", res->completed ? "true" : "false",
+            res->diverged ? "true" : "false");
     json_string(f, res->stop_reason);
     fprintf(f, ",\n  \"iterations\": %llu,\n  \"wall_seconds\": ", (unsigned long long)res->iterations);
     json_number(f, res->seconds);
     fprintf(f, ",\n  \"ms_per_iteration\": ");
-    json_number(f, res->ms_per_iteration);
+    json_number(f, res->session_iterations ? 1e3 * res->session_seconds / (double)res->session_iterations : NAN);
     fprintf(f, ",\n  \"fallback_steps\": %llu", (unsigned long long)res->fallback_steps);
     const hp_hybrid_timing *tm = hp_hybrid_get_timing(h);
     fprintf(f, ",\n  \"objective\": {\"evaluations\": %llu, \"seconds\": ", tm->evaluations);
@@ -167,7 +168,7 @@ hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_
     hp_params_destroy(net_params);
     fprintf(f, ",\n  \"stages\": [");
     for (size_t i = 0; i < res->n_stages; i++) {
-        const hp_trainer_stage_report *s = &res->stages[i];
+        const hp__trainer_stage_report *s = &res->stages[i];
         fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
         json_string(f, s->name);
         fprintf(f, ", \"optimizer\": ");
@@ -180,15 +181,10 @@ hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_
         fputc('}', f);
     }
     fprintf(f, "\n  ]\n}\n");
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
     if (st != HP_OK) {
-        remove(tmp);
+        hp__out_abort(&out);
         return st;
     }
-    if (bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        HP_ERROR(HP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    }
+    HP_CALL(hp__out_commit(&out, NULL));
     return HP_OK;
 }

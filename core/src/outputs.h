@@ -17,6 +17,6 @@
  * the network seed when its plugin has one, stages and the stop reason.
  * `theta` may be NULL (a run that failed before training): no final values then. */
 hp_status hp_outputs_write_summary(const hp_config *config, const hp_registry *registry, hp_hybrid *h,
-                                   const double *theta, const hp_trainer_result *result, const char *dir);
+                                   const double *theta, const hp__trainer_result *result, const char *dir);
 
 #endif

@@ -52,6 +52,9 @@ const hp_param_def hp__stage_params[] = {
     {"name", HP_PARAM_STRING, NULL, NOBOUND, NULL, 0, "label in logs"},
     {"tau2", HP_PARAM_REAL, NULL, MIN(0), NULL, 0, "override of coupling.tau2 for this stage"},
     {"tau1", HP_PARAM_REAL, NULL, MIN(0), NULL, 0, "override of coupling.tau1 for this stage"},
+    {"divergence", HP_PARAM_REAL, "1e6", MIN(0), NULL, 0,
+     "stop the run (exit 1, last good checkpoint kept) when J rises above this multiple of the stage's lowest J "
+     "so far; 0: never"},
     HP_PARAM_END};
 
 const hp_param_def hp__output_params[] = {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checksum.h"
+#include "fileio.h"
 #include "hpinn/coarse.h"
 #include "pipeline.h"
 
@@ -321,68 +321,69 @@ done:
 }
 
 /* ---- the fem reference cache ------------------------------------------------
- * reference.cache: one text line (the key: what the reference depends on),
- * then u (n_directions x validation.n doubles), the K̃ count and K̃ (4 doubles),
- * then an FNV-1a checksum of everything before it. */
+ * reference.cache, a checked record (fileio.h) "HPINNREF" version 2:
+ *   string key (what the reference depends on) | u64 count | f64 u[count] |
+ *   u32 K̃ entries | f64 K̃[4]
+ * A cache whose key differs, or that fails any check, is recomputed. */
 
-static void cache_path(const char *dir, char *buf, size_t size) { snprintf(buf, size, "%s/reference.cache", dir); }
+#define REFERENCE_CACHE_FILE "reference.cache"
+#define REFERENCE_CACHE_MAGIC "HPINNREF"
 
 static void full_key(const hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse, char *buf,
                      size_t size) {
-    snprintf(buf, size, "hpinn reference v1|%s|directions=%d|solver=%s %s", p->reference_key, n_directions,
+    snprintf(buf, size, "hpinn reference v2|%s|directions=%d|solver=%s %s", p->reference_key, n_directions,
              coarse->name, coarse->version);
 }
 
 static int cache_load(hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse, const char *dir) {
-    char path[4200], key[8192], line[8192];
-    cache_path(dir, path, sizeof path);
+    char key[8192];
     full_key(p, n_directions, coarse, key, sizeof key);
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t nu = (size_t)n_directions * p->validation.n, bytes = nu * sizeof(double) + sizeof(int) + 4 * sizeof(double);
-    unsigned char *buf = malloc(strlen(key) + 1 + bytes + sizeof(uint64_t));
-    int ok = 0;
-    if (buf && fgets(line, sizeof line, f) && strcspn(line, "\n") == strlen(key) && strncmp(line, key, strlen(key)) == 0) {
-        size_t kl = strlen(key) + 1;
-        memcpy(buf, line, kl);
-        uint64_t sum;
-        if (fread(buf + kl, 1, bytes, f) == bytes && fread(&sum, sizeof sum, 1, f) == 1 && fgetc(f) == EOF &&
-            hp__fnv1a64(buf, kl + bytes) == sum) {
-            memcpy(p->u_reference, buf + kl, nu * sizeof(double));
-            memcpy(&p->n_ktilde_reference, buf + kl + nu * sizeof(double), sizeof(int));
-            memcpy(p->ktilde_reference, buf + kl + nu * sizeof(double) + sizeof(int), 4 * sizeof(double));
-            ok = p->n_ktilde_reference >= 0 && p->n_ktilde_reference <= 4;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (hp__record_read(dir, REFERENCE_CACHE_FILE, REFERENCE_CACHE_MAGIC, 2, "an hpinn reference cache", &buf, &len) !=
+        HP_OK) {
+        hp_error_clear();
+        return 0;
+    }
+    hp__reader r = {buf, len, 0, 0};
+    char *stored = hp__get_string(&r, sizeof key);
+    size_t nu = (size_t)n_directions * p->validation.n;
+    int ok = stored && strcmp(stored, key) == 0 && hp__get_u64(&r) == nu;
+    if (ok) {
+        hp__get_f64s(&r, p->u_reference, nu);
+        uint32_t nk = hp__get_u32(&r);
+        double k[4];
+        hp__get_f64s(&r, k, 4);
+        ok = hp__reader_done(&r, "reference cache") == HP_OK && nk <= 4;
+        if (ok) {
+            p->n_ktilde_reference = (int)nk;
+            memcpy(p->ktilde_reference, k, sizeof k);
         }
     }
+    hp_error_clear();
+    free(stored);
     free(buf);
-    fclose(f);
     return ok;
 }
 
 static void cache_store(const hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse, const char *dir,
                         FILE *log) {
-    char path[4200], tmp[4300], key[8192];
-    cache_path(dir, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char key[8192];
     full_key(p, n_directions, coarse, key, sizeof key);
-    size_t nu = (size_t)n_directions * p->validation.n, kl = strlen(key) + 1;
-    size_t bytes = nu * sizeof(double) + sizeof(int) + 4 * sizeof(double);
-    unsigned char *buf = malloc(kl + bytes);
-    if (!buf) return;
-    memcpy(buf, key, kl - 1);
-    buf[kl - 1] = '\n';
-    memcpy(buf + kl, p->u_reference, nu * sizeof(double));
-    memcpy(buf + kl + nu * sizeof(double), &p->n_ktilde_reference, sizeof(int));
-    memcpy(buf + kl + nu * sizeof(double) + sizeof(int), p->ktilde_reference, 4 * sizeof(double));
-    uint64_t sum = hp__fnv1a64(buf, kl + bytes);
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(buf, 1, kl + bytes, f) == kl + bytes && fwrite(&sum, sizeof sum, 1, f) == 1;
-    if (f && fclose(f) != 0) ok = 0;
-    free(buf);
+    size_t nu = (size_t)n_directions * p->validation.n;
+    hp__bytes b = {0};
+    hp__put_string(&b, key);
+    hp__put_u64(&b, nu);
+    hp__put_f64s(&b, p->u_reference, nu);
+    hp__put_u32(&b, (uint32_t)p->n_ktilde_reference);
+    hp__put_f64s(&b, p->ktilde_reference, 4);
+    hp_status st = hp__record_write(dir, REFERENCE_CACHE_FILE, REFERENCE_CACHE_MAGIC, 2, &b, NULL);
+    hp__bytes_free(&b);
     /* a cache that cannot be written only costs the next run a solve */
-    if (ok && rename(tmp, path) == 0) return;
-    remove(tmp);
-    if (log) fprintf(log, "hpinn: reference: could not write the cache %s (the run goes on)\n", path);
+    if (st != HP_OK && log)
+        fprintf(log, "hpinn: reference: could not write the cache in %s (the run goes on): %s\n", dir,
+                hp_error_message());
+    hp_error_clear();
 }
 
 hp_status hp_problem_compute_reference(hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse,

@@ -2,13 +2,18 @@
  * one optimizer per stage with its iteration count and τ1/τ2 overrides, a row of
  * history.csv every output.log_every iterations (and at the first and the last),
  * a progress display, checkpoints every output.checkpoint_every iterations and at
- * the end, a clean stop on a non-finite loss or θ, and resumption from the last
- * checkpoint that reproduces the uninterrupted history exactly (all columns but
- * `seconds`).
+ * the end, and resumption from the last checkpoint that reproduces the
+ * uninterrupted history exactly (all columns but `seconds`).
  *
- * Files in the run directory: history.csv, checkpoint.bin (see checkpoint.h).
- * The caller (the `run` command) writes config.resolved.yaml before and the
- * fields and summary.json after (outputs.h). */
+ * A run stops with HP_ERR_NUMERIC, keeping the last good checkpoint, when a loss
+ * or θ is not finite, or when Ĵ rises above `divergence` times the lowest Ĵ of
+ * the stage so far (the stage key `divergence`, default 1e6): such a run has not
+ * "completed", and no checkpoint of the bad state is ever written.
+ *
+ * Creating a trainer validates everything and touches no file; on resume that
+ * includes the checkpoint (its run id, the pipeline it was trained with, the
+ * history it covers) and the optimizer state it holds. Only hp__trainer_run
+ * writes: history.csv and checkpoint.bin (checkpoint.h) in the run directory. */
 #ifndef HPINN_TRAINER_H
 #define HPINN_TRAINER_H
 
@@ -22,63 +27,74 @@
 #include "hpinn/status.h"
 #include "objective.h"
 
-#define HP_TRAINER_HISTORY_FILE "history.csv"
-#define HP_TRAINER_CHECKPOINT_FILE "checkpoint.bin"
+#define HP__TRAINER_HISTORY_FILE "history.csv"
+#define HP__TRAINER_MAX_STAGES 64
 
-typedef enum hp_trainer_progress {
-    HP_PROGRESS_LINES = 0,  /* one plain line per history row (logs, pipes) */
-    HP_PROGRESS_TERMINAL,   /* one line redrawn in place (stderr is a terminal) */
-    HP_PROGRESS_QUIET       /* only stop messages */
-} hp_trainer_progress;
+typedef enum hp__trainer_progress {
+    HP__PROGRESS_LINES = 0,  /* one plain line per history row (logs, pipes) */
+    HP__PROGRESS_TERMINAL,   /* one line redrawn in place (stderr is a terminal) */
+    HP__PROGRESS_QUIET       /* only stop messages */
+} hp__trainer_progress;
 
-typedef struct hp_trainer_options {
-    const char *out_dir;              /* run directory; must exist */
-    int resume;                       /* continue from out_dir/checkpoint.bin */
-    FILE *log;                        /* progress and stop messages; NULL: none */
-    hp_trainer_progress progress;
+typedef struct hp__trainer_options {
+    const char *out_dir;               /* run directory; must exist */
+    const char *run_id;                /* this run's id (run.json), checked against the checkpoint */
+    const char *config_text;           /* the resolved pipeline being trained (hp_config_resolve) */
+    int resume;                        /* continue from out_dir's checkpoint */
+    FILE *log;                         /* progress and stop messages; NULL: none */
+    hp__trainer_progress progress;
     /* When it becomes nonzero (e.g. from a SIGINT handler), the trainer writes a
      * checkpoint at the current iteration and returns with result->interrupted. */
     volatile sig_atomic_t *interrupt;
-    /* For tests: */
-    uint64_t crash_after;             /* > 0: return right after this iteration, writing
-                                         nothing more (as if the process had died) */
-    const hp_objective *objective;    /* NULL: hp_hybrid_objective(h); a test may wrap it */
-} hp_trainer_options;
+    /* Called after every step with the global iteration count; a nonzero return
+     * abandons the run at once, writing nothing more (result->abandoned), as if the
+     * process had died there. Monitors use it; the recovery tests kill runs with it. */
+    int (*on_step)(void *ctx, uint64_t iteration);
+    void *on_step_ctx;
+} hp__trainer_options;
 
-#define HP_TRAINER_MAX_STAGES 64
-
-typedef struct hp_trainer_stage_report {
+typedef struct hp__trainer_stage_report {
     char name[64];
     char optimizer[32];
     char optimizer_version[32];
     uint64_t planned;        /* iterations: in the pipeline */
     int ran;                 /* 1 when this stage ran (part of it) in this session */
     char stop[320];          /* the optimizer's stop reason, "" when it ran to its count */
-} hp_trainer_stage_report;
+} hp__trainer_stage_report;
 
-typedef struct hp_trainer_result {
+typedef struct hp__trainer_result {
     uint64_t iterations;     /* optimizer steps taken in total (across stages and resumes) */
+    uint64_t session_iterations; /* of this session */
     double seconds;          /* wall time of the run, including earlier sessions */
-    double ms_per_iteration; /* of this session */
+    double session_seconds;  /* wall time of this session's training */
     int completed;           /* every stage ran (to its count or to an optimizer stop) */
     int interrupted;         /* stopped through options.interrupt; a checkpoint was written */
-    int crashed;             /* stopped through options.crash_after */
+    int abandoned;           /* stopped through options.on_step */
+    int diverged;            /* stopped on a non-finite or diverging value (HP_ERR_NUMERIC) */
     uint64_t fallback_steps; /* steps of this session whose K̃ was not positive definite */
     size_t n_stages;
-    hp_trainer_stage_report stages[HP_TRAINER_MAX_STAGES];
+    hp__trainer_stage_report stages[HP__TRAINER_MAX_STAGES];
     char stop_reason[512];   /* "completed", or why the run ended */
-} hp_trainer_result;
+} hp__trainer_result;
 
-/* Train. theta (hp_hybrid_n_params(h)) holds the initial parameters (fresh run)
- * and receives the final ones; on resume it is overwritten from the checkpoint.
- * A non-finite loss or θ is HP_ERR_NUMERIC (no checkpoint of the bad state is
- * written; the last good one stays). */
-hp_status hp_train(const hp_config *config, const hp_registry *registry, hp_hybrid *h, double *theta,
-                   const hp_trainer_options *options, hp_trainer_result *result);
+typedef struct hp__trainer hp__trainer;
+
+/* Plan the stages and, on resume, check and load the checkpoint into theta
+ * (hp_hybrid_n_params(h) doubles; for a fresh run it holds the initial θ).
+ * `objective` is what the optimizers step on: normally hp_hybrid_objective(h);
+ * callers may wrap it (fault injection, counting). Nothing is written. */
+hp_status hp__trainer_create(const hp_config *config, const hp_registry *registry, hp_hybrid *h,
+                             const hp_objective *objective, double *theta, const hp__trainer_options *options,
+                             hp__trainer **out);
+/* Nonzero when a resumed run has nothing left to train (it completed and the
+ * pipeline adds nothing). */
+int hp__trainer_nothing_to_do(const hp__trainer *t);
+/* Train; result filled also on failure. */
+hp_status hp__trainer_run(hp__trainer *t, hp__trainer_result *result);
+void hp__trainer_destroy(hp__trainer *t);
 
 /* Number of stages and the resolved parameters of stage i (its `optimizer:` key
  * excluded) — shared with `run` for checks and summaries. */
-hp_status hp_trainer_stage_params(const hp_config *config, const hp_registry *registry, size_t i,
-                                  hp_params **out);
+hp_status hp__trainer_stage_params(const hp_config *config, size_t i, hp_params **out);
 
 #endif

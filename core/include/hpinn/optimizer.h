@@ -101,8 +101,9 @@ void hp_opt_info_stop(hp_opt_step_info *info, hp_opt_stop stop, const char *fmt,
 #endif
     ;
 
-/* Saved optimizer states: a fixed header followed by the payload, all in the
- * byte order of the machine that wrote it:
+/* Saved optimizer states: a fixed header followed by the payload, every field
+ * little-endian whatever the machine (put numbers with the typed helpers; raw
+ * bytes are copied as they are):
  *   u32 magic "HPOS" | u32 format version | char kind[8] ("adam", NUL padded) |
  *   u64 n | u64 payload bytes | u64 FNV-1a checksum of the payload
  * Readers check every field before the caller touches its state. */
@@ -126,6 +127,9 @@ size_t hp_opt_state_bytes(size_t payload);
 void hp_opt_state_write_begin(hp_opt_state_writer *w, void *buf, const char *kind,
                               uint32_t version, uint64_t n, size_t payload);
 void hp_opt_state_put(hp_opt_state_writer *w, const void *data, size_t bytes);
+/* Little-endian numbers: 8 bytes each. */
+void hp_opt_state_put_u64(hp_opt_state_writer *w, uint64_t v);
+void hp_opt_state_put_f64s(hp_opt_state_writer *w, const double *v, size_t n);
 /* Seal: checks that exactly `payload` bytes were put (else HP_ERR_INTERNAL) and
  * writes the checksum. */
 hp_status hp_opt_state_write_end(hp_opt_state_writer *w);
@@ -137,6 +141,8 @@ hp_status hp_opt_state_read_begin(hp_opt_state_reader *r, const void *buf, size_
                                   size_t payload);
 /* Copy the next `bytes` of payload; HP_ERR_CORRUPT when fewer remain. */
 hp_status hp_opt_state_get(hp_opt_state_reader *r, void *data, size_t bytes);
+hp_status hp_opt_state_get_u64(hp_opt_state_reader *r, uint64_t *v);
+hp_status hp_opt_state_get_f64s(hp_opt_state_reader *r, double *v, size_t n);
 
 #ifdef __cplusplus
 }

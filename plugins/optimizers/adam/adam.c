@@ -175,9 +175,9 @@ static hp_status adam_save(const void *state, void *buf) {
     const adam *a = state;
     hp_opt_state_writer w;
     hp_opt_state_write_begin(&w, buf, "adam", ADAM_STATE_VERSION, a->n, adam_payload(a));
-    hp_opt_state_put(&w, &a->t, sizeof a->t);
-    hp_opt_state_put(&w, a->m, a->n * sizeof(double));
-    hp_opt_state_put(&w, a->v, a->n * sizeof(double));
+    hp_opt_state_put_u64(&w, a->t);
+    hp_opt_state_put_f64s(&w, a->m, a->n);
+    hp_opt_state_put_f64s(&w, a->v, a->n);
     HP_CALL(hp_opt_state_write_end(&w));
     return HP_OK;
 }
@@ -188,9 +188,9 @@ static hp_status adam_load(void *state, const void *buf, size_t size) {
     HP_CALL(hp_opt_state_read_begin(&r, buf, size, "adam", ADAM_STATE_VERSION, a->n,
                                     adam_payload(a)));
     /* The header and checksum are verified: reading cannot fail half-way. */
-    HP_CALL(hp_opt_state_get(&r, &a->t, sizeof a->t));
-    HP_CALL(hp_opt_state_get(&r, a->m, a->n * sizeof(double)));
-    HP_CALL(hp_opt_state_get(&r, a->v, a->n * sizeof(double)));
+    HP_CALL(hp_opt_state_get_u64(&r, &a->t));
+    HP_CALL(hp_opt_state_get_f64s(&r, a->m, a->n));
+    HP_CALL(hp_opt_state_get_f64s(&r, a->v, a->n));
     return HP_OK;
 }
 

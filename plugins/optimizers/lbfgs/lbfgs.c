@@ -341,16 +341,16 @@ static hp_status lbfgs_save(const void *state, void *buf) {
     const size_t n = o->n, h = o->history;
     hp_opt_state_writer w;
     hp_opt_state_write_begin(&w, buf, "lbfgs", LBFGS_STATE_VERSION, n, lbfgs_payload(o));
-    hp_opt_state_put(&w, &o->iterations, sizeof(uint64_t));
-    hp_opt_state_put(&w, &o->head, sizeof(uint64_t));
-    hp_opt_state_put(&w, &o->count, sizeof(uint64_t));
-    hp_opt_state_put(&w, &o->have_cache, sizeof(uint64_t));
-    hp_opt_state_put(&w, &o->f, sizeof(double));
-    hp_opt_state_put(&w, o->theta_cached, n * sizeof(double));
-    hp_opt_state_put(&w, o->g, n * sizeof(double));
-    hp_opt_state_put(&w, o->s, h * n * sizeof(double));
-    hp_opt_state_put(&w, o->y, h * n * sizeof(double));
-    hp_opt_state_put(&w, o->rho, h * sizeof(double));
+    hp_opt_state_put_u64(&w, o->iterations);
+    hp_opt_state_put_u64(&w, o->head);
+    hp_opt_state_put_u64(&w, o->count);
+    hp_opt_state_put_u64(&w, o->have_cache);
+    hp_opt_state_put_f64s(&w, &o->f, 1);
+    hp_opt_state_put_f64s(&w, o->theta_cached, n);
+    hp_opt_state_put_f64s(&w, o->g, n);
+    hp_opt_state_put_f64s(&w, o->s, h * n);
+    hp_opt_state_put_f64s(&w, o->y, h * n);
+    hp_opt_state_put_f64s(&w, o->rho, h);
     HP_CALL(hp_opt_state_write_end(&w));
     return HP_OK;
 }
@@ -362,10 +362,10 @@ static hp_status lbfgs_load(void *state, const void *buf, size_t size) {
     uint64_t iterations, head, count, have;
     HP_CALL(hp_opt_state_read_begin(&r, buf, size, "lbfgs", LBFGS_STATE_VERSION, n,
                                     lbfgs_payload(o)));
-    HP_CALL(hp_opt_state_get(&r, &iterations, sizeof iterations));
-    HP_CALL(hp_opt_state_get(&r, &head, sizeof head));
-    HP_CALL(hp_opt_state_get(&r, &count, sizeof count));
-    HP_CALL(hp_opt_state_get(&r, &have, sizeof have));
+    HP_CALL(hp_opt_state_get_u64(&r, &iterations));
+    HP_CALL(hp_opt_state_get_u64(&r, &head));
+    HP_CALL(hp_opt_state_get_u64(&r, &count));
+    HP_CALL(hp_opt_state_get_u64(&r, &have));
     if (head >= h || count > h || have > 1)
         HP_ERROR(HP_ERR_CORRUPT, "lbfgs optimizer state: ring head %llu / count %llu / cache "
                  "flag %llu out of range for history %zu", (unsigned long long)head,
@@ -374,12 +374,12 @@ static hp_status lbfgs_load(void *state, const void *buf, size_t size) {
     o->head = head;
     o->count = count;
     o->have_cache = have;
-    HP_CALL(hp_opt_state_get(&r, &o->f, sizeof(double)));
-    HP_CALL(hp_opt_state_get(&r, o->theta_cached, n * sizeof(double)));
-    HP_CALL(hp_opt_state_get(&r, o->g, n * sizeof(double)));
-    HP_CALL(hp_opt_state_get(&r, o->s, h * n * sizeof(double)));
-    HP_CALL(hp_opt_state_get(&r, o->y, h * n * sizeof(double)));
-    HP_CALL(hp_opt_state_get(&r, o->rho, h * sizeof(double)));
+    HP_CALL(hp_opt_state_get_f64s(&r, &o->f, 1));
+    HP_CALL(hp_opt_state_get_f64s(&r, o->theta_cached, n));
+    HP_CALL(hp_opt_state_get_f64s(&r, o->g, n));
+    HP_CALL(hp_opt_state_get_f64s(&r, o->s, h * n));
+    HP_CALL(hp_opt_state_get_f64s(&r, o->y, h * n));
+    HP_CALL(hp_opt_state_get_f64s(&r, o->rho, h));
     return HP_OK;
 }
 

@@ -369,9 +369,9 @@ static hp_status lm_save(const void *state, void *buf) {
     const lm *o = state;
     hp_opt_state_writer w;
     hp_opt_state_write_begin(&w, buf, "lm", LM_STATE_VERSION, o->n, lm_payload(o));
-    hp_opt_state_put(&w, &o->iterations, sizeof(uint64_t));
-    hp_opt_state_put(&w, &o->lambda, sizeof(double));
-    hp_opt_state_put(&w, o->dmax, o->n * sizeof(double));
+    hp_opt_state_put_u64(&w, o->iterations);
+    hp_opt_state_put_f64s(&w, &o->lambda, 1);
+    hp_opt_state_put_f64s(&w, o->dmax, o->n);
     HP_CALL(hp_opt_state_write_end(&w));
     return HP_OK;
 }
@@ -382,14 +382,14 @@ static hp_status lm_load(void *state, const void *buf, size_t size) {
     uint64_t iterations;
     double lambda;
     HP_CALL(hp_opt_state_read_begin(&r, buf, size, "lm", LM_STATE_VERSION, o->n, lm_payload(o)));
-    HP_CALL(hp_opt_state_get(&r, &iterations, sizeof iterations));
-    HP_CALL(hp_opt_state_get(&r, &lambda, sizeof lambda));
+    HP_CALL(hp_opt_state_get_u64(&r, &iterations));
+    HP_CALL(hp_opt_state_get_f64s(&r, &lambda, 1));
     if (!(lambda > 0.0) || !isfinite(lambda))
         HP_ERROR(HP_ERR_CORRUPT, "lm optimizer state: damping %g is not a positive number",
                  lambda);
     o->iterations = iterations;
     o->lambda = lambda;
-    HP_CALL(hp_opt_state_get(&r, o->dmax, o->n * sizeof(double)));
+    HP_CALL(hp_opt_state_get_f64s(&r, o->dmax, o->n));
     return HP_OK;
 }
 

@@ -1,0 +1,136 @@
+/* resume_rules.c — the key-by-key comparison of two resolved pipelines behind
+ * `hpinn run --resume` (rules in resume_rules.h). Both texts come from
+ * hp_config_resolve, so equal pipelines give equal trees; values are compared as
+ * the resolver wrote them. */
+#include "resume_rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yaml_tree.h"
+
+typedef struct walk {
+    hp__resume_position pos;
+    const char *dir;
+    size_t changes;
+} walk;
+
+static void describe(const hp__node *n, char *buf, size_t size) {
+    if (!n) snprintf(buf, size, "(absent)");
+    else if (n->kind == HP__SCALAR) snprintf(buf, size, "%s", n->text ? n->text : "");
+    else if (n->kind == HP__SEQUENCE) snprintf(buf, size, "(a list of %zu)", n->count);
+    else snprintf(buf, size, "(a mapping)");
+}
+
+/* stages[k].<key> of a path, or -1 when the path is not inside a stage. */
+static long stage_of(const char *path, const char **rest) {
+    if (strncmp(path, "stages[", 7) != 0) return -1;
+    char *end;
+    long k = strtol(path + 7, &end, 10);
+    if (*end != ']') return -1;
+    *rest = end[1] == '.' ? end + 2 : end + 1;
+    return k;
+}
+
+static int allowed(const walk *w, const char *path, const hp__node *a, const hp__node *b) {
+    static const char *const free_keys[] = {"output.dir", "output.log_every", "output.checkpoint_every",
+                                            "network.threads", NULL};
+    for (const char *const *k = free_keys; *k; k++)
+        if (strcmp(path, *k) == 0) return 1;
+    if (strcmp(path, "upscale") == 0 || strncmp(path, "upscale.", 8) == 0) return 1;
+    const char *rest = NULL;
+    long k = stage_of(path, &rest);
+    if (k < 0) return 0;
+    if (strcmp(rest, "name") == 0) return 1;
+    if ((size_t)k < w->pos.stage) return 0; /* a stage that has run is what it was */
+    if (strcmp(rest, "divergence") == 0) return 1;
+    if (strcmp(rest, "iterations") == 0 && b && b->kind == HP__SCALAR && a && a->kind == HP__SCALAR) {
+        unsigned long long now = strtoull(b->text, NULL, 10);
+        return (size_t)k > w->pos.stage || now >= w->pos.stage_steps;
+    }
+    return 0;
+}
+
+static hp_status refuse(const walk *w, const char *path, const hp__node *a, const hp__node *b) {
+    char va[128], vb[128];
+    describe(a, va, sizeof va);
+    describe(b, vb, sizeof vb);
+    const char *rest = NULL;
+    long k = stage_of(path, &rest);
+    if (k >= 0 && (size_t)k < w->pos.stage)
+        HP_ERROR(HP_ERR_CONFIG,
+                 "cannot resume %s: %s changed from %s to %s, but stage %ld has already run; a resumed run may "
+                 "only append stages or raise the iterations of the current (%zu) or a later stage",
+                 w->dir, path, va, vb, k, w->pos.stage);
+    if (k >= 0 && strcmp(rest, "iterations") == 0)
+        HP_ERROR(HP_ERR_CONFIG,
+                 "cannot resume %s: %s changed from %s to %s, below the %llu steps stage %ld has taken", w->dir,
+                 path, va, vb, (unsigned long long)w->pos.stage_steps, k);
+    HP_ERROR(HP_ERR_CONFIG,
+             "cannot resume %s: %s changed from %s to %s; a resumed run trains the pipeline it started with. "
+             "Allowed on resume: appending stages, the iterations of the current or a later stage, stage names, "
+             "output.dir/log_every/checkpoint_every, network.threads, the upscale section. Start a new run "
+             "(another --out, or --force) for anything else",
+             w->dir, path, va, vb);
+}
+
+static hp_status compare(walk *w, const char *path, const hp__node *a, const hp__node *b);
+
+static hp_status compare_children(walk *w, const char *path, const hp__node *a, const hp__node *b) {
+    char sub[1024];
+    if (a->kind == HP__SEQUENCE) {
+        int is_stages = strcmp(path, "stages") == 0;
+        if (b->count < a->count)
+            HP_ERROR(HP_ERR_CONFIG,
+                     "cannot resume %s: %s has %zu entries, the run had %zu; stages can be appended on resume, "
+                     "not removed",
+                     w->dir, path, b->count, a->count);
+        if (b->count > a->count && !is_stages) {
+            snprintf(sub, sizeof sub, "%s[%zu]", path, a->count);
+            return refuse(w, sub, NULL, b->items[a->count]);
+        }
+        w->changes += b->count - a->count; /* appended stages */
+        for (size_t i = 0; i < a->count; i++) {
+            snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+            HP_CALL(compare(w, sub, a->items[i], b->items[i]));
+        }
+        return HP_OK;
+    }
+    for (size_t i = 0; i < a->count; i++) {
+        const char *key = a->keys[i]->text;
+        snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", key);
+        HP_CALL(compare(w, sub, a->items[i], hp__node_map_get(b, key)));
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        const char *key = b->keys[i]->text;
+        if (hp__node_map_get(a, key)) continue;
+        snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", key);
+        HP_CALL(compare(w, sub, NULL, b->items[i]));
+    }
+    return HP_OK;
+}
+
+static hp_status compare(walk *w, const char *path, const hp__node *a, const hp__node *b) {
+    if (a && b && a->kind == b->kind && a->kind != HP__SCALAR) return compare_children(w, path, a, b);
+    if (a && b && a->kind == HP__SCALAR && b->kind == HP__SCALAR && strcmp(a->text, b->text) == 0) return HP_OK;
+    if (!allowed(w, path, a, b)) return refuse(w, path, a, b);
+    w->changes++;
+    return HP_OK;
+}
+
+hp_status hp__resume_rules_check(const char *then, const char *now, const char *dir, hp__resume_position pos,
+                                 size_t *n_changes) {
+    *n_changes = 0;
+    hp__node *a = NULL, *b = NULL;
+    hp_status st = hp__yaml_parse(then, strlen(then), "the checkpoint's pipeline", &a);
+    if (st == HP_OK) st = hp__yaml_parse(now, strlen(now), "the pipeline to resume", &b);
+    if (st == HP_OK) {
+        walk w = {pos, dir, 0};
+        st = compare(&w, "", a, b);
+        *n_changes = w.changes;
+    }
+    hp__node_free(a);
+    hp__node_free(b);
+    return st;
+}
