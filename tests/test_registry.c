@@ -1,19 +1,24 @@
 /* test_registry.c — plugin discovery with real .so test plugins (tests/plugins):
  * a valid one, a wrong ABI version, a missing entry symbol, an empty mandatory
- * vtable member, two plugins with the same name, unknown and invalid names. */
+ * vtable member, the same plugin in two directories, a file name that does not
+ * match the plugin name, unknown and invalid names, and that a lookup opens only
+ * the file it names (a plugin with a constructor tells when it was opened). */
 #include "test_util.h"
 
+#include <errno.h>
 #include <sys/stat.h>
 
 #include "hpinn/config.h"
 #include "hpinn/optimizer.h"
 #include "hpinn/registry.h"
 
-static hp_registry *open_with_test_plugins(void) {
-    char dir[1024];
+/* The registry with `first` (a directory, or "") before the test plugins. */
+static hp_registry *open_with_test_plugins_after(const char *first) {
+    char dir[4096];
     const char *build = getenv("HPINN_BUILD_DIR");
     assert_non_null(build);
-    snprintf(dir, sizeof dir, "/nonexistent-hpinn-dir:%s/tests/plugins", build);
+    snprintf(dir, sizeof dir, "%s%s/nonexistent-hpinn-dir:%s/tests/plugins:%s/tests/plugins/dup_a:%s/tests/plugins/dup_b",
+             first, *first ? ":" : "", build, build, build);
     setenv("HPINN_PLUGIN_PATH", dir, 1);
     hp_registry *r = NULL;
     assert_int_equal(hp_registry_open(&r), HP_OK);
@@ -21,12 +26,40 @@ static hp_registry *open_with_test_plugins(void) {
     return r;
 }
 
+static hp_registry *open_with_test_plugins(void) { return open_with_test_plugins_after(""); }
+
 static const char *problem_for(const hp_registry *r, const char *file_part) {
     for (size_t i = 0; i < hp_registry_problem_count(r); i++) {
         const hp_registry_problem *p = hp_registry_get_problem(r, i);
         if (strstr(p->file, file_part)) return p->message;
     }
     return NULL;
+}
+
+/* Copy a file (a test plugin into a temporary directory). */
+static void copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    if (!in || !out) fail_msg("cannot copy %s to %s: %s", from, to, strerror(errno));
+    char buf[1 << 14];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) fail_msg("cannot write %s", to);
+    fclose(in);
+    if (fclose(out) != 0) fail_msg("cannot write %s", to);
+}
+
+/* A fresh directory under the test's working directory, by absolute path. */
+static void make_temp_dir(char *dir, size_t size) {
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    int n = snprintf(dir, size, "%s/registry_XXXXXX", cwd);
+    assert_true(n > 0 && (size_t)n < size);
+    assert_non_null(mkdtemp(dir));
+}
+
+/* The path of a test plugin of the build tree. */
+static void test_plugin_path(char *path, size_t size, const char *file) {
+    snprintf(path, size, "%s/tests/plugins/%s", getenv("HPINN_BUILD_DIR"), file);
 }
 
 static hp_status half_square(void *ctx, const double *theta, double *value, double *grad) {
@@ -66,9 +99,10 @@ static void test_valid_plugin_loads_and_works(void **state) {
 static void test_wrong_abi_is_rejected_with_both_versions(void **state) {
     (void)state;
     hp_registry *r = open_with_test_plugins();
+    assert_true(hp_registry_count(r) > 0); /* opens every file */
     const char *m = problem_for(r, "hpinn_testbadabi.so");
     assert_non_null(m);
-    assert_contains(m, "built for plugin ABI version 999, but this hpinn has ABI version 1");
+    assert_contains(m, "was built for plugin ABI 999, but this hpinn has ABI 1");
     const hp_plugin_descriptor *d;
     assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testbadabi", &d), HP_ERR_NOT_FOUND);
     hp_registry_close(r);
@@ -77,12 +111,13 @@ static void test_wrong_abi_is_rejected_with_both_versions(void **state) {
 static void test_missing_symbol_is_rejected(void **state) {
     (void)state;
     hp_registry *r = open_with_test_plugins();
+    assert_true(hp_registry_count(r) > 0);
     const char *m = problem_for(r, "hpinn_testnosymbol.so");
     assert_non_null(m);
     assert_contains(m, "does not export the entry symbol 'hp_plugin_entry'");
     m = problem_for(r, "hpinn_testnullstep.so");
     assert_non_null(m);
-    assert_contains(m, "optimizer plugin 'testnullstep' leaves the mandatory vtable member 'step' empty");
+    assert_contains(m, "optimizer plugin 'testnullstep' but leaves the mandatory vtable member 'step' empty");
     hp_registry_close(r);
 }
 
@@ -91,12 +126,78 @@ static void test_duplicate_first_wins(void **state) {
     hp_registry *r = open_with_test_plugins();
     const hp_plugin_descriptor *d;
     assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testdup", &d), HP_OK);
-    assert_string_equal(d->version, "a"); /* hpinn_testdup_a.so sorts first */
-    const char *m = problem_for(r, "hpinn_testdup_b.so");
+    assert_string_equal(d->version, "a"); /* dup_a is before dup_b on the path */
+    /* the lookup stopped at the first one; listing opens the other and reports it */
+    assert_null(problem_for(r, "dup_b/hpinn_testdup.so"));
+    assert_true(hp_registry_count(r) > 0);
+    const char *m = problem_for(r, "dup_b/hpinn_testdup.so");
     assert_non_null(m);
-    assert_contains(m, "duplicate optimizer plugin 'testdup' (already loaded from");
-    assert_contains(m, "hpinn_testdup_a.so); the first one found is kept");
+    assert_contains(m, "duplicates optimizer plugin 'testdup' (already loaded from");
+    assert_contains(m, "dup_a/hpinn_testdup.so); the first one found is kept");
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testdup", &d), HP_OK);
+    assert_string_equal(d->version, "a");
     hp_registry_close(r);
+}
+
+/* A lookup opens only hpinn_<name>.so: the constructor of hpinn_testctor.so runs
+ * (it creates the marker file) when it is looked up or listed, never when another
+ * plugin is looked up, nor for the suggestions of an unknown name. Each part uses
+ * a fresh copy of the file: a module another test left open would not run its
+ * constructor again. */
+static void test_lookup_opens_only_the_named_file(void **state) {
+    (void)state;
+    char cwd[1024], marker[1200], ctor[1200], dir[2][1024], copy[2][1200];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(marker, sizeof marker, "%s/registry_ctor_marker", cwd);
+    test_plugin_path(ctor, sizeof ctor, "hpinn_testctor.so");
+    for (int i = 0; i < 2; i++) {
+        make_temp_dir(dir[i], sizeof dir[i]);
+        snprintf(copy[i], sizeof copy[i], "%s/hpinn_testctor.so", dir[i]);
+        copy_file(ctor, copy[i]);
+    }
+    unlink(marker);
+    setenv("HPINN_TEST_CTOR_MARKER", marker, 1);
+    hp_registry *r = open_with_test_plugins_after(dir[0]);
+    const hp_plugin_descriptor *d;
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testgood", &d), HP_OK);
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testgod", &d), HP_ERR_NOT_FOUND);
+    assert_contains(hp_error_message(), "testctor"); /* suggested by its file name, not opened */
+    if (access(marker, F_OK) == 0) fail_msg("a lookup of testgood ran the constructor of hpinn_testctor.so");
+    assert_int_equal(hp_registry_problem_count(r), 0); /* the broken test plugins were not opened either */
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testctor", &d), HP_OK);
+    assert_int_equal(access(marker, F_OK), 0);
+    hp_registry_close(r);
+    /* listing opens every plugin */
+    unlink(marker);
+    r = open_with_test_plugins_after(dir[1]);
+    assert_true(hp_registry_count(r) > 0);
+    assert_int_equal(access(marker, F_OK), 0);
+    assert_non_null(problem_for(r, "hpinn_testbadabi.so"));
+    hp_registry_close(r);
+    unsetenv("HPINN_TEST_CTOR_MARKER");
+    unlink(marker);
+    for (int i = 0; i < 2; i++) {
+        unlink(copy[i]);
+        rmdir(dir[i]);
+    }
+}
+
+/* Lookups open hpinn_<name>.so, so a plugin under another file name is refused
+ * rather than listed under a name no pipeline could find. */
+static void test_name_must_match_file_name(void **state) {
+    (void)state;
+    char dir[1024], from[1200], to[1200];
+    make_temp_dir(dir, sizeof dir);
+    test_plugin_path(from, sizeof from, "hpinn_testgood.so");
+    snprintf(to, sizeof to, "%s/hpinn_othername.so", dir);
+    copy_file(from, to);
+    hp_registry *r = open_with_test_plugins();
+    assert_int_equal(hp_registry_load_file(r, to), HP_ERR_PLUGIN);
+    assert_contains(hp_error_message(), "hpinn_othername.so declares plugin name 'testgood', but its file name is "
+                                        "hpinn_othername.so; a plugin must be installed as hpinn_<name>.so");
+    hp_registry_close(r);
+    unlink(to);
+    rmdir(dir);
 }
 
 static void test_unknown_and_invalid_names(void **state) {
@@ -105,7 +206,7 @@ static void test_unknown_and_invalid_names(void **state) {
     const hp_plugin_descriptor *d;
     assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testgod", &d), HP_ERR_NOT_FOUND);
     assert_null(d);
-    assert_contains(hp_error_message(), "unknown optimizer plugin 'testgod' (did you mean 'testgood'?); available: ");
+    assert_contains(hp_error_message(), "unknown optimizer plugin 'testgod' (did you mean 'testgood'?); available ");
     assert_contains(hp_error_message(), "testgood");
     assert_contains(hp_error_message(), "testdup");
     /* a path is never opened: names are looked up, not loaded */
@@ -120,7 +221,7 @@ static void test_load_file_errors(void **state) {
     (void)state;
     hp_registry *r = open_with_test_plugins();
     assert_int_equal(hp_registry_load_file(r, "/nonexistent/hpinn_x.so"), HP_ERR_PLUGIN);
-    assert_contains(hp_error_message(), "/nonexistent/hpinn_x.so: cannot be loaded");
+    assert_contains(hp_error_message(), "/nonexistent/hpinn_x.so cannot be loaded");
     hp_registry_close(r);
 }
 
@@ -165,6 +266,8 @@ int main(void) {
         cmocka_unit_test(test_wrong_abi_is_rejected_with_both_versions),
         cmocka_unit_test(test_missing_symbol_is_rejected),
         cmocka_unit_test(test_duplicate_first_wins),
+        cmocka_unit_test(test_lookup_opens_only_the_named_file),
+        cmocka_unit_test(test_name_must_match_file_name),
         cmocka_unit_test(test_unknown_and_invalid_names),
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_plugin_section_from_config),
