@@ -104,6 +104,11 @@ static void test_plugins_listing(void **state) {
     assert_contains(out_text, "> 0");
     assert_int_equal(run("plugins nosuchplugin"), 2);
     assert_contains(err_text, "no plugin named 'nosuchplugin'; available:");
+    /* a pipeline naming a rejected plugin is told why: a plugin failure, exit 1 */
+    hp_test_write_file("abi.yaml", "problem: {K: \"1 + x\"}\nstages:\n  - {iterations: 3, optimizer: {plugin: testbadabi}}\n");
+    assert_int_equal(run("check abi.yaml"), 1);
+    assert_contains(err_text, "abi.yaml:3:41: stages[0].optimizer.plugin: optimizer plugin 'testbadabi' cannot be used: ");
+    assert_contains(err_text, "hpinn_testbadabi.so was built for plugin ABI 999, but this hpinn has ABI 1");
     unsetenv("HPINN_PLUGIN_PATH");
 }
 

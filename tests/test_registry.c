@@ -103,8 +103,34 @@ static void test_wrong_abi_is_rejected_with_both_versions(void **state) {
     const char *m = problem_for(r, "hpinn_testbadabi.so");
     assert_non_null(m);
     assert_contains(m, "was built for plugin ABI 999, but this hpinn has ABI 1");
+    hp_registry_close(r);
+}
+
+/* A lookup of a plugin whose file was rejected says why, not "unknown plugin";
+ * through a pipeline, at the location of its name. */
+static void test_lookup_of_rejected_plugin_says_why(void **state) {
+    (void)state;
+    hp_registry *r = open_with_test_plugins();
     const hp_plugin_descriptor *d;
-    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testbadabi", &d), HP_ERR_NOT_FOUND);
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testbadabi", &d), HP_ERR_PLUGIN);
+    assert_null(d);
+    assert_contains(hp_error_message(), "optimizer plugin 'testbadabi' cannot be used: ");
+    assert_contains(hp_error_message(), "/tests/plugins/hpinn_testbadabi.so was built for plugin ABI 999, but this "
+                                        "hpinn has ABI 1; rebuild the plugin against this hpinn");
+    const char *text = "stages:\n  - iterations: 3\n    optimizer: {plugin: testbadabi}\n";
+    hp_config *c;
+    assert_int_equal(hp_config_load_string(text, strlen(text), "abi.yaml", &c), HP_OK);
+    hp_params *p = NULL;
+    assert_int_equal(hp_config_plugin_section(c, "stages[0].optimizer", HP_PLUGIN_OPTIMIZER, NULL, r, &d, &p),
+                     HP_ERR_PLUGIN);
+    assert_contains(hp_error_message(), "abi.yaml:3:25: stages[0].optimizer.plugin: optimizer plugin 'testbadabi' "
+                                        "cannot be used: ");
+    assert_contains(hp_error_message(), "hpinn_testbadabi.so was built for plugin ABI 999, but this hpinn has ABI 1");
+    hp_config_destroy(c);
+    /* a file of another kind is named when that is why the lookup failed */
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_NETWORK, "testgood", &d), HP_ERR_NOT_FOUND);
+    assert_contains(hp_error_message(), "unknown network plugin 'testgood': ");
+    assert_contains(hp_error_message(), "/tests/plugins/hpinn_testgood.so is an optimizer plugin");
     hp_registry_close(r);
 }
 
@@ -264,6 +290,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_plugin_loads_and_works),
         cmocka_unit_test(test_wrong_abi_is_rejected_with_both_versions),
+        cmocka_unit_test(test_lookup_of_rejected_plugin_says_why),
         cmocka_unit_test(test_missing_symbol_is_rejected),
         cmocka_unit_test(test_duplicate_first_wins),
         cmocka_unit_test(test_lookup_opens_only_the_named_file),

@@ -467,6 +467,33 @@ static hp_status not_found(const hp_registry *r, hp_plugin_kind kind, const char
     return st;
 }
 
+/* A lookup that found hpinn_<name>.so files but none it could use says why:
+ * "optimizer plugin 'x' cannot be used: FILE was built for plugin ABI 999, ..."
+ * is what the user needs, not "unknown plugin". Files of another kind are not
+ * problems: they are named when the lookup fails for that reason alone. */
+static hp_status candidates_failed(const hp_registry *r, hp_plugin_kind kind, const char *name) {
+    char why[3072] = "", other[1024] = "";
+    size_t used = 0, used_other = 0;
+    for (size_t k = 0; k < r->n_dirs; k++) {
+        char path[4096 + 256];
+        snprintf(path, sizeof path, "%s/hpinn_%s.so", r->dirs[k], name);
+        const hp_registry_problem *p = problem_of_file(r, path);
+        const hp__plugin_entry *e = entry_of_file(r, path);
+        if (p && used + 80 < sizeof why)
+            used += (size_t)snprintf(why + used, sizeof why - used, "%s%s %s", used ? "; " : "", p->file, p->message);
+        else if (e && used_other + 80 < sizeof other)
+            used_other += (size_t)snprintf(other + used_other, sizeof other - used_other, "%s%s is %s %s plugin",
+                                           used_other ? "; " : "", e->file,
+                                           e->desc->kind == HP_PLUGIN_UPSCALING || e->desc->kind == HP_PLUGIN_OPTIMIZER
+                                               ? "an" : "a",
+                                           hp_plugin_kind_name(e->desc->kind));
+    }
+    if (used)
+        HP_ERROR(HP_ERR_PLUGIN, "%s plugin '%s' cannot be used: %s", hp_plugin_kind_name(kind), name, why);
+    if (used_other) HP_ERROR(HP_ERR_NOT_FOUND, "unknown %s plugin '%s': %s", hp_plugin_kind_name(kind), name, other);
+    return HP_OK;
+}
+
 hp_status hp_registry_find(const hp_registry *cr, hp_plugin_kind kind, const char *name,
                            const hp_plugin_descriptor **out) {
     *out = NULL;
@@ -475,7 +502,10 @@ hp_status hp_registry_find(const hp_registry *cr, hp_plugin_kind kind, const cha
     if (!valid_name(name)) return not_found(r, kind, name ? name : "");
     const hp__plugin_entry *e;
     HP_CALL(lookup(r, kind, name, &e));
-    if (!e) return not_found(r, kind, name);
+    if (!e) {
+        hp_status st = candidates_failed(r, kind, name);
+        return st != HP_OK ? st : not_found(r, kind, name);
+    }
     *out = e->desc;
     return HP_OK;
 }
