@@ -226,6 +226,90 @@ static void test_name_must_match_file_name(void **state) {
     rmdir(dir);
 }
 
+/* Whoever can write a plugin file or its directory chooses the code hpinn runs:
+ * a world-writable one is refused before it is opened (hpinn_testctor.so's
+ * constructor would create the marker file). */
+static void test_world_writable_is_refused(void **state) {
+    (void)state;
+    char dir[1024], from[1200], to[1200], marker[1200];
+    make_temp_dir(dir, sizeof dir);
+    test_plugin_path(from, sizeof from, "hpinn_testctor.so");
+    snprintf(to, sizeof to, "%s/hpinn_testctor.so", dir);
+    snprintf(marker, sizeof marker, "%s.marker", dir);
+    copy_file(from, to);
+    setenv("HPINN_TEST_CTOR_MARKER", marker, 1);
+    setenv("HPINN_PLUGIN_PATH", dir, 1);
+    hp_registry *r;
+    const hp_plugin_descriptor *d;
+    /* the file */
+    assert_int_equal(chmod(to, 0757), 0);
+    OK(hp_registry_open(&r));
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testctor", &d), HP_ERR_PLUGIN);
+    assert_contains(hp_error_message(), "optimizer plugin 'testctor' cannot be used: ");
+    assert_contains(hp_error_message(), "/hpinn_testctor.so is world-writable; refusing to load it");
+    for (size_t i = 0; i < hp_registry_count(r); i++) /* listing refuses it too */
+        assert_string_not_equal(hp_registry_get(r, i, NULL)->name, "testctor");
+    hp_registry_close(r);
+    /* the directory it is in */
+    assert_int_equal(chmod(to, 0755), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    OK(hp_registry_open(&r));
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testctor", &d), HP_ERR_PLUGIN);
+    assert_contains(hp_error_message(), "optimizer plugin 'testctor' cannot be used: ");
+    assert_contains(hp_error_message(), "registry_");
+    assert_contains(hp_error_message(), " is world-writable; refusing to load plugins from it");
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "nosuch", &d), HP_ERR_NOT_FOUND);
+    assert_contains(hp_error_message(), "; not searched: ");
+    hp_registry_close(r);
+    /* a file in that directory loaded by path is refused as well */
+    OK(hp_registry_open(&r));
+    assert_int_equal(hp_registry_load_file(r, to), HP_ERR_PLUGIN);
+    assert_contains(hp_error_message(), "hpinn_testctor.so is in ");
+    assert_contains(hp_error_message(), ", which is world-writable; refusing to load it");
+    hp_registry_close(r);
+    unsetenv("HPINN_PLUGIN_PATH");
+    unsetenv("HPINN_TEST_CTOR_MARKER");
+    if (access(marker, F_OK) == 0) fail_msg("a refused plugin was opened: its constructor ran");
+    chmod(dir, 0700);
+    unlink(to);
+    rmdir(dir);
+}
+
+/* A plugin file owned by another user (neither root nor us) is refused. Changing
+ * a file's owner needs root, which CI is; elsewhere the test is skipped. */
+static void test_foreign_owner_is_refused(void **state) {
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("not root: cannot give a file to another user; skipped\n");
+        skip();
+    }
+    char dir[1024], from[1200], to[1200];
+    make_temp_dir(dir, sizeof dir);
+    test_plugin_path(from, sizeof from, "hpinn_testgood.so");
+    snprintf(to, sizeof to, "%s/hpinn_testgood.so", dir);
+    copy_file(from, to);
+    assert_int_equal(chown(to, 4242, 4242), 0);
+    hp_registry *r = open_with_test_plugins_after(dir);
+    const hp_plugin_descriptor *d;
+    /* the refused file is passed over: the next testgood on the path is used */
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testgood", &d), HP_OK);
+    assert_int_equal(hp_registry_problem_count(r), 1);
+    assert_string_equal(hp_registry_get_problem(r, 0)->file, to);
+    assert_string_equal(hp_registry_get_problem(r, 0)->message,
+                        "is owned by uid 4242, which is neither root nor the current user (uid 0); refusing to load it");
+    hp_registry_close(r);
+    assert_int_equal(chown(to, 0, 0), 0);
+    assert_int_equal(chown(dir, 4242, 4242), 0);
+    r = open_with_test_plugins_after(dir);
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testgood", &d), HP_OK);
+    assert_string_equal(hp_registry_get_problem(r, 0)->file, dir);
+    assert_contains(hp_registry_get_problem(r, 0)->message, "is owned by uid 4242, which is neither root nor the "
+                                                            "current user (uid 0); refusing to load plugins from it");
+    hp_registry_close(r);
+    unlink(to);
+    rmdir(dir);
+}
+
 static void test_unknown_and_invalid_names(void **state) {
     (void)state;
     hp_registry *r = open_with_test_plugins();
@@ -295,6 +379,8 @@ int main(void) {
         cmocka_unit_test(test_duplicate_first_wins),
         cmocka_unit_test(test_lookup_opens_only_the_named_file),
         cmocka_unit_test(test_name_must_match_file_name),
+        cmocka_unit_test(test_world_writable_is_refused),
+        cmocka_unit_test(test_foreign_owner_is_refused),
         cmocka_unit_test(test_unknown_and_invalid_names),
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_plugin_section_from_config),

@@ -17,12 +17,16 @@
 #include "hpinn/registry.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "hpinn/coarse.h"
 #include "hpinn/network.h"
@@ -226,9 +230,55 @@ static hp_status checked_descriptor(hp_registry *r, const char *path, void *h, c
     return HP_OK;
 }
 
+/* Whoever can write a plugin file, or the directory it is in, chooses the code
+ * hpinn runs: only root and the current user are trusted with that. Returns the
+ * reason ("is world-writable") for a file or directory that fails, else NULL. */
+static const char *untrusted(const struct stat *sb, char *why, size_t size) {
+    if (sb->st_mode & S_IWOTH) return "is world-writable";
+    if (sb->st_uid != 0 && sb->st_uid != geteuid()) {
+        snprintf(why, size, "is owned by uid %u, which is neither root nor the current user (uid %u)",
+                 (unsigned)sb->st_uid, (unsigned)geteuid());
+        return why;
+    }
+    return NULL;
+}
+
+/* A search directory that exists but fails the trust rule is skipped whole (and
+ * reported once): a plugin could be dropped into it. */
+static int dir_refused(hp_registry *r, const char *dir) {
+    struct stat sb;
+    char why[160];
+    if (stat(dir, &sb) != 0) return 0; /* missing: simply empty */
+    const char *reason = untrusted(&sb, why, sizeof why);
+    if (!reason) return 0;
+    if (!problem_of_file(r, dir))
+        add_problem(r, dir, "%s; refusing to load plugins from it", reason);
+    return 1;
+}
+
+/* The trust rule for the file itself and for the directory it really is in
+ * (symbolic links resolved: a trusted link may point into an untrusted place). */
+static hp_status check_trust(hp_registry *r, const char *path) {
+    struct stat sb;
+    char why[160], real[PATH_MAX];
+    if (stat(path, &sb) != 0) return add_problem(r, path, "cannot be loaded: %s", strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return add_problem(r, path, "is not a regular file; refusing to load it");
+    const char *reason = untrusted(&sb, why, sizeof why);
+    if (reason) return add_problem(r, path, "%s; refusing to load it", reason);
+    if (!realpath(path, real)) return add_problem(r, path, "cannot be loaded: %s", strerror(errno));
+    char *slash = strrchr(real, '/');
+    if (slash == real) slash[1] = '\0'; /* a file in / */
+    else if (slash) *slash = '\0';
+    if (stat(real, &sb) != 0) return add_problem(r, path, "cannot be loaded: %s: %s", real, strerror(errno));
+    reason = untrusted(&sb, why, sizeof why);
+    if (reason) return add_problem(r, path, "is in %s, which %s; refusing to load it", real, reason);
+    return HP_OK;
+}
+
 hp_status hp_registry_load_file(hp_registry *r, const char *path) {
     if (!is_plugin_file(base_name(path)))
         return add_problem(r, path, "is not named hpinn_<name>.so with a name of the form [a-z0-9_]+");
+    HP_CALL(check_trust(r, path)); /* before dlopen: opening runs the file's code */
     dlerror();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
@@ -316,6 +366,7 @@ static hp_status enumerate(hp_registry *r) {
     for (size_t k = 0; k < r->n_dirs; k++) {
         char **names;
         size_t n;
+        if (dir_refused(r, r->dirs[k])) continue;
         HP_CALL(list_plugin_files(r->dirs[k], &names, &n));
         for (size_t i = 0; i < n; i++) {
             char path[4096 + 256];
@@ -418,6 +469,7 @@ void hp_registry_close(hp_registry *r) {
 static hp_status lookup(hp_registry *r, hp_plugin_kind kind, const char *name, const hp__plugin_entry **out) {
     *out = find_entry(r, kind, name);
     for (size_t k = 0; !*out && k < r->n_dirs; k++) {
+        if (dir_refused(r, r->dirs[k])) continue;
         char path[4096 + 256];
         snprintf(path, sizeof path, "%s/hpinn_%s.so", r->dirs[k], name);
         struct stat sb;
@@ -440,10 +492,21 @@ static hp_status not_found(const hp_registry *r, hp_plugin_kind kind, const char
     char list[2048] = "";
     size_t used = 0;
     hp_status st = HP_OK;
+    char refused[1024] = "";
+    size_t used_refused = 0;
     for (size_t k = 0; k < r->n_dirs && k < 64; k++) {
+        per_dir[k] = NULL;
+        n_per_dir[k] = 0;
+        n_listed = k + 1;
+        const hp_registry_problem *p = problem_of_file(r, r->dirs[k]); /* the lookup refused it */
+        if (p) {
+            if (used_refused + 80 < sizeof refused)
+                used_refused += (size_t)snprintf(refused + used_refused, sizeof refused - used_refused,
+                                                 "; not searched: %s %s", p->file, p->message);
+            continue;
+        }
         st = list_plugin_files(r->dirs[k], &per_dir[k], &n_per_dir[k]);
         if (st != HP_OK) break;
-        n_listed = k + 1;
         for (size_t i = 0; i < n_per_dir[k]; i++) {
             char *stem = per_dir[k][i] + 6;
             stem[strlen(stem) - 3] = '\0'; /* hpinn_<stem>.so -> <stem> */
@@ -459,9 +522,10 @@ static hp_status not_found(const hp_registry *r, hp_plugin_kind kind, const char
         const char *near = valid_name(name) ? hp__did_you_mean(name, names, count) : NULL;
         st = HP_ERROR_SET(HP_ERR_NOT_FOUND,
                           "unknown %s plugin '%s'%s%s%s; available (plugins of any kind; `hpinn plugins` lists "
-                          "them by kind): %s (searched %s)",
+                          "them by kind): %s (searched %s%s)",
                           hp_plugin_kind_name(kind), name, near ? " (did you mean '" : "", near ? near : "",
-                          near ? "'?)" : "", count ? list : "none", r->search_path ? r->search_path : "nothing");
+                          near ? "'?)" : "", count ? list : "none", r->search_path ? r->search_path : "nothing",
+                          refused);
     }
     for (size_t k = 0; k < n_listed; k++) free_names(per_dir[k], n_per_dir[k]);
     return st;
@@ -476,8 +540,10 @@ static hp_status candidates_failed(const hp_registry *r, hp_plugin_kind kind, co
     size_t used = 0, used_other = 0;
     for (size_t k = 0; k < r->n_dirs; k++) {
         char path[4096 + 256];
+        struct stat sb;
         snprintf(path, sizeof path, "%s/hpinn_%s.so", r->dirs[k], name);
         const hp_registry_problem *p = problem_of_file(r, path);
+        if (!p && stat(path, &sb) == 0) p = problem_of_file(r, r->dirs[k]); /* in a refused directory */
         const hp__plugin_entry *e = entry_of_file(r, path);
         if (p && used + 80 < sizeof why)
             used += (size_t)snprintf(why + used, sizeof why - used, "%s%s %s", used ? "; " : "", p->file, p->message);
