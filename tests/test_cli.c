@@ -139,6 +139,24 @@ static void test_check_opens_only_named_plugins(void **state) {
     unsetenv("HPINN_PLUGIN_PATH");
 }
 
+/* A relative HPINN_PLUGIN_PATH entry is skipped with one warning naming it, even
+ * listed twice: here "plugins" is the test plugins' directory below the working
+ * directory, so before this rule `hpinn plugins` listed testgood. */
+static void test_relative_plugin_path_is_refused(void **state) {
+    (void)state;
+    setenv("HPINN_PLUGIN_PATH", "plugins:plugins", 1);
+    assert_int_equal(run("plugins"), 0);
+    assert_null(strstr(out_text, "testgood"));
+    const char *w = "hpinn: warning: HPINN_PLUGIN_PATH entry 'plugins' is a relative path, which would be resolved "
+                    "against the current directory; it is skipped (write it as an absolute path)\n";
+    assert_contains(err_text, w);
+    assert_null(strstr(strstr(err_text, w) + strlen(w), "entry 'plugins'")); /* once */
+    hp_test_write_file("cli.yaml", pipeline);
+    assert_int_equal(run("check cli.yaml"), 0);
+    assert_contains(err_text, w);
+    unsetenv("HPINN_PLUGIN_PATH");
+}
+
 static void test_run_failures(void **state) {
     (void)state;
     hp_test_write_file("cli.yaml", pipeline);
@@ -180,6 +198,7 @@ int main(void) {
         cmocka_unit_test(test_check_valid_and_invalid),
         cmocka_unit_test(test_plugins_listing),
         cmocka_unit_test(test_check_opens_only_named_plugins),
+        cmocka_unit_test(test_relative_plugin_path_is_refused),
         cmocka_unit_test(test_run_failures),
         cmocka_unit_test(test_upscale_paper_1d),
     };

@@ -358,16 +358,50 @@ static void test_plugin_section_from_config(void **state) {
     hp_registry_close(r);
 }
 
-/* found by the fuzzer (UBSan): scanning a directory without plugins passed NULL to qsort */
-static void test_empty_directory(void **state) {
+/* A relative HPINN_PLUGIN_PATH entry would be resolved against whatever the
+ * current directory is: it is skipped, with one note per entry, even when it
+ * holds a plugin. */
+static void test_relative_entries_are_skipped(void **state) {
     (void)state;
-    mkdir("empty_plugin_dir", 0777);
-    setenv("HPINN_PLUGIN_PATH", "empty_plugin_dir", 1);
+    char from[1200], dir[1024];
+    mkdir("relative_plugins", 0755);
+    test_plugin_path(from, sizeof from, "hpinn_testgood.so");
+    copy_file(from, "relative_plugins/hpinn_testgood.so");
+    assert_non_null(getcwd(dir, sizeof dir));
+    char path[2048];
+    snprintf(path, sizeof path, ".:relative_plugins:%s/nonexistent-absolute:relative_plugins:./relative_plugins", dir);
+    setenv("HPINN_PLUGIN_PATH", path, 1);
     hp_registry *r = NULL;
     assert_int_equal(hp_registry_open(&r), HP_OK);
     unsetenv("HPINN_PLUGIN_PATH");
-    assert_contains(hp_registry_search_path(r), "empty_plugin_dir");
+    const hp_plugin_descriptor *d;
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testgood", &d), HP_ERR_NOT_FOUND);
+    assert_true(strncmp(hp_registry_search_path(r), dir, strlen(dir)) == 0); /* the absolute entry comes first */
+    assert_null(strstr(hp_registry_search_path(r), "relative_plugins"));
+    assert_int_equal(hp_registry_note_count(r), 3); /* ".", "relative_plugins" once, "./relative_plugins" */
+    assert_string_equal(hp_registry_get_note(r, 1),
+                        "warning: HPINN_PLUGIN_PATH entry 'relative_plugins' is a relative path, which would be "
+                        "resolved against the current directory; it is skipped (write it as an absolute path)");
+    assert_contains(hp_registry_get_note(r, 0), "entry '.' is a relative path");
+    assert_null(hp_registry_get_note(r, 3));
     hp_registry_close(r);
+    unlink("relative_plugins/hpinn_testgood.so");
+    rmdir("relative_plugins");
+}
+
+/* found by the fuzzer (UBSan): scanning a directory without plugins passed NULL to qsort */
+static void test_empty_directory(void **state) {
+    (void)state;
+    char dir[1024];
+    make_temp_dir(dir, sizeof dir);
+    setenv("HPINN_PLUGIN_PATH", dir, 1);
+    hp_registry *r = NULL;
+    assert_int_equal(hp_registry_open(&r), HP_OK);
+    unsetenv("HPINN_PLUGIN_PATH");
+    assert_contains(hp_registry_search_path(r), dir);
+    assert_true(hp_registry_count(r) > 0); /* scans it, and the build tree's plugins */
+    hp_registry_close(r);
+    rmdir(dir);
 }
 
 int main(void) {
@@ -384,6 +418,7 @@ int main(void) {
         cmocka_unit_test(test_unknown_and_invalid_names),
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_plugin_section_from_config),
+        cmocka_unit_test(test_relative_entries_are_skipped),
         cmocka_unit_test(test_empty_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

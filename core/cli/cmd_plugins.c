@@ -78,6 +78,8 @@ hp_status hp_cmd_plugins(int argc, char **argv) {
             }
         }
     }
+    size_t notes = 0;
+    hp_cli_print_registry_notes(r, &notes);
     hp_registry_close(r);
     return st;
 }

@@ -52,6 +52,7 @@ hp_status hp_cmd_run(int argc, char **argv) {
     int interrupted = 0;
     struct sigaction old_int, old_term;
     int handlers = 0;
+    size_t notes = 0;
 
     if (st != HP_OK) goto done;
     if (a.resume) {
@@ -73,7 +74,9 @@ hp_status hp_cmd_run(int argc, char **argv) {
         HP_CALL_GOTO(st, hp_cli_load_config(&a, &c), done);
     }
     HP_CALL_GOTO(st, hp_registry_open(&r), done);
-    HP_CALL_GOTO(st, hp_config_resolve(c, r, NULL), done);
+    st = hp_config_resolve(c, r, NULL);
+    hp_cli_print_registry_notes(r, &notes); /* before training: the plugins are chosen */
+    if (st != HP_OK) goto done;
     if (!a.resume) {
         HP_CALL_GOTO(st, hp_config_section(c, "output", hp__output_params, &out), done);
         snprintf(dir, sizeof dir, "%s", a.out_dir ? a.out_dir : hp_params_string(out, "dir"));
@@ -144,6 +147,7 @@ done:
     free(theta);
     hp_hybrid_destroy(h);
     hp_params_destroy(out);
+    hp_cli_print_registry_notes(r, &notes);
     hp_registry_close(r);
     hp_config_destroy(c);
     hp_cli_pipeline_args_free(&a);

@@ -45,6 +45,8 @@ struct hp_registry {
     size_t n_plugins, cap_plugins;
     hp_registry_problem *problems;
     size_t n_problems, cap_problems;
+    char **notes; /* worth telling the user, did not stop anything; each once */
+    size_t n_notes;
     char **dirs; /* the search path, in order */
     size_t n_dirs;
     char *search_path;
@@ -98,6 +100,26 @@ static hp_status add_problem(hp_registry *r, const char *file, const char *fmt, 
     /* the same text becomes the error message for the caller of load_file; every
      * message is written to follow the file name ("FILE is world-writable; ...") */
     return hp_error_set(HP_ERR_PLUGIN, __FILE__, __LINE__, __func__, "%s %s", file, msg);
+}
+
+static void add_note(hp_registry *r, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Record a note once; out of memory loses the note, nothing else. */
+static void add_note(hp_registry *r, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (size_t i = 0; i < r->n_notes; i++)
+        if (strcmp(r->notes[i], msg) == 0) return;
+    char **n = realloc(r->notes, (r->n_notes + 1) * sizeof *n);
+    if (!n) return;
+    r->notes = n;
+    if ((n[r->n_notes] = strdup(msg))) r->n_notes++;
 }
 
 /* Mandatory members of each kind's vtable; a NULL one would crash later. */
@@ -427,6 +449,13 @@ hp_status hp_registry_open(hp_registry **out) {
         }
         char *save = NULL;
         for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
+            /* a relative entry means "wherever the command is run from": a
+             * directory anyone could have put an hpinn_<name>.so into */
+            if (tok[0] != '/') {
+                add_note(r, "warning: HPINN_PLUGIN_PATH entry '%s' is a relative path, which would be resolved "
+                            "against the current directory; it is skipped (write it as an absolute path)", tok);
+                continue;
+            }
             st = append_dir(r, tok);
             if (st != HP_OK) {
                 free(copy);
@@ -437,7 +466,7 @@ hp_status hp_registry_open(hp_registry **out) {
     }
     char own[4096];
     own_plugin_dir(own, sizeof own);
-    HP_CALL_GOTO(st, append_dir(r, own), fail);
+    if (own[0] == '/') HP_CALL_GOTO(st, append_dir(r, own), fail); /* libhpinn named relative: not a place to trust */
     HP_CALL_GOTO(st, append_dir(r, HPINN_INSTALL_PLUGIN_DIR), fail);
     *out = r; /* nothing is opened yet: lookups open what they need */
     return HP_OK;
@@ -457,6 +486,7 @@ void hp_registry_close(hp_registry *r) {
         free((char *)r->problems[i].message);
     }
     free_names(r->dirs, r->n_dirs);
+    free_names(r->notes, r->n_notes);
     free(r->plugins);
     free(r->problems);
     free(r->search_path);
@@ -595,3 +625,7 @@ const hp_registry_problem *hp_registry_get_problem(const hp_registry *r, size_t 
 }
 
 const char *hp_registry_search_path(const hp_registry *r) { return r->search_path ? r->search_path : ""; }
+
+size_t hp_registry_note_count(const hp_registry *r) { return r->n_notes; }
+
+const char *hp_registry_get_note(const hp_registry *r, size_t i) { return i < r->n_notes ? r->notes[i] : NULL; }

@@ -1,8 +1,10 @@
 /* hpinn/registry.h — finding plugins by (kind, name).
  *
- * Search order: the directories of HPINN_PLUGIN_PATH (colon-separated), then the
- * plugin directory next to the libhpinn in use (the build tree, or the install
- * prefix), then the configured install prefix. Only files named hpinn_<name>.so
+ * Search order: the directories of HPINN_PLUGIN_PATH (colon-separated; relative
+ * entries are skipped with a note), then the plugin directory next to the libhpinn
+ * in use (the build tree, or the install prefix), then the configured install
+ * prefix. Files and directories that are world-writable or owned by a user other
+ * than root and the current one are refused before anything is opened. Only files named hpinn_<name>.so
  * are considered; each is opened with dlopen(RTLD_NOW|RTLD_LOCAL) and must export
  * the entry symbol of hpinn/plugin.h with a matching ABI version and struct size,
  * and declare the <name> of its file name.
@@ -58,6 +60,12 @@ const hp_plugin_descriptor *hp_registry_get(const hp_registry *r, size_t i, cons
  * message follows the file name: "<file> <message>". */
 size_t hp_registry_problem_count(const hp_registry *r);
 const hp_registry_problem *hp_registry_get_problem(const hp_registry *r, size_t i);
+
+/* Notes: what the user should hear about although nothing failed, one line
+ * each, recorded once ("warning: HPINN_PLUGIN_PATH entry 'plugins' is a relative
+ * path ..."). They grow as lookups go on; the command line prints them. */
+size_t hp_registry_note_count(const hp_registry *r);
+const char *hp_registry_get_note(const hp_registry *r, size_t i);
 
 /* Load a single plugin file, checking it exactly as lookups and enumeration do
  * (used by them and by tests). The handle stays open until hp_registry_close. */
