@@ -157,6 +157,31 @@ static void test_relative_plugin_path_is_refused(void **state) {
     unsetenv("HPINN_PLUGIN_PATH");
 }
 
+/* A pipeline using a plugin that shadows the built-in one is told so, naming
+ * both files; the built-in pipeline alone is not. */
+static void test_shadowing_plugin_is_noted(void **state) {
+    (void)state;
+    char cwd[1024], dir[1200], from[1200], to[1300];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(dir, sizeof dir, "%s/cli_shadow_XXXXXX", cwd);
+    assert_non_null(mkdtemp(dir));
+    snprintf(from, sizeof from, "%s/lib/hpinn/plugins/hpinn_adam.so", getenv("HPINN_BUILD_DIR"));
+    snprintf(to, sizeof to, "%s/hpinn_adam.so", dir);
+    hp_test_copy_file(from, to);
+    hp_test_write_file("adam.yaml", "problem: {K: \"1 + x\"}\nstages:\n  - {iterations: 3, optimizer: {plugin: adam}}\n");
+    assert_int_equal(run("check adam.yaml"), 0);
+    assert_null(strstr(err_text, "shadows"));
+    setenv("HPINN_PLUGIN_PATH", dir, 1);
+    assert_int_equal(run("check adam.yaml"), 0);
+    char note[4000];
+    snprintf(note, sizeof note, "hpinn: note: optimizer plugin 'adam' is loaded from %s, which shadows the built-in %s\n",
+             to, from);
+    assert_contains(err_text, note);
+    unsetenv("HPINN_PLUGIN_PATH");
+    unlink(to);
+    rmdir(dir);
+}
+
 static void test_run_failures(void **state) {
     (void)state;
     hp_test_write_file("cli.yaml", pipeline);
@@ -199,6 +224,7 @@ int main(void) {
         cmocka_unit_test(test_plugins_listing),
         cmocka_unit_test(test_check_opens_only_named_plugins),
         cmocka_unit_test(test_relative_plugin_path_is_refused),
+        cmocka_unit_test(test_shadowing_plugin_is_noted),
         cmocka_unit_test(test_run_failures),
         cmocka_unit_test(test_upscale_paper_1d),
     };

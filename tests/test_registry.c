@@ -5,7 +5,6 @@
  * the file it names (a plugin with a constructor tells when it was opened). */
 #include "test_util.h"
 
-#include <errno.h>
 #include <sys/stat.h>
 
 #include "hpinn/config.h"
@@ -34,18 +33,6 @@ static const char *problem_for(const hp_registry *r, const char *file_part) {
         if (strstr(p->file, file_part)) return p->message;
     }
     return NULL;
-}
-
-/* Copy a file (a test plugin into a temporary directory). */
-static void copy_file(const char *from, const char *to) {
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    if (!in || !out) fail_msg("cannot copy %s to %s: %s", from, to, strerror(errno));
-    char buf[1 << 14];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n) fail_msg("cannot write %s", to);
-    fclose(in);
-    if (fclose(out) != 0) fail_msg("cannot write %s", to);
 }
 
 /* A fresh directory under the test's working directory, by absolute path. */
@@ -179,7 +166,7 @@ static void test_lookup_opens_only_the_named_file(void **state) {
     for (int i = 0; i < 2; i++) {
         make_temp_dir(dir[i], sizeof dir[i]);
         snprintf(copy[i], sizeof copy[i], "%s/hpinn_testctor.so", dir[i]);
-        copy_file(ctor, copy[i]);
+        hp_test_copy_file(ctor, copy[i]);
     }
     unlink(marker);
     setenv("HPINN_TEST_CTOR_MARKER", marker, 1);
@@ -216,7 +203,7 @@ static void test_name_must_match_file_name(void **state) {
     make_temp_dir(dir, sizeof dir);
     test_plugin_path(from, sizeof from, "hpinn_testgood.so");
     snprintf(to, sizeof to, "%s/hpinn_othername.so", dir);
-    copy_file(from, to);
+    hp_test_copy_file(from, to);
     hp_registry *r = open_with_test_plugins();
     assert_int_equal(hp_registry_load_file(r, to), HP_ERR_PLUGIN);
     assert_contains(hp_error_message(), "hpinn_othername.so declares plugin name 'testgood', but its file name is "
@@ -236,7 +223,7 @@ static void test_world_writable_is_refused(void **state) {
     test_plugin_path(from, sizeof from, "hpinn_testctor.so");
     snprintf(to, sizeof to, "%s/hpinn_testctor.so", dir);
     snprintf(marker, sizeof marker, "%s.marker", dir);
-    copy_file(from, to);
+    hp_test_copy_file(from, to);
     setenv("HPINN_TEST_CTOR_MARKER", marker, 1);
     setenv("HPINN_PLUGIN_PATH", dir, 1);
     hp_registry *r;
@@ -287,7 +274,7 @@ static void test_foreign_owner_is_refused(void **state) {
     make_temp_dir(dir, sizeof dir);
     test_plugin_path(from, sizeof from, "hpinn_testgood.so");
     snprintf(to, sizeof to, "%s/hpinn_testgood.so", dir);
-    copy_file(from, to);
+    hp_test_copy_file(from, to);
     assert_int_equal(chown(to, 4242, 4242), 0);
     hp_registry *r = open_with_test_plugins_after(dir);
     const hp_plugin_descriptor *d;
@@ -366,7 +353,7 @@ static void test_relative_entries_are_skipped(void **state) {
     char from[1200], dir[1024];
     mkdir("relative_plugins", 0755);
     test_plugin_path(from, sizeof from, "hpinn_testgood.so");
-    copy_file(from, "relative_plugins/hpinn_testgood.so");
+    hp_test_copy_file(from, "relative_plugins/hpinn_testgood.so");
     assert_non_null(getcwd(dir, sizeof dir));
     char path[2048];
     snprintf(path, sizeof path, ".:relative_plugins:%s/nonexistent-absolute:relative_plugins:./relative_plugins", dir);
@@ -387,6 +374,32 @@ static void test_relative_entries_are_skipped(void **state) {
     hp_registry_close(r);
     unlink("relative_plugins/hpinn_testgood.so");
     rmdir("relative_plugins");
+}
+
+/* A plugin found before the built-in one of the same name is used, with one note
+ * naming both files; plugins that shadow nothing get no note. */
+static void test_shadowing_a_builtin_is_noted(void **state) {
+    (void)state;
+    char dir[1024], from[1200], to[1200];
+    make_temp_dir(dir, sizeof dir);
+    snprintf(from, sizeof from, "%s/lib/hpinn/plugins/hpinn_adam.so", getenv("HPINN_BUILD_DIR"));
+    snprintf(to, sizeof to, "%s/hpinn_adam.so", dir);
+    hp_test_copy_file(from, to);
+    hp_registry *r = open_with_test_plugins_after(dir);
+    const hp_plugin_descriptor *d;
+    OK(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testgood", &d));
+    OK(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "lbfgs", &d));
+    assert_int_equal(hp_registry_note_count(r), 0);
+    OK(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "adam", &d));
+    OK(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "adam", &d));
+    assert_int_equal(hp_registry_note_count(r), 1);
+    char expected[3000];
+    snprintf(expected, sizeof expected, "note: optimizer plugin 'adam' is loaded from %s, which shadows the built-in %s",
+             to, from);
+    assert_string_equal(hp_registry_get_note(r, 0), expected);
+    hp_registry_close(r);
+    unlink(to);
+    rmdir(dir);
 }
 
 /* found by the fuzzer (UBSan): scanning a directory without plugins passed NULL to qsort */
@@ -419,6 +432,7 @@ int main(void) {
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_plugin_section_from_config),
         cmocka_unit_test(test_relative_entries_are_skipped),
+        cmocka_unit_test(test_shadowing_a_builtin_is_noted),
         cmocka_unit_test(test_empty_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,6 +68,18 @@ static inline char *hp_test_read_file(const char *path) {
     return s;
 }
 
+/* Copy a file (e.g. a plugin into a temporary directory). */
+static inline void hp_test_copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    if (!in || !out) fail_msg("cannot copy %s to %s", from, to);
+    char buf[1 << 14];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) fail_msg("cannot write %s", to);
+    fclose(in);
+    if (fclose(out) != 0) fail_msg("cannot write %s", to);
+}
+
 /* Fail with hpinn's error message when a call does not return HP_OK. */
 #define OK(expr)                                                         \
     do {                                                                 \

@@ -50,6 +50,7 @@ struct hp_registry {
     char **dirs; /* the search path, in order */
     size_t n_dirs;
     char *search_path;
+    char *own_dir; /* the build tree's or install's plugin directory (with HPINN_INSTALL_PLUGIN_DIR: built-in) */
     int enumerated; /* every hpinn_*.so on the path has been opened */
 };
 
@@ -466,7 +467,13 @@ hp_status hp_registry_open(hp_registry **out) {
     }
     char own[4096];
     own_plugin_dir(own, sizeof own);
-    if (own[0] == '/') HP_CALL_GOTO(st, append_dir(r, own), fail); /* libhpinn named relative: not a place to trust */
+    if (own[0] == '/') { /* libhpinn named by a relative path: not a place to trust */
+        HP_CALL_GOTO(st, append_dir(r, own), fail);
+        if (!(r->own_dir = strdup(own))) {
+            st = HP_ERROR_SET(HP_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+    }
     HP_CALL_GOTO(st, append_dir(r, HPINN_INSTALL_PLUGIN_DIR), fail);
     *out = r; /* nothing is opened yet: lookups open what they need */
     return HP_OK;
@@ -490,6 +497,7 @@ void hp_registry_close(hp_registry *r) {
     free(r->plugins);
     free(r->problems);
     free(r->search_path);
+    free(r->own_dir);
     free(r);
 }
 
@@ -590,6 +598,32 @@ static hp_status candidates_failed(const hp_registry *r, hp_plugin_kind kind, co
     return HP_OK;
 }
 
+static int is_builtin_dir(const hp_registry *r, const char *dir, size_t len) {
+    const char *builtin[2] = {r->own_dir, HPINN_INSTALL_PLUGIN_DIR};
+    for (int i = 0; i < 2; i++)
+        if (builtin[i] && strlen(builtin[i]) == len && strncmp(builtin[i], dir, len) == 0) return 1;
+    return 0;
+}
+
+/* A plugin found before the built-in one of the same name replaces it for every
+ * pipeline on this path, which a user should see: one note naming both files.
+ * The built-in file is not opened for this (the pipeline does not use it), so
+ * "same name" is its file name. */
+static void note_shadowing(hp_registry *r, const hp__plugin_entry *e) {
+    const char *file = base_name(e->file);
+    if (file == e->file || is_builtin_dir(r, e->file, (size_t)(file - 1 - e->file))) return;
+    for (size_t k = 0; k < r->n_dirs; k++) {
+        if (!is_builtin_dir(r, r->dirs[k], strlen(r->dirs[k]))) continue;
+        char path[4096 + 256];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", r->dirs[k], file);
+        if (stat(path, &sb) != 0) continue;
+        add_note(r, "note: %s plugin '%s' is loaded from %s, which shadows the built-in %s",
+                 hp_plugin_kind_name(e->desc->kind), e->desc->name, e->file, path);
+        return;
+    }
+}
+
 hp_status hp_registry_find(const hp_registry *cr, hp_plugin_kind kind, const char *name,
                            const hp_plugin_descriptor **out) {
     *out = NULL;
@@ -602,6 +636,7 @@ hp_status hp_registry_find(const hp_registry *cr, hp_plugin_kind kind, const cha
         hp_status st = candidates_failed(r, kind, name);
         return st != HP_OK ? st : not_found(r, kind, name);
     }
+    note_shadowing(r, e); /* once: notes are recorded once */
     *out = e->desc;
     return HP_OK;
 }
