@@ -63,6 +63,19 @@ static void test_valid_plugin_loads_and_works(void **state) {
     assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testgood", &d), HP_OK);
     assert_string_equal(d->version, "1.2.3");
     assert_int_equal(d->abi_version, HP_ABI_VERSION);
+    /* where it came from, and the checksum of that file's bytes */
+    char path[1200];
+    test_plugin_path(path, sizeof path, "hpinn_testgood.so");
+    uint64_t sum = 0;
+    const char *file = hp_registry_file_of(r, d, &sum);
+    assert_non_null(file);
+    assert_string_equal(file, path);
+    assert_true(sum == hp_test_file_fnv1a64(path));
+    static const hp_plugin_descriptor not_loaded = {HP_ABI_VERSION, sizeof(hp_plugin_descriptor), HP_PLUGIN_OPTIMIZER,
+                                                    "testgood", "1.2.3", "", NULL, NULL};
+    sum = 7;
+    assert_null(hp_registry_file_of(r, &not_loaded, &sum));
+    assert_true(sum == 7);
     /* the plugin really runs: one gradient step on L = θ²/2 */
     hp_params *p;
     const char *set[] = {"rate=0.25"};

@@ -31,6 +31,7 @@
 #include "hpinn/coarse.h"
 #include "hpinn/network.h"
 #include "hpinn/optimizer.h"
+#include "checksum.h"
 #include "hpinn/upscaling.h"
 #include "params_internal.h"
 
@@ -38,6 +39,7 @@ typedef struct hp__plugin_entry {
     const hp_plugin_descriptor *desc;
     char *file;
     void *handle;
+    uint64_t checksum; /* FNV-1a 64 of the file's bytes, read when it was checked */
 } hp__plugin_entry;
 
 struct hp_registry {
@@ -279,14 +281,36 @@ static int dir_refused(hp_registry *r, const char *dir) {
     return 1;
 }
 
+/* FNV-1a 64 of everything readable from fd. */
+static int checksum_fd(int fd, uint64_t *sum) {
+    unsigned char buf[1 << 14];
+    uint64_t h = HP__FNV1A64_BASIS;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        h = hp__fnv1a64_update(h, buf, (size_t)n);
+    }
+    *sum = h;
+    return 0;
+}
+
 /* The trust rule for the file itself and for the directory it really is in
- * (symbolic links resolved: a trusted link may point into an untrusted place). */
-static hp_status check_trust(hp_registry *r, const char *path) {
+ * (symbolic links resolved: a trusted link may point into an untrusted place),
+ * and the checksum of the bytes that were checked (one open: what was examined
+ * is what is recorded). */
+static hp_status check_trust(hp_registry *r, const char *path, uint64_t *sum) {
     struct stat sb;
     char why[160], real[PATH_MAX];
-    if (stat(path, &sb) != 0) return add_problem(r, path, "cannot be loaded: %s", strerror(errno));
-    if (!S_ISREG(sb.st_mode)) return add_problem(r, path, "is not a regular file; refusing to load it");
-    const char *reason = untrusted(&sb, why, sizeof why);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return add_problem(r, path, "cannot be loaded: %s", strerror(errno));
+    int fail = fstat(fd, &sb) != 0, err = errno;
+    int regular = !fail && S_ISREG(sb.st_mode);
+    const char *reason = regular ? untrusted(&sb, why, sizeof why) : NULL;
+    if (regular && !reason && checksum_fd(fd, sum) != 0) fail = 1, err = errno;
+    close(fd);
+    if (fail) return add_problem(r, path, "cannot be loaded: %s", strerror(err));
+    if (!regular) return add_problem(r, path, "is not a regular file; refusing to load it");
     if (reason) return add_problem(r, path, "%s; refusing to load it", reason);
     if (!realpath(path, real)) return add_problem(r, path, "cannot be loaded: %s", strerror(errno));
     char *slash = strrchr(real, '/');
@@ -301,7 +325,8 @@ static hp_status check_trust(hp_registry *r, const char *path) {
 hp_status hp_registry_load_file(hp_registry *r, const char *path) {
     if (!is_plugin_file(base_name(path)))
         return add_problem(r, path, "is not named hpinn_<name>.so with a name of the form [a-z0-9_]+");
-    HP_CALL(check_trust(r, path)); /* before dlopen: opening runs the file's code */
+    uint64_t sum = 0;
+    HP_CALL(check_trust(r, path, &sum)); /* before dlopen: opening runs the file's code */
     dlerror();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
@@ -330,7 +355,7 @@ hp_status hp_registry_load_file(hp_registry *r, const char *path) {
         dlclose(h);
         HP_ERROR(HP_ERR_NOMEM, "out of memory");
     }
-    r->plugins[r->n_plugins++] = (hp__plugin_entry){d, file, h};
+    r->plugins[r->n_plugins++] = (hp__plugin_entry){d, file, h, sum};
     return HP_OK;
 }
 
@@ -664,3 +689,12 @@ const char *hp_registry_search_path(const hp_registry *r) { return r->search_pat
 size_t hp_registry_note_count(const hp_registry *r) { return r->n_notes; }
 
 const char *hp_registry_get_note(const hp_registry *r, size_t i) { return i < r->n_notes ? r->notes[i] : NULL; }
+
+const char *hp_registry_file_of(const hp_registry *r, const hp_plugin_descriptor *d, uint64_t *checksum) {
+    for (size_t i = 0; i < r->n_plugins; i++)
+        if (r->plugins[i].desc == d) {
+            if (checksum) *checksum = r->plugins[i].checksum;
+            return r->plugins[i].file;
+        }
+    return NULL;
+}

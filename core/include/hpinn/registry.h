@@ -61,6 +61,12 @@ const hp_plugin_descriptor *hp_registry_get(const hp_registry *r, size_t i, cons
 size_t hp_registry_problem_count(const hp_registry *r);
 const hp_registry_problem *hp_registry_get_problem(const hp_registry *r, size_t i);
 
+/* The file descriptor d was loaded from, and in *checksum (may be NULL) the
+ * 64-bit FNV-1a checksum of that file's bytes as they were checked before it was
+ * opened: what a record of a run (summary.json) needs to name the code that ran.
+ * NULL, *checksum untouched, for a descriptor this registry did not load. */
+const char *hp_registry_file_of(const hp_registry *r, const hp_plugin_descriptor *d, uint64_t *checksum);
+
 /* Notes: what the user should hear about although nothing failed, one line
  * each, recorded once ("warning: HPINN_PLUGIN_PATH entry 'plugins' is a relative
  * path ..."). They grow as lookups go on; the command line prints them. */
