@@ -144,6 +144,12 @@ static void test_missing_symbol_is_rejected(void **state) {
     m = problem_for(r, "hpinn_testnullstep.so");
     assert_non_null(m);
     assert_contains(m, "optimizer plugin 'testnullstep' but leaves the mandatory vtable member 'step' empty");
+    /* optional members that only work together: all or none */
+    const hp_plugin_descriptor *d;
+    assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testpartialstate", &d), HP_ERR_PLUGIN);
+    assert_contains(hp_error_message(), "hpinn_testpartialstate.so declares optimizer plugin 'testpartialstate' with "
+                                        "only some of state_size, save and load (load is empty); checkpointing needs "
+                                        "all three, or none");
     hp_registry_close(r);
 }
 

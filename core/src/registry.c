@@ -247,6 +247,17 @@ static hp_status checked_descriptor(hp_registry *r, const char *path, void *h, c
     if (missing)
         return add_problem(r, path, "declares %s plugin '%s' but leaves the mandatory vtable member '%s' empty",
                            hp_plugin_kind_name(d->kind), d->name, missing);
+    if (d->kind == HP_PLUGIN_OPTIMIZER) {
+        /* optional as a group: a state saved without load (or loaded without
+         * save) would make `hpinn run --resume` fail with a misleading message */
+        const hp_optimizer_ops *o = d->ops;
+        int n = (o->state_size != NULL) + (o->save != NULL) + (o->load != NULL);
+        if (n == 1 || n == 2)
+            return add_problem(r, path, "declares optimizer plugin '%s' with only some of state_size, save and load "
+                                        "(%s is empty); checkpointing needs all three, or none (the optimizer then "
+                                        "restarts fresh after a resume)",
+                               d->name, !o->state_size ? "state_size" : !o->save ? "save" : "load");
+    }
     const hp__plugin_entry *dup = find_entry(r, d->kind, d->name);
     if (dup)
         return add_problem(r, path, "duplicates %s plugin '%s' (already loaded from %s); the first one found is kept",
