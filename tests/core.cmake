@@ -1,20 +1,24 @@
 # Tests of the core foundation: config (YAML, params, overrides), expressions,
 # registry (with real test plugins), and the CLI driven as a subprocess.
 set(hp_test_plugin_dir ${CMAKE_BINARY_DIR}/tests/plugins)
-foreach(variant GOOD BAD_ABI NO_SYMBOL NULL_STEP)
+foreach(variant GOOD BAD_ABI NO_SYMBOL NULL_STEP CTOR PARTIAL_STATE)
   string(TOLOWER ${variant} v)
   string(REPLACE "_" "" v ${v})
   hp_add_plugin(NAME test${v} SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/plugins/test_plugins.c
                 OUTPUT_DIRECTORY ${hp_test_plugin_dir})
   target_compile_definitions(hpinn_plugin_test${v} PRIVATE ${variant})
 endforeach()
+# the same plugin file name in two directories (dup_a before dup_b on the path)
 foreach(dup a b)
   hp_add_plugin(NAME testdup_${dup} SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/plugins/test_plugins.c
-                OUTPUT_DIRECTORY ${hp_test_plugin_dir})
+                OUTPUT_DIRECTORY ${hp_test_plugin_dir}/dup_${dup})
+  set_target_properties(hpinn_plugin_testdup_${dup} PROPERTIES OUTPUT_NAME hpinn_testdup)
   target_compile_definitions(hpinn_plugin_testdup_${dup} PRIVATE DUP_NAME="${dup}")
 endforeach()
 add_custom_target(hp_test_plugins DEPENDS hpinn_plugin_testgood hpinn_plugin_testbadabi
-  hpinn_plugin_testnosymbol hpinn_plugin_testnullstep hpinn_plugin_testdup_a hpinn_plugin_testdup_b)
+  hpinn_plugin_testnosymbol hpinn_plugin_testnullstep hpinn_plugin_testctor hpinn_plugin_testpartialstate
+  hpinn_plugin_testdup_a
+  hpinn_plugin_testdup_b)
 
 hp_add_test(test_config SOURCES test_config.c)
 add_dependencies(test_config hp_test_plugins)

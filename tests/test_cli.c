@@ -80,7 +80,7 @@ static void test_check_valid_and_invalid(void **state) {
     hp_test_write_file("bad6.yaml", "problem: {K: x}\nnetwork: {plugin: nosuchnet}\n");
     assert_int_equal(run("check bad6.yaml"), 2);
     assert_contains(err_text, "bad6.yaml:2:19: network.plugin: unknown network plugin 'nosuchnet'");
-    assert_contains(err_text, "available: ");
+    assert_contains(err_text, "available (plugins of any kind");
     assert_int_equal(run("check /nonexistent/pipeline.yaml"), 2);
     assert_contains(err_text, "/nonexistent/pipeline.yaml: cannot open the pipeline");
 }
@@ -97,14 +97,89 @@ static void test_plugins_listing(void **state) {
     assert_contains(out_text, "kind       name");
     assert_contains(out_text, "optimizer  testgood     1.2.3");
     assert_contains(err_text, "could not be used");
-    assert_contains(err_text, "ABI version 999");
+    assert_contains(err_text, "ABI 999");
     assert_int_equal(run("plugins testgood"), 0);
     assert_contains(out_text, "optimizer plugin 'testgood' 1.2.3");
     assert_contains(out_text, "rate");
     assert_contains(out_text, "> 0");
     assert_int_equal(run("plugins nosuchplugin"), 2);
     assert_contains(err_text, "no plugin named 'nosuchplugin'; available:");
+    /* a pipeline naming a rejected plugin is told why: a plugin failure, exit 1 */
+    hp_test_write_file("abi.yaml", "problem: {K: \"1 + x\"}\nstages:\n  - {iterations: 3, optimizer: {plugin: testbadabi}}\n");
+    assert_int_equal(run("check abi.yaml"), 1);
+    assert_contains(err_text, "abi.yaml:3:41: stages[0].optimizer.plugin: optimizer plugin 'testbadabi' cannot be used: ");
+    assert_contains(err_text, "hpinn_testbadabi.so was built for plugin ABI 999, but this hpinn has ABI 1");
     unsetenv("HPINN_PLUGIN_PATH");
+}
+
+/* A pipeline opens only the plugins it names: the constructor of
+ * hpinn_testctor.so (tests/plugins) creates the marker file when the file is
+ * opened. `hpinn plugins` lists everything, so it may open it. */
+static void test_check_opens_only_named_plugins(void **state) {
+    (void)state;
+    char cwd[1024], marker[1200], path[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(marker, sizeof marker, "%s/cli_ctor_marker", cwd);
+    snprintf(path, sizeof path, "%s/tests/plugins", getenv("HPINN_BUILD_DIR"));
+    setenv("HPINN_PLUGIN_PATH", path, 1);
+    setenv("HPINN_TEST_CTOR_MARKER", marker, 1);
+    unlink(marker);
+    hp_test_write_file("cli.yaml", pipeline);
+    assert_int_equal(run("check cli.yaml"), 0);
+    if (access(marker, F_OK) == 0) fail_msg("`hpinn check` of a pipeline without testctor ran its constructor");
+    hp_test_write_file("ctor.yaml", "problem: {K: \"1 + x\"}\nstages:\n  - {iterations: 3, optimizer: {plugin: testctor}}\n");
+    assert_int_equal(run("check ctor.yaml"), 0);
+    assert_int_equal(access(marker, F_OK), 0);
+    unlink(marker);
+    assert_int_equal(run("plugins"), 0);
+    assert_contains(out_text, "optimizer  testctor");
+    assert_int_equal(access(marker, F_OK), 0);
+    unlink(marker);
+    unsetenv("HPINN_TEST_CTOR_MARKER");
+    unsetenv("HPINN_PLUGIN_PATH");
+}
+
+/* A relative HPINN_PLUGIN_PATH entry is skipped with one warning naming it, even
+ * listed twice: here "plugins" is the test plugins' directory below the working
+ * directory, so before this rule `hpinn plugins` listed testgood. */
+static void test_relative_plugin_path_is_refused(void **state) {
+    (void)state;
+    setenv("HPINN_PLUGIN_PATH", "plugins:plugins", 1);
+    assert_int_equal(run("plugins"), 0);
+    assert_null(strstr(out_text, "testgood"));
+    const char *w = "hpinn: warning: HPINN_PLUGIN_PATH entry 'plugins' is a relative path, which would be resolved "
+                    "against the current directory; it is skipped (write it as an absolute path)\n";
+    assert_contains(err_text, w);
+    assert_null(strstr(strstr(err_text, w) + strlen(w), "entry 'plugins'")); /* once */
+    hp_test_write_file("cli.yaml", pipeline);
+    assert_int_equal(run("check cli.yaml"), 0);
+    assert_contains(err_text, w);
+    unsetenv("HPINN_PLUGIN_PATH");
+}
+
+/* A pipeline using a plugin that shadows the built-in one is told so, naming
+ * both files; the built-in pipeline alone is not. */
+static void test_shadowing_plugin_is_noted(void **state) {
+    (void)state;
+    char cwd[1024], dir[1200], from[1200], to[1300];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(dir, sizeof dir, "%s/cli_shadow_XXXXXX", cwd);
+    assert_non_null(mkdtemp(dir));
+    snprintf(from, sizeof from, "%s/lib/hpinn/plugins/hpinn_adam.so", getenv("HPINN_BUILD_DIR"));
+    snprintf(to, sizeof to, "%s/hpinn_adam.so", dir);
+    hp_test_copy_file(from, to);
+    hp_test_write_file("adam.yaml", "problem: {K: \"1 + x\"}\nstages:\n  - {iterations: 3, optimizer: {plugin: adam}}\n");
+    assert_int_equal(run("check adam.yaml"), 0);
+    assert_null(strstr(err_text, "shadows"));
+    setenv("HPINN_PLUGIN_PATH", dir, 1);
+    assert_int_equal(run("check adam.yaml"), 0);
+    char note[4000];
+    snprintf(note, sizeof note, "hpinn: note: optimizer plugin 'adam' is loaded from %s, which shadows the built-in %s\n",
+             to, from);
+    assert_contains(err_text, note);
+    unsetenv("HPINN_PLUGIN_PATH");
+    unlink(to);
+    rmdir(dir);
 }
 
 static void test_run_failures(void **state) {
@@ -147,6 +222,9 @@ int main(void) {
         cmocka_unit_test(test_bad_arguments_exit_2),
         cmocka_unit_test(test_check_valid_and_invalid),
         cmocka_unit_test(test_plugins_listing),
+        cmocka_unit_test(test_check_opens_only_named_plugins),
+        cmocka_unit_test(test_relative_plugin_path_is_refused),
+        cmocka_unit_test(test_shadowing_plugin_is_noted),
         cmocka_unit_test(test_run_failures),
         cmocka_unit_test(test_upscale_paper_1d),
     };

@@ -108,10 +108,16 @@ static void test_run_outputs_and_progress(void **state) {
     const char *keys[] = {"\"hpinn_version\": \"0.", "\"completed\": true", "\"stop_reason\": \"completed\"",
                           "\"iterations\": 400", "\"wall_seconds\": ", "\"ms_per_iteration\": ", "\"rel_l2\": ",
                           "\"fine_residual\": ", "\"J_hat\": ", "\"ktilde\": {\"dim\": 1, \"blocks\": 1, \"values\": [",
-                          "\"network\": {\"plugin\": \"msff\", \"version\": \"1.0.0\"}",
+                          "\"network\": {\"plugin\": \"msff\", \"version\": \"1.0.0\", \"file\": ",
                           "\"coarse\": {\"plugin\": \"p1_1d\"", "\"upscaling\": {\"plugin\": \"global\"",
                           "\"seed\": 1", "\"optimizer\": \"adam\""};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) assert_contains(summary, keys[i]);
+    /* the network plugin's file and the FNV-1a 64 checksum of its bytes */
+    char msff[1024], entry[1400];
+    snprintf(msff, sizeof msff, "%s/lib/hpinn/plugins/hpinn_msff.so", getenv("HPINN_BUILD_DIR"));
+    snprintf(entry, sizeof entry, "\"network\": {\"plugin\": \"msff\", \"version\": \"1.0.0\", \"file\": \"%s\", "
+             "\"checksum\": \"fnv1a64:%016llx\"}", msff, (unsigned long long)hp_test_file_fnv1a64(msff));
+    assert_contains(summary, entry);
     /* the summary's final error is the last row's (same θ) */
     char last_err[64];
     snprintf(last_err, sizeof last_err, "\"rel_l2\": %.17g", h.v[last][err]);

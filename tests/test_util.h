@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,33 @@ static inline char *hp_test_read_file(const char *path) {
     s[got] = '\0';
     fclose(f);
     return s;
+}
+
+/* Copy a file (e.g. a plugin into a temporary directory). */
+static inline void hp_test_copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    if (!in || !out) fail_msg("cannot copy %s to %s", from, to);
+    char buf[1 << 14];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) fail_msg("cannot write %s", to);
+    fclose(in);
+    if (fclose(out) != 0) fail_msg("cannot write %s", to);
+}
+
+/* 64-bit FNV-1a of a whole file, written out here rather than taken from
+ * core/src/checksum.h so that a test compares two implementations. */
+static inline uint64_t hp_test_file_fnv1a64(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot read %s", path);
+    uint64_t h = 14695981039346656037ull;
+    int c;
+    while ((c = fgetc(f)) != EOF) {
+        h ^= (unsigned char)c;
+        h *= 1099511628211ull;
+    }
+    fclose(f);
+    return h;
 }
 
 /* Fail with hpinn's error message when a call does not return HP_OK. */

@@ -1,4 +1,5 @@
-/* args.c — argument parsing shared by the commands that take a pipeline. */
+/* args.c — argument parsing shared by the commands that take a pipeline, and the
+ * printing of the registry's notes they share. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,3 +91,6 @@ hp_status hp_cli_make_dirs(const char *path) {
     return HP_OK;
 }
 
+void hp_cli_print_registry_notes(const hp_registry *r, size_t *shown) {
+    for (; r && *shown < hp_registry_note_count(r); ++*shown) fprintf(stderr, "hpinn: %s\n", hp_registry_get_note(r, *shown));
+}

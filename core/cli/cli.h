@@ -40,6 +40,11 @@ void hp_cli_pipeline_args_free(hp_cli_pipeline_args *a);
 /* mkdir -p (HP_ERR_IO naming the directory that could not be created). */
 hp_status hp_cli_make_dirs(const char *path);
 
+/* Print the registry's notes not printed yet to stderr (*shown counts them;
+ * start at 0): relative HPINN_PLUGIN_PATH entries, shadowed built-in plugins.
+ * Commands call it once their plugins are looked up, and before closing. */
+void hp_cli_print_registry_notes(const hp_registry *r, size_t *shown);
+
 /* Load the pipeline and apply the overrides. */
 hp_status hp_cli_load_config(const hp_cli_pipeline_args *a, hp_config **out);
 

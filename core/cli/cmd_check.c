@@ -59,6 +59,8 @@ hp_status hp_cmd_check(int argc, char **argv) {
         }
     }
     if (st == HP_OK && a.gradient) st = check_gradient(c, r);
+    size_t notes = 0;
+    hp_cli_print_registry_notes(r, &notes);
     hp_registry_close(r);
     hp_config_destroy(c);
     hp_cli_pipeline_args_free(&a);

@@ -74,10 +74,12 @@ hp_status hp_cmd_plugins(int argc, char **argv) {
             fprintf(stderr, "\n%zu plugin file%s could not be used:\n", np, np == 1 ? "" : "s");
             for (size_t i = 0; i < np; i++) {
                 const hp_registry_problem *p = hp_registry_get_problem(r, i);
-                fprintf(stderr, "  %s: %s\n", p->file, p->message);
+                fprintf(stderr, "  %s %s\n", p->file, p->message);
             }
         }
     }
+    size_t notes = 0;
+    hp_cli_print_registry_notes(r, &notes);
     hp_registry_close(r);
     return st;
 }

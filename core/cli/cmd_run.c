@@ -73,6 +73,7 @@ typedef struct run_job {
     char source[HP__PATH_MAX + 64];
     char run_id[HP__RUN_ID_CHARS + 1];
     hp__run_lock lock;
+    size_t notes;        /* registry notes printed so far */
 } run_job;
 
 /* Steps 1 and 2: everything that can refuse the run, writing nothing. */
@@ -92,6 +93,7 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
     HP_CALL(hp_cli_load_config(a, &j->c));
     HP_CALL(hp_registry_open(&j->r));
     HP_CALL(resolve_text(j->c, j->r, &j->text));
+    hp_cli_print_registry_notes(j->r, &j->notes); /* the plugins are chosen now */
     if (!a->resume) {
         hp_params *out = NULL;
         HP_CALL(hp_config_section(j->c, "output", hp__output_params, &out));
@@ -216,6 +218,7 @@ hp_status hp_cmd_run(int argc, char **argv) {
         sigaction(SIGTERM, &sa, &old_term);
         handlers = 1;
         st = hp__trainer_run(j.trainer, &res);
+        hp_cli_print_registry_notes(j.r, &j.notes);
         interrupted = res.interrupted;
         st = finish(&j, st, &res);
     }

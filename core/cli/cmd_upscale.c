@@ -115,6 +115,8 @@ done:
     hp_params_destroy(strat_params);
     hp_params_destroy(out_params);
     hp_params_destroy(up);
+    size_t notes = 0;
+    hp_cli_print_registry_notes(r, &notes);
     hp_registry_close(r);
     hp_config_destroy(c);
     hp_cli_pipeline_args_free(&a);

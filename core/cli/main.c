@@ -17,8 +17,10 @@ const hp_cli_command hp_cli_commands[] = {
      "Without NAME: a table of every plugin found on the search path (kind, name,\n"
      "version, summary, file), followed by any plugin file that could not be loaded\n"
      "and why. With NAME: that plugin's parameters with type, default, bounds and doc.\n"
-     "The search path is HPINN_PLUGIN_PATH (colon-separated), then the plugin\n"
-     "directory next to libhpinn, then the install prefix.\n",
+     "The search path is HPINN_PLUGIN_PATH (colon-separated, absolute paths only),\n"
+     "then the plugin directory next to libhpinn, then the install prefix. Listing\n"
+     "opens every plugin file; check and run open only the plugins they name.\n"
+     "World-writable files or directories, and those of other users, are refused.\n",
      hp_cmd_plugins},
     {"check", "check CONFIG [--gradient] [--set KEY=VALUE]...", "validate a pipeline and print it resolved",
      "Loads CONFIG, applies the overrides, validates every section against its\n"

@@ -5,6 +5,7 @@
 #include "outputs.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +31,8 @@ static void json_number(FILE *f, double v) {
     else fputs("null", f);
 }
 
-/* "name": {"plugin": ..., "version": ...} of a plugin section, when present. */
+/* "name": {"plugin": ..., "version": ..., "file": ..., "checksum": "fnv1a64:<hex>"}
+ * of a plugin section, when present: which code ran, down to the file's bytes. */
 static hp_status plugin_entry(FILE *f, const hp_config *c, const hp_registry *r, const char *section,
                               const char *default_plugin, int *first, const hp_plugin_descriptor **desc_out,
                               hp_params **params_out) {
@@ -45,7 +47,11 @@ static hp_status plugin_entry(FILE *f, const hp_config *c, const hp_registry *r,
     json_string(f, d->name);
     fprintf(f, ", \"version\": ");
     json_string(f, d->version);
-    fprintf(f, "}");
+    uint64_t sum = 0;
+    const char *file = hp_registry_file_of(r, d, &sum);
+    fprintf(f, ", \"file\": ");
+    json_string(f, file);
+    fprintf(f, ", \"checksum\": \"fnv1a64:%016" PRIx64 "\"}", sum);
     if (desc_out) *desc_out = d;
     if (params_out) *params_out = p;
     else hp_params_destroy(p);

@@ -153,7 +153,7 @@ static int stage_done(const hp__trainer *t) {
 static hp_status history_prefix_hash(const char *path, uint64_t bytes, uint64_t *hash) {
     FILE *f = fopen(path, "rb");
     if (!f) HP_ERROR(HP_ERR_CORRUPT, "cannot resume: %s is missing (%s)", path, strerror(errno));
-    uint64_t h = HP__FNV1A64_INIT, left = bytes;
+    uint64_t h = HP__FNV1A64_BASIS, left = bytes;
     unsigned char buf[1 << 16];
     while (left) {
         size_t want = left < sizeof buf ? (size_t)left : sizeof buf, got = fread(buf, 1, want, f);
@@ -328,7 +328,7 @@ static hp_status history_open(hp__trainer *t) {
     t->history = fopen(t->history_path, "wb");
     if (!t->history) HP_ERROR(HP_ERR_IO, "cannot write %s: %s", t->history_path, strerror(errno));
     t->history_bytes = 0;
-    t->history_hash = HP__FNV1A64_INIT;
+    t->history_hash = HP__FNV1A64_BASIS;
     char head[8192];
     size_t used = (size_t)snprintf(head, sizeof head, "iteration,seconds,J_pinn,boundary,R,J_hat,rel_l2,fine_residual");
     int d = hp_hybrid_dim(t->h);

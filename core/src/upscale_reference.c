@@ -54,6 +54,16 @@ static hp_status check_config(const hp_upscale_reference_config *c) {
     if (!c->K) HP_ERROR(HP_ERR_CONFIG, "upscale: no coefficient K given");
     if (!c->fine || c->fine->kind != HP_PLUGIN_COARSE)
         HP_ERROR(HP_ERR_CONFIG, "upscale: the fine solver must be a coarse-kind plugin (p1_1d, p1_2d)");
+    /* optional members of hp_coarse_ops that a fine solve cannot do without:
+     * said before any mesh is built, not found by a crash */
+    const hp_coarse_ops *fops = c->fine->ops;
+    const char *missing = !fops->set_coefficient_field ? "set_coefficient_field"
+                          : !fops->element_data        ? "element_data"
+                                                       : NULL;
+    if (missing)
+        HP_ERROR(HP_ERR_CONFIG, "coarse plugin '%s' has no %s, which `hpinn upscale` needs (it solves with the "
+                                "coefficient field K and upscales from per-element data); choose a coarse plugin "
+                                "that provides it, such as p1_1d or p1_2d", c->fine->name, missing);
     if (c->n_mesh_sizes == 0) HP_ERROR(HP_ERR_CONFIG, "upscale: no fine mesh sizes given");
     for (size_t k = 0; k < c->n_mesh_sizes; ++k) {
         if (c->mesh_sizes[k] < 1)
@@ -160,7 +170,7 @@ static hp_status run_size(const hp_upscale_reference_config *cfg, hp_upscale_ref
         HP_CALL(uops->create(cfg->strategies[s].params, d, &W->ups[s]));
         int nd = uops->n_directions(W->ups[s]), nb = uops->blocks_per_dim(W->ups[s]);
         if (nd > n_dir) n_dir = nd;
-        values |= uops->needs_values(W->ups[s]) != 0;
+        values |= uops->needs_values && uops->needs_values(W->ups[s]) != 0; /* optional: NULL means no */
         if (nb < 1 || N % nb != 0)
             HP_ERROR(HP_ERR_CONFIG, "upscale: fine mesh of %d elements per dimension cannot be split "
                                     "into the %d blocks per dimension of strategy '%s'; use sizes "

@@ -3,9 +3,16 @@
  *   GOOD       a valid optimizer plugin "testgood"
  *   BAD_ABI    a descriptor claiming ABI version 999
  *   NO_SYMBOL  a shared object without the entry symbol
- *   DUP_NAME   a valid optimizer plugin named DUP_NAME (built twice: duplicates)
- *   NULL_STEP  an optimizer leaving a mandatory vtable member empty */
+ *   DUP_NAME   a valid optimizer plugin "testdup", version DUP_NAME (built twice
+ *              as hpinn_testdup.so, in two directories: duplicates)
+ *   NULL_STEP  an optimizer leaving a mandatory vtable member empty
+ *   PARTIAL_STATE  an optimizer that can save its state but not load it
+ *   CTOR       a valid optimizer plugin "testctor" whose constructor creates the
+ *              file named by HPINN_TEST_CTOR_MARKER: it shows when the registry
+ *              opened the file, which it must do only when the plugin is used */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hpinn/optimizer.h"
 #include "hpinn/plugin.h"
@@ -35,7 +42,17 @@ static hp_status step(void *state, double *theta, const hp_objective *o, hp_opt_
     return st;
 }
 
-#if defined(NULL_STEP)
+#if defined(PARTIAL_STATE)
+static size_t state_size(const void *state) {
+    (void)state;
+    return sizeof(double);
+}
+static hp_status save(const void *state, void *buf) {
+    memcpy(buf, state, sizeof(double));
+    return HP_OK;
+}
+static const hp_optimizer_ops ops = {create, destroy, step, state_size, save, NULL};
+#elif defined(NULL_STEP)
 static const hp_optimizer_ops ops = {create, destroy, NULL, NULL, NULL, NULL};
 #else
 static const hp_optimizer_ops ops = {create, destroy, step, NULL, NULL, NULL};
@@ -45,6 +62,18 @@ static const hp_optimizer_ops ops = {create, destroy, step, NULL, NULL, NULL};
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testgood", "1.2.3", "gradient descent for the registry tests", params, &ops)
 #elif defined(DUP_NAME)
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testdup", DUP_NAME, "duplicate name", params, &ops)
+#elif defined(CTOR)
+__attribute__((constructor)) static void mark_opened(void) {
+    const char *marker = getenv("HPINN_TEST_CTOR_MARKER");
+    FILE *f = marker && *marker ? fopen(marker, "a") : NULL;
+    if (f) {
+        fputs("opened\n", f);
+        fclose(f);
+    }
+}
+HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testctor", "1.0", "records that its constructor ran", params, &ops)
+#elif defined(PARTIAL_STATE)
+HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testpartialstate", "1.0", "saves its state, cannot load it", params, &ops)
 #elif defined(NULL_STEP)
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testnullstep", "1.0", "leaves step empty", params, &ops)
 #elif defined(BAD_ABI)

@@ -66,8 +66,10 @@ typedef struct hp_coarse_ops {
      * A block whose symmetric part is not positive definite -> HP_ERR_NUMERIC naming
      * the block. */
     hp_status (*set_coefficient_blocks)(void *state, const double *Kt);
-    /* Scalar coefficient field K(x), integrated per element with the plugin's
-     * quadrature rule: assemble, factorize (fine-scale reference solves). */
+    /* Optional (NULL: the plugin cannot be a fine-scale solver; the reference
+     * solution and `hpinn upscale` then refuse it). Scalar coefficient field K(x),
+     * integrated per element with the plugin's quadrature rule: assemble,
+     * factorize (fine-scale reference solves). */
     hp_status (*set_coefficient_field)(void *state, hp_scalar_field K, void *ctx);
     /* State for direction i (0-based): y (n_nodes). */
     hp_status (*solve_state)(void *state, int direction, double *y);
@@ -81,7 +83,8 @@ typedef struct hp_coarse_ops {
      * more than 1e-12 outside [0,1]^d -> HP_ERR_INTERNAL naming the point. */
     hp_status (*evaluate)(void *state, const double *y, const double *points, size_t n,
                           double *out);
-    /* Per-element data of nodal field y for upscaling from a FEM solution:
+    /* Optional (NULL: no K̃ of the reference solution; `hpinn upscale` refuses the
+     * plugin). Per-element data of nodal field y for upscaling from a FEM solution:
      * centroid (n_elements x dim), measure (n_elements), K averaged over the element
      * with the plugin's quadrature (n_elements; 1 if no field is set), gradient
      * (n_elements x dim). Any output may be NULL, y too when gradient is NULL.

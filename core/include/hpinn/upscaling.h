@@ -46,7 +46,8 @@ typedef struct hp_upscaling_ops {
     int (*blocks_per_dim)(const void *state);
     /* How many direction problems the strategy needs: 1 (isotropic, 1-D) or dim. */
     int (*n_directions)(const void *state);
-    /* Nonzero when forward/backward use the values v and q (energy form). */
+    /* Optional (NULL: never, as returning 0). Nonzero when forward/backward use the
+     * values v and q (energy form). */
     int (*needs_values)(const void *state);
     /* K̃ per block (n_blocks x dim x dim). A singular T^j is HP_ERR_NUMERIC naming
      * the block, with the report filled before returning. */
