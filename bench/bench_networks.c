@@ -24,6 +24,7 @@
 #include "hpinn/network.h"
 #include "hpinn/params.h"
 #include "hpinn/registry.h"
+#include "network_runner.h"
 
 #ifndef HPINN_TORCH_SCRIPT
 #define HPINN_TORCH_SCRIPT "bench_networks_torch.py"
@@ -91,8 +92,8 @@ static void problem_data(const bench_config *c, const double *x, size_t M, doubl
 }
 
 typedef struct pinn {
-    const hp_network_ops *ops;
-    void *net;
+    hp__net *net;
+    hp__tape *tape;
     size_t M, n_params;
     int d;
     const double *x, *K, *gK, *f;
@@ -104,7 +105,9 @@ static double pinn_iteration(pinn *s, const double *theta, const double *x) {
     size_t M = s->M;
     int d = s->d, C = hp_jet_components(2, d);
     const double *out;
-    if (s->ops->forward(s->net, 0, theta, x, M, 2, &out) != HP_OK) die("forward");
+    if (x != hp__tape_x(s->tape) && memcmp(x, hp__tape_x(s->tape), M * (size_t)d * sizeof *x) != 0)
+        hp__tape_set_points(s->tape, x); /* moved points: everything is recomputed */
+    if (hp__net_forward(s->net, s->tape, theta, &out) != HP_OK) die("forward");
     memcpy(s->v, out, (size_t)C * M * sizeof *out);
     hp_jet_lift_forward(s->v, s->v, x, 1, M, 2, d);
     double J = 0.0;
@@ -121,7 +124,7 @@ static double pinn_iteration(pinn *s, const double *theta, const double *x) {
     J /= (double)M;
     hp_jet_lift_backward(s->cot, s->cot, x, 1, M, 2, d);
     memset(s->grad, 0, s->n_params * sizeof *s->grad);
-    if (s->ops->backward(s->net, 0, theta, s->cot, s->grad) != HP_OK) die("backward");
+    if (hp__net_backward(s->net, s->tape, theta, s->cot, s->grad) != HP_OK) die("backward");
     return J;
 }
 
@@ -256,7 +259,6 @@ int main(int argc, char **argv) {
     if (hp_registry_open(&reg) != HP_OK) die("registry");
     const hp_plugin_descriptor *desc;
     if (hp_registry_find(reg, HP_PLUGIN_NETWORK, "msff", &desc) != HP_OK) die("find msff");
-    const hp_network_ops *ops = desc->ops;
 
     printf("load average at start: %.2f\n", load_average());
     double peak = dgemm_peak();
@@ -284,13 +286,13 @@ int main(int argc, char **argv) {
         if (hp_params_from_strings(desc->params, "network", set, n_set, &pf) != HP_OK) die("params");
         set[n_set] = "trainable_features=true";
         if (hp_params_from_strings(desc->params, "network", set, n_set + 1, &pt) != HP_OK) die("params");
-        void *net, *twin;
-        if (ops->create(pf, d, 1, &net) != HP_OK) die("create");
-        if (ops->create(pt, d, 1, &twin) != HP_OK) die("create");
-        size_t np = ops->n_params(net), np_twin = ops->n_params(twin);
+        hp__net *net, *twin;
+        if (hp__net_create(desc, pf, d, 1, &net) != HP_OK) die("create");
+        if (hp__net_create(desc, pt, d, 1, &twin) != HP_OK) die("create");
+        size_t np = hp__net_n_params(net), np_twin = hp__net_n_params(twin);
         double *theta = malloc(np * sizeof *theta), *theta_twin = malloc(np_twin * sizeof *theta);
-        ops->init(net, theta);
-        ops->init(twin, theta_twin); /* the frozen B are its first 2*m*d entries */
+        hp__net_init(net, theta);
+        hp__net_init(twin, theta_twin); /* the frozen B are its first 2*m*d entries */
 
         double *x = malloc(M * d * sizeof *x), *x_moved = malloc(M * d * sizeof *x);
         for (size_t r = 0; r < M; r++) {
@@ -305,10 +307,12 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < M * d; i++) x_moved[i] = x[i] * (1.0 + 1e-15);
         double *K = malloc(M * sizeof *K), *gK = malloc(M * d * sizeof *gK), *f = malloc(M * sizeof *f);
         problem_data(c, x, M, K, gK, f);
-        pinn s = {ops, net, M, np, d, x, K, gK, f, malloc((size_t)C * M * sizeof(double)),
+        hp__tape *tape;
+        if (hp__tape_create(net, x, M, 2, &tape) != HP_OK) die("tape");
+        pinn s = {net, tape, M, np, d, x, K, gK, f, malloc((size_t)C * M * sizeof(double)),
                   malloc((size_t)C * M * sizeof(double)), malloc(np * sizeof(double))};
 
-        double J = pinn_iteration(&s, theta, x); /* warm-up: allocates the slot */
+        double J = pinn_iteration(&s, theta, x); /* warm-up */
         double *t = malloc((size_t)iters * sizeof *t);
         for (int it = 0; it < iters; it++) {
             double t0 = now_seconds();
@@ -359,8 +363,9 @@ int main(int argc, char **argv) {
                100.0 * flops / ms * 1e-6 / peak, 100.0 * flops / ms_gemm * 1e-6 / peak, J);
         fflush(stdout);
 
-        ops->destroy(net);
-        ops->destroy(twin);
+        hp__tape_destroy(tape);
+        hp__net_destroy(net);
+        hp__net_destroy(twin);
         hp_params_destroy(pf);
         hp_params_destroy(pt);
         free(theta); free(theta_twin); free(x); free(x_moved); free(K); free(gK); free(f);

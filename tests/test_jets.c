@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "hpinn/jets.h"
+#include "hpinn/rng.h"
 #include "jets_math.h"
 
 #define TWO_PI 6.283185307179586476925286766559
@@ -401,42 +402,24 @@ static void test_fourier_is_a_jet(void **state) {
     }
 }
 
-/* ---- concatenation ----------------------------------------------------------------- */
-
-static void test_concat(void **state) {
-    (void)state;
-    const size_t P = 5;
-    const size_t widths[3] = {2, 3, 1};
-    for (int dim = 1; dim <= 2; dim++)
-        for (int order = 0; order <= 2; order++) {
-            size_t cols = (size_t)hp_jet_components(order, dim) * P;
-            double *parts[3], *dparts[3];
-            for (int k = 0; k < 3; k++) {
-                parts[k] = alloc_doubles(widths[k] * cols);
-                dparts[k] = alloc_doubles(widths[k] * cols);
-                fill_random(parts[k], widths[k] * cols, 1.0);
-            }
-            double *out = alloc_doubles(6 * cols), *d_out = alloc_doubles(6 * cols);
-            hp_jet_concat_forward(out, (const double *const *)parts, widths, 3, P, order, dim);
-            size_t row = 0;
-            for (int k = 0; k < 3; k++)
-                for (size_t r = 0; r < widths[k]; r++, row++)
-                    for (size_t col = 0; col < cols; col++)
-                        assert_true(out[row * cols + col] == parts[k][r * cols + col]);
-            fill_random(d_out, 6 * cols, 1.0);
-            double *skip[3] = {dparts[0], NULL, dparts[2]};
-            hp_jet_concat_backward(skip, d_out, widths, 3, P, order, dim);
-            /* the adjoint: <d_out, concat(parts)> = sum_k <d_part_k, part_k> */
-            hp_jet_concat_backward(dparts, d_out, widths, 3, P, order, dim);
-            double lhs = dot(d_out, out, 6 * cols), rhs = 0.0;
-            for (int k = 0; k < 3; k++) rhs += dot(dparts[k], parts[k], widths[k] * cols);
-            assert_scalar_close(lhs, rhs, 1e-14, "concat adjoint");
-            for (int k = 0; k < 3; k++) { free(parts[k]); free(dparts[k]); }
-            free(out); free(d_out);
+/* The jet of the lift factor l = prod x_a (1 - x_a), written out (reference). */
+static void ref_lift_factor(double *lj, const double *x, size_t P, int order, int dim) {
+    for (size_t p = 0; p < P; p++) {
+        const double *xp = x + p * (size_t)dim;
+        double g[2], prod = 1.0, lap = 0.0;
+        for (int a = 0; a < dim; a++) {
+            g[a] = xp[a] * (1.0 - xp[a]);
+            prod *= g[a];
         }
+        lj[p] = prod;
+        for (int c = 0; c < dim; c++) {
+            double others = dim == 2 ? g[1 - c] : 1.0;
+            if (order >= 1) lj[(size_t)(c + 1) * P + p] = (1.0 - 2.0 * xp[c]) * others;
+            lap += -2.0 * others;
+        }
+        if (order >= 2) lj[(size_t)(dim + 1) * P + p] = lap;
+    }
 }
-
-/* ---- boundary lift ----------------------------------------------------------------- */
 
 static double lift_value(const double *x, int dim) {
     double l = 1.0;
@@ -453,7 +436,7 @@ static void test_lift(void **state) {
         fill_points(x, P * dim);
         int C2 = hp_jet_components(2, dim);
         double lj[7 * 4];
-        hp_jet_lift_factor(lj, x, P, 2, dim);
+        ref_lift_factor(lj, x, P, 2, dim);
         for (size_t p = 0; p < P; p++) {
             double xp[2], lap = 0.0, l0 = lift_value(x + p * dim, dim);
             assert_scalar_close(lj[p], l0, 1e-15, "lift value");
@@ -477,7 +460,7 @@ static void test_lift(void **state) {
             double *d_out = alloc_doubles(n), *d_in = alloc_doubles(n);
             fill_random(in, n, 1.0);
             fill_random(d_out, n, 1.0);
-            hp_jet_lift_factor(lj, x, P, order, dim);
+            ref_lift_factor(lj, x, P, order, dim);
             /* reference: product rule written out with the factor's jet */
             for (size_t r = 0; r < rows; r++)
                 for (size_t p = 0; p < P; p++) {
@@ -578,114 +561,6 @@ static void test_rng(void **state) {
 
 /* ---- worker team and point chunks ---------------------------------------- */
 
-typedef struct team_probe {
-    int calls[8];
-    int n_seen[8];
-    double *work; /* one slot per thread, written only by that thread */
-} team_probe;
-
-static void team_probe_task(void *ctx, int thread, int n_threads) {
-    team_probe *p = ctx;
-    p->calls[thread]++;
-    p->n_seen[thread] = n_threads;
-    double s = 0.0; /* some work so the threads overlap */
-    for (int i = 1; i <= 20000; i++) s += 1.0 / ((double)i * (thread + 1));
-    p->work[thread] = s;
-}
-
-/* Every thread runs the task exactly once per run with its index and the team
- * size, over many consecutive runs (the generation counter), for several sizes;
- * a NULL team runs it once on the caller. */
-static void test_team(void **state) {
-    (void)state;
-    for (int n = 1; n <= 4; n++) {
-        hp_jet_team *team;
-        assert_int_equal(hp_jet_team_create(n, &team), HP_OK);
-        assert_int_equal(hp_jet_team_size(team), n);
-        team_probe p;
-        memset(&p, 0, sizeof p);
-        p.work = alloc_doubles(8);
-        for (int run = 0; run < 50; run++) hp_jet_team_run(team, team_probe_task, &p);
-        for (int t = 0; t < 8; t++) {
-            assert_int_equal(p.calls[t], t < n ? 50 : 0);
-            if (t < n) assert_int_equal(p.n_seen[t], n);
-        }
-        hp_jet_team_destroy(team);
-        free(p.work);
-    }
-    team_probe p;
-    memset(&p, 0, sizeof p);
-    p.work = alloc_doubles(8);
-    hp_jet_team_run(NULL, team_probe_task, &p);
-    assert_int_equal(p.calls[0], 1);
-    assert_int_equal(p.n_seen[0], 1);
-    assert_int_equal(hp_jet_team_size(NULL), 1);
-    free(p.work);
-    hp_jet_team *team; /* one per CPU: at least one thread */
-    assert_int_equal(hp_jet_team_create(0, &team), HP_OK);
-    assert_true(hp_jet_team_size(team) >= 1);
-    hp_jet_team_destroy(team);
-    hp_jet_team_destroy(NULL);
-}
-
-/* The chunks tile [0, P) in order, without overlap, at most max_chunk points
- * each and within one point of each other. */
-static void test_chunks(void **state) {
-    (void)state;
-    const size_t Ps[] = {0, 1, 2, 5, 64, 100, 840, 1001, 4096};
-    const size_t chunks[] = {1, 3, 64, 128, 5000};
-    for (size_t ip = 0; ip < sizeof Ps / sizeof Ps[0]; ip++)
-        for (size_t ic = 0; ic < sizeof chunks / sizeof chunks[0]; ic++) {
-            size_t P = Ps[ip], mc = chunks[ic], next = 0, lo = (size_t)-1, hi = 0;
-            size_t n = hp_jet_chunk_count(P, mc);
-            assert_true(n * mc >= P && (n == 0 || (n - 1) * mc < P));
-            for (size_t i = 0; i < n; i++) {
-                hp_jet_chunk c = hp_jet_chunk_at(P, n, i);
-                assert_int_equal(c.first, next);
-                assert_true(c.count >= 1 && c.count <= mc);
-                next += c.count;
-                if (c.count < lo) lo = c.count;
-                if (c.count > hi) hi = c.count;
-            }
-            assert_int_equal(next, P);
-            if (n) assert_true(hi - lo <= 1);
-        }
-    assert_int_equal(hp_jet_chunk_at(5, 0, 0).count, 0);
-}
-
-/* Chunk gather/scatter against the definition: column c*P + first + j of the jet
- * is column c*count + j of the chunk's jet. */
-static void test_chunk_gather_scatter(void **state) {
-    (void)state;
-    const size_t rows = 3, P = 11;
-    for (int dim = 1; dim <= 2; dim++)
-        for (int order = 0; order <= 2; order++) {
-            size_t C = (size_t)hp_jet_components(order, dim);
-            hp_jet_chunk ch = {4, 5};
-            double *jet = alloc_doubles(rows * C * P), *chunk = alloc_doubles(rows * C * ch.count);
-            double *back = alloc_doubles(rows * C * P);
-            fill_random(jet, rows * C * P, 1.0);
-            hp_jet_chunk_gather(chunk, jet, rows, P, ch, order, dim);
-            for (size_t r = 0; r < rows; r++)
-                for (size_t c = 0; c < C; c++)
-                    for (size_t j = 0; j < ch.count; j++)
-                        assert_true(chunk[r * C * ch.count + c * ch.count + j] == jet[r * C * P + c * P + ch.first + j]);
-            fill_random(back, rows * C * P, 1.0);
-            memcpy(back, jet, rows * C * P * sizeof *back);
-            for (size_t k = 0; k < rows * C * ch.count; k++) chunk[k] += 1.0;
-            hp_jet_chunk_scatter(back, chunk, rows, P, ch, order, dim);
-            for (size_t r = 0; r < rows; r++)
-                for (size_t c = 0; c < C; c++)
-                    for (size_t p = 0; p < P; p++) {
-                        double want = jet[r * C * P + c * P + p] + (p >= ch.first && p < ch.first + ch.count ? 1.0 : 0.0);
-                        assert_true(back[r * C * P + c * P + p] == want);
-                    }
-            free(jet);
-            free(chunk);
-            free(back);
-        }
-}
-
 /* The dense reverse step for both sinks against the naive references: into a
  * gradient it is dense backward (accumulating); into rows, row p is the
  * gradient of the functional restricted to point p, and the rows sum to it. */
@@ -740,6 +615,97 @@ static void test_dense_reverse(void **state) {
         }
 }
 
+/* ---- tangents --------------------------------------------------------------- */
+
+/* dz = W d_in + dW in (+ db on values) against the written-out sum, with every
+ * combination of moving parts. */
+static void test_dense_tangent(void **state) {
+    (void)state;
+    const size_t no = 3, ni = 4, P = 5;
+    for (int dim = 1; dim <= 2; dim++)
+        for (int order = 0; order <= 2; order++)
+            for (int parts = 1; parts < 8; parts++) {
+                size_t cols = (size_t)hp_jet_components(order, dim) * P;
+                double *in = alloc_doubles(ni * cols), *din = alloc_doubles(ni * cols), *w = alloc_doubles(no * ni);
+                double *dw = alloc_doubles(no * ni), *db = alloc_doubles(no), *dz = alloc_doubles(no * cols);
+                double *ref = alloc_doubles(no * cols);
+                fill_random(in, ni * cols, 1.0);
+                fill_random(din, ni * cols, 1.0);
+                fill_random(w, no * ni, 1.0);
+                fill_random(dw, no * ni, 1.0);
+                fill_random(db, no, 1.0);
+                const double *pin = parts & 1 ? din : NULL, *pw = parts & 2 ? dw : NULL, *pb = parts & 4 ? db : NULL;
+                for (size_t j = 0; j < no; j++)
+                    for (size_t c = 0; c < cols; c++) {
+                        double v = 0.0;
+                        for (size_t i = 0; i < ni; i++) {
+                            if (pin) v += w[j * ni + i] * din[i * cols + c];
+                            if (pw) v += dw[j * ni + i] * in[i * cols + c];
+                        }
+                        if (pb && c < P) v += db[j];
+                        ref[j * cols + c] = v;
+                    }
+                hp_jet_dense_tangent(dz, in, pin, w, pw, pb, no, ni, P, order, dim);
+                assert_close(dz, ref, no * cols, 1e-14, "dense tangent");
+                free(in), free(din), free(w), free(dw), free(db), free(dz), free(ref);
+            }
+}
+
+/* The activation tangent is the directional derivative of the forward jet:
+ * central differences of hp_jet_activation_forward along dz. */
+static void test_activation_tangent(void **state) {
+    (void)state;
+    const size_t W = 3, P = 9;
+    for (size_t ia = 0; ia < sizeof k_acts / sizeof k_acts[0]; ia++)
+        for (int dim = 1; dim <= 2; dim++)
+            for (int order = 0; order <= 2; order++) {
+                size_t n = W * (size_t)hp_jet_components(order, dim) * P;
+                double *z = alloc_doubles(n), *dz = alloc_doubles(n), *zp = alloc_doubles(n), *zm = alloc_doubles(n);
+                double *ap = alloc_doubles(n), *am = alloc_doubles(n), *da = alloc_doubles(n), *fd = alloc_doubles(n);
+                fill_random(z, n, 1.0);
+                fill_random(dz, n, 1.0);
+                const double h = 1e-5;
+                for (size_t k = 0; k < n; k++) {
+                    zp[k] = z[k] + h * dz[k];
+                    zm[k] = z[k] - h * dz[k];
+                }
+                hp_jet_activation_forward(ap, zp, k_acts[ia], W, P, order, dim);
+                hp_jet_activation_forward(am, zm, k_acts[ia], W, P, order, dim);
+                for (size_t k = 0; k < n; k++) fd[k] = (ap[k] - am[k]) / (2.0 * h);
+                hp_jet_activation_tangent(da, dz, z, k_acts[ia], W, P, order, dim);
+                assert_close(da, fd, n, 1e-7, "activation tangent");
+                free(z), free(dz), free(zp), free(zm), free(ap), free(am), free(da), free(fd);
+            }
+}
+
+/* The Fourier tangent along dB against central differences of the forward in B. */
+static void test_fourier_tangent(void **state) {
+    (void)state;
+    const size_t m = 4, P = 7;
+    for (int dim = 1; dim <= 2; dim++)
+        for (int order = 0; order <= 2; order++) {
+            size_t n = 2 * m * (size_t)hp_jet_components(order, dim) * P, nb = m * (size_t)dim;
+            double x[7 * 2], B[8], dB[8], Bp[8], Bm[8];
+            fill_points(x, P * dim);
+            fill_random(B, nb, 1.0);
+            fill_random(dB, nb, 1.0);
+            double *out = alloc_doubles(n), *op = alloc_doubles(n), *om = alloc_doubles(n);
+            double *dout = alloc_doubles(n), *fd = alloc_doubles(n);
+            const double h = 1e-6;
+            for (size_t k = 0; k < nb; k++) {
+                Bp[k] = B[k] + h * dB[k];
+                Bm[k] = B[k] - h * dB[k];
+            }
+            hp_jet_fourier_forward(out, x, B, m, P, order, dim);
+            hp_jet_fourier_forward(op, x, Bp, m, P, order, dim);
+            hp_jet_fourier_forward(om, x, Bm, m, P, order, dim);
+            for (size_t k = 0; k < n; k++) fd[k] = (op[k] - om[k]) / (2.0 * h);
+            hp_jet_fourier_tangent(dout, out, x, B, dB, m, P, order, dim);
+            assert_close(dout, fd, n, 1e-6, "fourier tangent");
+            free(out), free(op), free(om), free(dout), free(fd);
+        }
+}
+
 int main(void) {
     hp_rng_seed(&g_rng, 12345, 7);
     const struct CMUnitTest tests[] = {
@@ -748,13 +714,12 @@ int main(void) {
         cmocka_unit_test(test_activation_forward_backward),
         cmocka_unit_test(test_fourier),
         cmocka_unit_test(test_fourier_is_a_jet),
-        cmocka_unit_test(test_concat),
         cmocka_unit_test(test_lift),
         cmocka_unit_test(test_vector_math),
         cmocka_unit_test(test_rng),
-        cmocka_unit_test(test_team),
-        cmocka_unit_test(test_chunks),
-        cmocka_unit_test(test_chunk_gather_scatter),
+        cmocka_unit_test(test_dense_tangent),
+        cmocka_unit_test(test_activation_tangent),
+        cmocka_unit_test(test_fourier_tangent),
         cmocka_unit_test(test_dense_reverse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,12 +6,15 @@
  *     L = sum_p (alpha v^2 + beta . grad v + gamma (Lap v)^2), orders 0, 1, 2;
  *   - jacobian rows summed = backward, and each row = backward at one point;
  *   - same seed, same theta and outputs bit for bit; other seed, others;
+ *   - the tangent pass against central differences in theta and <Jv,u> = <v,J'u>;
  *   - layout blocks tile theta; usage errors are reported, not crashed on. */
 #include "test_util.h"
 
 #include "hpinn/jets.h"
 #include "hpinn/network.h"
 #include "hpinn/registry.h"
+#include "hpinn/rng.h"
+#include "network_runner.h"
 
 /* ---- harness ---------------------------------------------------------------------- */
 
@@ -34,14 +37,19 @@ static int close_registry(void **state) {
     return 0;
 }
 
+/* A network through hpinn's runner, with one tape per "slot" number the checks
+ * use (a slot's tape is recreated when its size or order changes, and re-pointed
+ * when its points do), so two point sets can be alive at once. */
+#define NET_SLOTS 4
 typedef struct net {
     const hp_plugin_descriptor *desc;
-    const hp_network_ops *ops;
     hp_params *params;
-    void *state;
+    hp__net *rn;
     int dim, n_out;
     size_t n_params;
     double *theta;
+    hp__tape *tape[NET_SLOTS];
+    int tape_order[NET_SLOTS];
 } net;
 
 /* Create `plugin` from "key=value" strings and initialise theta. */
@@ -50,23 +58,46 @@ static void net_open(net *n, const char *plugin, const char *const *set, size_t 
     memset(n, 0, sizeof *n);
     if (hp_registry_find(g_registry, HP_PLUGIN_NETWORK, plugin, &n->desc) != HP_OK)
         fail_msg("%s", hp_error_message());
-    n->ops = n->desc->ops;
     if (hp_params_from_strings(n->desc->params, "network", set, n_set, &n->params) != HP_OK)
         fail_msg("%s", hp_error_message());
-    if (n->ops->create(n->params, dim, n_out, &n->state) != HP_OK)
-        fail_msg("%s", hp_error_message());
+    if (hp__net_create(n->desc, n->params, dim, n_out, &n->rn) != HP_OK) fail_msg("%s", hp_error_message());
     n->dim = dim;
     n->n_out = n_out;
-    n->n_params = n->ops->n_params(n->state);
+    n->n_params = hp__net_n_params(n->rn);
     n->theta = calloc(n->n_params, sizeof *n->theta);
     assert_non_null(n->theta);
-    assert_int_equal(n->ops->init(n->state, n->theta), HP_OK);
+    assert_int_equal(hp__net_init(n->rn, n->theta), HP_OK);
 }
 
 static void net_close(net *n) {
-    n->ops->destroy(n->state);
+    for (int s = 0; s < NET_SLOTS; s++) hp__tape_destroy(n->tape[s]);
+    hp__net_destroy(n->rn);
     hp_params_destroy(n->params);
     free(n->theta);
+}
+
+/* The tape of `slot` for these points and order. */
+static hp__tape *slot_tape(net *n, int slot, const double *x, size_t P, int order) {
+    hp__tape **t = &n->tape[slot];
+    if (*t && (hp__tape_points(*t) != P || n->tape_order[slot] != order)) {
+        hp__tape_destroy(*t);
+        *t = NULL;
+    }
+    if (!*t) {
+        if (hp__tape_create(n->rn, x, P, order, t) != HP_OK) fail_msg("%s", hp_error_message());
+        n->tape_order[slot] = order;
+    } else if (memcmp(hp__tape_x(*t), x, P * (size_t)n->dim * sizeof *x) != 0) {
+        hp__tape_set_points(*t, x);
+    }
+    return *t;
+}
+
+static hp_status net_backward(net *n, int slot, const double *cot, double *grad) {
+    return hp__net_backward(n->rn, n->tape[slot], n->theta, cot, grad);
+}
+
+static hp_status net_jacobian(net *n, int slot, const double *w, double *rows) {
+    return hp__net_jacobian(n->rn, n->tape[slot], n->theta, w, rows);
 }
 
 static double urand(void) { return hp_rng_uniform(&g_net_rng); }
@@ -84,7 +115,7 @@ static void random_points(double *x, size_t n) {
 /* Forward on `slot`, optionally lifted, into a caller-owned copy. */
 static void eval(net *n, int slot, const double *x, size_t P, int order, int lift, double *v) {
     const double *out;
-    if (n->ops->forward(n->state, slot, n->theta, x, P, order, &out) != HP_OK)
+    if (hp__net_forward(n->rn, slot_tape(n, slot, x, P, order), n->theta, &out) != HP_OK)
         fail_msg("%s", hp_error_message());
     size_t len = (size_t)n->n_out * hp_jet_components(order, n->dim) * P;
     memcpy(v, out, len * sizeof *v);
@@ -229,7 +260,7 @@ static void check_param_gradient(net *n, int order, int lift) {
     loss_at(n, x, P, order, lift, &w, v);
     loss_cotangent(g, v, x, &w, no, P, order, d, lift);
     for (size_t i = 0; i < n->n_params; i++) grad[i] = 1.0; /* backward accumulates */
-    assert_int_equal(n->ops->backward(n->state, 0, n->theta, g, grad), HP_OK);
+    assert_int_equal(net_backward(n, 0, g, grad), HP_OK);
     for (size_t i = 0; i < n->n_params; i++) grad[i] -= 1.0;
 
     double fd_max = 0.0;
@@ -257,11 +288,11 @@ static void check_param_gradient(net *n, int order, int lift) {
                   d, order, lift, n->n_params, worst);
 
     /* jacobian rows: summed = backward; row p = backward of point p alone */
-    if (n->ops->jacobian) {
+    {
         double *rows = doubles(P * n->n_params), *gp = doubles(no * C * P);
         double *one = doubles(n->n_params);
         loss_at(n, x, P, order, lift, &w, v); /* restore the forward on slot 0 */
-        assert_int_equal(n->ops->jacobian(n->state, 0, n->theta, g, rows), HP_OK);
+        assert_int_equal(net_jacobian(n, 0, g, rows), HP_OK);
         for (size_t i = 0; i < n->n_params; i++) {
             double s = 0.0;
             for (size_t p = 0; p < P; p++) s += rows[p * n->n_params + i];
@@ -269,7 +300,7 @@ static void check_param_gradient(net *n, int order, int lift) {
         }
         size_t p = P / 2;
         for (size_t k = 0; k < (size_t)no * C * P; k++) gp[k] = k % P == p ? g[k] : 0.0;
-        assert_int_equal(n->ops->backward(n->state, 0, n->theta, gp, one), HP_OK);
+        assert_int_equal(net_backward(n, 0, gp, one), HP_OK);
         for (size_t i = 0; i < n->n_params; i++)
             assert_double_equal(rows[p * n->n_params + i], one[i], 1e-11 * fmax(1.0, fd_max));
         free(rows); free(gp); free(one);
@@ -305,7 +336,7 @@ static void check_seed(const char *plugin, const char *const *set, size_t n_set,
     /* zero biases coincide; every weight must differ */
     size_t biases = 0;
     const hp_param_block *blocks;
-    size_t nb = a.ops->layout(a.state, &blocks);
+    size_t nb = hp__net_layout(a.rn, &blocks);
     for (size_t k = 0; k < nb; k++)
         if (strstr(blocks[k].name, ".bias")) biases += blocks[k].rows * blocks[k].cols;
     assert_int_equal(same, biases);
@@ -318,9 +349,8 @@ static void run_all(net *n, const double *x, size_t P, int order, const double *
                     double *grad, double *rows) {
     eval(n, 0, x, P, order, 0, v);
     memset(grad, 0, n->n_params * sizeof *grad);
-    assert_int_equal(n->ops->backward(n->state, 0, n->theta, cot, grad), HP_OK);
-    if (rows && n->ops->jacobian)
-        assert_int_equal(n->ops->jacobian(n->state, 0, n->theta, cot, rows), HP_OK);
+    assert_int_equal(net_backward(n, 0, cot, grad), HP_OK);
+    if (rows) assert_int_equal(net_jacobian(n, 0, cot, rows), HP_OK);
 }
 
 static void assert_close(const double *a, const double *b, size_t len, double rel,
@@ -382,7 +412,7 @@ static void check_threads(const char *plugin, const char *const *set, size_t n_s
                 run_all(&n, x, P, order, cot, v, g, r);
                 assert_close(v, v_ref, len, 1e-13, "output", variant);
                 assert_close(g, g_ref, np, 1e-12, "gradient", variant);
-                if (n.ops->jacobian) assert_close(r, r_ref, P * np, 1e-12, "jacobian", variant);
+                assert_close(r, r_ref, P * np, 1e-12, "jacobian", variant);
                 if (k == 1) { /* the bits every thread count must reproduce */
                     memcpy(v1, v, len * sizeof *v);
                     memcpy(g1, g, np * sizeof *g);
@@ -390,7 +420,7 @@ static void check_threads(const char *plugin, const char *const *set, size_t n_s
                 } else if (k <= 3) {
                     assert_memory_equal(v, v1, len * sizeof *v);
                     assert_memory_equal(g, g1, np * sizeof *g);
-                    if (n.ops->jacobian) assert_memory_equal(r, r1, P * np * sizeof *r);
+                    assert_memory_equal(r, r1, P * np * sizeof *r);
                 }
                 run_all(&n, x, P, order, cot, v2, g2, NULL);
                 assert_memory_equal(v, v2, len * sizeof *v);
@@ -406,7 +436,7 @@ static void check_threads(const char *plugin, const char *const *set, size_t n_s
 
 static void check_layout(net *n, const char *const *names, size_t n_names) {
     const hp_param_block *blocks;
-    size_t nb = n->ops->layout(n->state, &blocks);
+    size_t nb = hp__net_layout(n->rn, &blocks);
     assert_int_equal(nb, n_names);
     size_t off = 0;
     for (size_t k = 0; k < nb; k++) {
@@ -436,24 +466,69 @@ static void check_usage_errors(net *n) {
     const double *out;
     double g[8] = {0};
     double *grad = doubles(n->n_params);
-    /* slot 3 has not been evaluated yet in this net */
-    assert_int_equal(n->ops->backward(n->state, 3, n->theta, g, grad), HP_ERR_INTERNAL);
+    /* a tape whose points have not been through a forward yet */
+    hp__tape *t = NULL;
+    assert_int_equal(hp__tape_create(n->rn, x, 1, 2, &t), HP_OK);
+    assert_int_equal(hp__net_backward(n->rn, t, n->theta, g, grad), HP_ERR_INTERNAL);
     assert_contains(hp_error_message(), "without a forward");
-    assert_int_equal(n->ops->forward(n->state, HP_NETWORK_SLOTS, n->theta, x, 1, 0, &out),
-                     HP_ERR_INTERNAL);
-    assert_contains(hp_error_message(), "slot");
-    assert_int_equal(n->ops->forward(n->state, 0, n->theta, x, 1, 3, &out), HP_ERR_INTERNAL);
+    /* new points: a forward again before any reverse */
+    assert_int_equal(hp__net_forward(n->rn, t, n->theta, &out), HP_OK);
+    hp__tape_set_points(t, x);
+    assert_int_equal(hp__net_backward(n->rn, t, n->theta, g, grad), HP_ERR_INTERNAL);
+    hp__tape_destroy(t);
+    assert_int_equal(hp__tape_create(n->rn, x, 1, 3, &t), HP_ERR_INTERNAL);
     assert_contains(hp_error_message(), "order");
-    /* the output stays where it was at the same size: no reallocation */
+    assert_null(t);
+    /* the output stays where it was: a tape never reallocates */
     const double *first, *second;
-    assert_int_equal(n->ops->forward(n->state, 0, n->theta, x, 1, 2, &first), HP_OK);
-    assert_int_equal(n->ops->forward(n->state, 0, n->theta, x, 1, 2, &second), HP_OK);
+    assert_int_equal(hp__tape_create(n->rn, x, 1, 2, &t), HP_OK);
+    assert_int_equal(hp__net_forward(n->rn, t, n->theta, &first), HP_OK);
+    assert_int_equal(hp__net_forward(n->rn, t, n->theta, &second), HP_OK);
     assert_ptr_equal(first, second);
-    /* a smaller order fits in the same buffer: back at order 2, nothing moved */
-    assert_int_equal(n->ops->forward(n->state, 0, n->theta, x, 1, 0, &second), HP_OK);
-    assert_int_equal(n->ops->forward(n->state, 0, n->theta, x, 1, 2, &second), HP_OK);
-    assert_ptr_equal(first, second);
+    hp__tape_destroy(t);
     free(grad);
+}
+
+/* The tangent pass is the directional derivative in theta: against central
+ * differences of the forward along a random dtheta, every order, and the adjoint
+ * identity <J v, u> = <v, J^T u> with the reverse pass. */
+static void check_tangent(net *n) {
+    const size_t P = 9;
+    int d = n->dim, no = n->n_out;
+    double *x = doubles(P * d), *dth = doubles(n->n_params), *keep = doubles(n->n_params);
+    random_points(x, P * d);
+    for (size_t i = 0; i < n->n_params; i++) {
+        n->theta[i] += 0.1 * (2 * urand() - 1);
+        dth[i] = 2 * urand() - 1;
+    }
+    memcpy(keep, n->theta, n->n_params * sizeof *keep);
+    for (int order = 0; order <= 2; order++) {
+        size_t len = (size_t)no * hp_jet_components(order, d) * P;
+        double *vp = doubles(len), *vm = doubles(len), *tan = doubles(len), *u = doubles(len), *jtu = doubles(n->n_params);
+        const double h = 1e-6;
+        eval(n, 0, x, P, order, 0, vp); /* slot 0: the tape at theta */
+        assert_int_equal(hp__net_tangent(n->rn, n->tape[0], n->theta, dth, tan), HP_OK);
+        for (size_t i = 0; i < n->n_params; i++) n->theta[i] = keep[i] + h * dth[i];
+        eval(n, 1, x, P, order, 0, vp);
+        for (size_t i = 0; i < n->n_params; i++) n->theta[i] = keep[i] - h * dth[i];
+        eval(n, 1, x, P, order, 0, vm);
+        memcpy(n->theta, keep, n->n_params * sizeof *keep);
+        double scale = 1.0, worst = 0.0;
+        for (size_t k = 0; k < len; k++) scale = fmax(scale, fabs(tan[k]));
+        for (size_t k = 0; k < len; k++) worst = fmax(worst, fabs(tan[k] - (vp[k] - vm[k]) / (2 * h)) / scale);
+        if (!(worst < 1e-7)) fail_msg("%s d=%d order=%d: tangent vs FD rel %.2e", n->desc->name, d, order, worst);
+        /* adjoint identity on the same tape (slot 0 is still at theta) */
+        for (size_t k = 0; k < len; k++) u[k] = 2 * urand() - 1;
+        assert_int_equal(net_backward(n, 0, u, jtu), HP_OK);
+        double a = 0.0, b = 0.0;
+        for (size_t k = 0; k < len; k++) a += tan[k] * u[k];
+        for (size_t i = 0; i < n->n_params; i++) b += dth[i] * jtu[i];
+        assert_double_equal(a, b, 1e-12 * fmax(1.0, fabs(a)));
+        print_message("    %s d=%d order=%d: tangent vs FD %.1e, <Jv,u> - <v,J'u> %.1e\n", n->desc->name, d, order,
+                      worst, fabs(a - b));
+        free(vp), free(vm), free(tan), free(u), free(jtu);
+    }
+    free(x), free(dth), free(keep);
 }
 
 #ifndef NETWORK_CHECKS_ONLY
@@ -570,6 +645,17 @@ static void test_mlp_bad_params(void **state) {
     check_rejected("mlp", t300, 1, "threads");
 }
 
+static void test_mlp_tangent(void **state) {
+    (void)state;
+    for (int d = 1; d <= 2; d++) {
+        const char *set[] = {"width=5", "depth=2", "activation=tanh"};
+        net n;
+        net_open(&n, "mlp", set, 3, d, 2);
+        check_tangent(&n);
+        net_close(&n);
+    }
+}
+
 static void test_mlp_usage_errors(void **state) {
     (void)state;
     const char *set[] = {"width=4"};
@@ -581,11 +667,10 @@ static void test_mlp_usage_errors(void **state) {
     assert_int_equal(hp_registry_find(g_registry, HP_PLUGIN_NETWORK, "mlp", &desc), HP_OK);
     hp_params *p;
     assert_int_equal(hp_params_from_strings(desc->params, "network", set, 1, &p), HP_OK);
-    const hp_network_ops *ops = desc->ops;
-    void *st = NULL;
-    assert_int_equal(ops->create(p, 0, 1, &st), HP_ERR_CONFIG);
+    hp__net *st = NULL;
+    assert_int_equal(hp__net_create(desc, p, 0, 1, &st), HP_ERR_CONFIG);
     assert_contains(hp_error_message(), "dimension");
-    assert_int_equal(ops->create(p, 2, 0, &st), HP_ERR_CONFIG);
+    assert_int_equal(hp__net_create(desc, p, 2, 0, &st), HP_ERR_CONFIG);
     assert_contains(hp_error_message(), "outputs");
     assert_null(st);
     hp_params_destroy(p);
@@ -599,6 +684,7 @@ int main(void) {
         cmocka_unit_test(test_mlp_threads),
         cmocka_unit_test(test_mlp_seed),
         cmocka_unit_test(test_mlp_bad_params),
+        cmocka_unit_test(test_mlp_tangent),
         cmocka_unit_test(test_mlp_usage_errors),
     };
     return cmocka_run_group_tests(tests, open_registry, close_registry);

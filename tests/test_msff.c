@@ -180,6 +180,19 @@ static void test_msff_embedding_cache(void **state) {
     net_close(&n);
 }
 
+static void test_msff_tangent(void **state) {
+    (void)state;
+    for (int d = 1; d <= 2; d++)
+        for (int trainable = 0; trainable <= 1; trainable++) {
+            const char *set[] = {"width=5", "features=3", "sigmas=[1, 3]",
+                                 trainable ? "trainable_features=true" : "trainable_features=false"};
+            net n;
+            net_open(&n, "msff", set, 4, d, 1);
+            check_tangent(&n);
+            net_close(&n);
+        }
+}
+
 static void test_msff_seed(void **state) {
     (void)state;
     const char *set[] = {"depth=2", "width=6", "features=5", "sigmas=[1, 4]"};
@@ -229,6 +242,7 @@ int main(void) {
         cmocka_unit_test(test_msff_threads),
         cmocka_unit_test(test_msff_features),
         cmocka_unit_test(test_msff_embedding_cache),
+        cmocka_unit_test(test_msff_tangent),
         cmocka_unit_test(test_msff_seed),
         cmocka_unit_test(test_msff_bad_params),
         cmocka_unit_test(test_msff_usage_errors),

@@ -10,7 +10,7 @@
  *   - the fallback path: a θ whose K̃ is not positive definite gives fallback = 1,
  *     R = NAN and exactly the plain PINN gradient (pipeline with form none / τ2 = 0);
  *   - hp_hybrid_validate's rel_l2 against the fields written by
- *     hp_hybrid_write_fields;
+ *     hp_outputs_write_fields;
  *   - `hpinn check --gradient` on every config in configs/ as a subprocess.
  *
  * Finite differences: Ĵ is smooth in θ (tanh/sin networks, a linear solve with an
@@ -35,7 +35,8 @@
 
 #include "hpinn/config.h"
 #include "hpinn/registry.h"
-#include "objective.h"
+#include "hybrid.h"
+#include "outputs.h"
 
 typedef struct hybrid {
     hp_config *config;
@@ -98,6 +99,51 @@ static double fd_worst(hybrid *b, const double *g, int which, int expect_fallbac
     return worst;
 }
 
+/* The matrix-free products against the dense Jacobian J at b.theta: linearize
+ * gives the same residuals, J v and Jᵀ u agree with J's products to rounding
+ * (1e-12 of their largest entry) for random v and u. */
+static void check_products(hybrid *b, const double *r, const double *J, const char *label) {
+    const hp_objective *o = &b->obj;
+    if (!o->linearize || !o->jvp || !o->vjp) fail_msg("%s: the objective offers no matrix-free products", label);
+    size_t m = o->m, n = b->n;
+    double *r2 = calloc(m, sizeof *r2), *v = calloc(n, sizeof *v), *u = calloc(m, sizeof *u);
+    double *Jv = calloc(m, sizeof *Jv), *ref_m = calloc(m, sizeof *ref_m), *JTu = calloc(n, sizeof *JTu);
+    double *ref_n = calloc(n, sizeof *ref_n);
+    OK(o->linearize(o->ctx, b->theta, r2));
+    assert_memory_equal(r2, r, m * sizeof *r); /* the same residual code path */
+    for (int trial = 0; trial < 3; trial++) {
+        for (size_t k = 0; k < n; k++) v[k] = sin(1.0 + 3.7 * (double)(k + 11 * trial));
+        for (size_t i = 0; i < m; i++) u[i] = cos(0.3 + 1.9 * (double)(i + 7 * trial));
+        OK(o->jvp(o->ctx, b->theta, v, Jv));
+        OK(o->vjp(o->ctx, b->theta, u, JTu));
+        double em = 0.0, sm = 0.0, en = 0.0, sn = 0.0;
+        for (size_t i = 0; i < m; i++) {
+            double s2 = 0.0;
+            for (size_t k = 0; k < n; k++) s2 += J[i * n + k] * v[k];
+            ref_m[i] = s2;
+            sm = fmax(sm, fabs(s2));
+        }
+        for (size_t k = 0; k < n; k++) {
+            double s2 = 0.0;
+            for (size_t i = 0; i < m; i++) s2 += J[i * n + k] * u[i];
+            ref_n[k] = s2;
+            sn = fmax(sn, fabs(s2));
+        }
+        for (size_t i = 0; i < m; i++) em = fmax(em, fabs(Jv[i] - ref_m[i]));
+        for (size_t k = 0; k < n; k++) en = fmax(en, fabs(JTu[k] - ref_n[k]));
+        if (!(em <= 1e-12 * sm)) fail_msg("%s: |J v - dense J v| = %.3e (scale %.3e)", label, em, sm);
+        if (!(en <= 1e-12 * sn)) fail_msg("%s: |J^T u - dense J^T u| = %.3e (scale %.3e)", label, en, sn);
+        if (trial == 0) print_message("%-44s J v %.1e, J^T u %.1e (relative to the dense products)\n", label,
+                                      em / sm, en / sn);
+    }
+    /* another evaluation in between: the products refuse to act at a stale point */
+    double value;
+    OK(o->value_and_gradient(o->ctx, b->theta, &value, NULL));
+    assert_int_equal(o->jvp(o->ctx, b->theta, v, Jv), HP_ERR_INTERNAL);
+    assert_contains(hp_error_message(), "not linearized");
+    free(r2), free(v), free(u), free(Jv), free(ref_m), free(JTu), free(ref_n);
+}
+
 /* Residuals and Jacobian (Gauss–Newton) at b.theta, with the weights set now:
  * ½‖r‖² = Ĵ, Jᵀr = ∇Ĵ (g), and every column of J against fourth-order central
  * differences of r (error relative to the column's largest entry). Returns the
@@ -139,6 +185,7 @@ static double check_jacobian(hybrid *b, const double *g, const char *label) {
         worst = fmax(worst, e);
     }
     if (!(worst < 1e-6)) fail_msg("%s: Jacobian column error %.3e", label, worst);
+    check_products(b, r, J, label);
     for (int j = 0; j < 4; j++) free(rf[j]);
     free(r);
     free(J);
@@ -539,7 +586,7 @@ static void validate_case(const char *label, const char *yaml, int dim, int n_di
     assert_true(isfinite(v.rel_l2) && v.rel_l2 > 0.0);
     assert_true(isfinite(v.fine_residual) && v.fine_residual > 0.0);
     mkdir("objective_fields", 0777);
-    OK(hp_hybrid_write_fields(b.h, b.theta, "objective_fields"));
+    OK(hp_outputs_write_fields(b.h, b.theta, "objective_fields"));
     size_t rows;
     double from_csv = rel_l2_from_csv("objective_fields/fields.csv", dim, n_dir, n_ref, &rows);
     assert_int_equal(rows, n_rows);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "upscaling_util.h"
 
 #include "hpinn/coarse.h"
 #include "hpinn/registry.h"
@@ -245,7 +246,7 @@ static double ktilde_44(int elements, const char *rule) {
     OK(cops(&p)->solve_state(p.state, 0, y));
     OK(cops(&p)->element_data(p.state, y, x, w, K, g));
     hp_upscaling_input in = {1, 1, ne, x, w, K, NULL, NULL, g};
-    OK(uops->forward(u.state, &in, &Kt, NULL));
+    OK(up_forward(uops, u.state, &in, &Kt, NULL));
     free(y), free(x), free(w), free(K), free(g);
     plugin_close(&p, 1);
     plugin_close(&u, 0);

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #include "checkpoint.h"
-#include "objective.h"
+#include "hybrid.h"
 #include "trainer.h"
 
 static const char *pipeline_text =

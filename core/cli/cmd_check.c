@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "objective.h"
+#include "hybrid.h"
 #include "pipeline.h"
 
 /* `check --gradient`: the full objective's gradient against central differences

@@ -25,7 +25,7 @@
 
 #include "cli.h"
 #include "fileio.h"
-#include "objective.h"
+#include "hybrid.h"
 #include "outputs.h"
 #include "pipeline.h"
 #include "run_dir.h"
@@ -148,7 +148,7 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
         return HP_ERROR_SET(HP_ERR_NUMERIC, "%s", msg);
     }
     if (st != HP_OK || res->abandoned) return st;
-    if (!res->interrupted) HP_CALL(hp_hybrid_write_fields(j->h, j->theta, j->dir));
+    if (!res->interrupted) HP_CALL(hp_outputs_write_fields(j->h, j->theta, j->dir));
     HP_CALL(hp_outputs_write_summary(j->c, j->r, j->h, j->theta, res, j->dir));
     if (res->interrupted) return HP_OK;
     fprintf(stderr, "hpinn run: %s after %llu iterations; %.1f s in all", res->stop_reason,

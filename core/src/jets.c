@@ -5,20 +5,15 @@
  * vectorise the inner loops. Activations are evaluated in chunks: first the
  * derivatives sigma^(k) of a run of pre-activations into small stack buffers
  * (the only part that depends on the activation), then the jet rule that is the
- * same for every activation. Nothing here allocates (except the team's create).
- *
- * The worker team at the end is deliberately plain: a mutex, two condition
- * variables and a generation counter. Workers sleep between runs (no spinning
- * that would steal the core from the other developers' or OpenBLAS's threads);
- * one wake-up costs microseconds against milliseconds of work per run. */
+ * same for every activation. Nothing here allocates. The tangents at the end
+ * (forward mode in the parameters, for matrix-free Gauss–Newton) follow the
+ * same structure as the forward kernels they differentiate. */
 #include "hpinn/jets.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "jets_math.h"
 
@@ -449,28 +444,6 @@ void hp_jet_fourier_jacobian(double *rows_B, size_t ld_rows, const double *d_out
                                    order, dim);
 }
 
-/* ---- concatenation --------------------------------------------------------- */
-
-void hp_jet_concat_forward(double *out, const double *const *in, const size_t *widths,
-                           size_t n_parts, size_t n_points, int order, int dim) {
-    size_t cols = (size_t)hp_jet_components(order, dim) * n_points;
-    for (size_t k = 0; k < n_parts; k++) {
-        size_t n = widths[k] * cols;
-        if (in[k] != out) memcpy(out, in[k], n * sizeof *out);
-        out += n;
-    }
-}
-
-void hp_jet_concat_backward(double *const *d_in, const double *d_out, const size_t *widths,
-                            size_t n_parts, size_t n_points, int order, int dim) {
-    size_t cols = (size_t)hp_jet_components(order, dim) * n_points;
-    for (size_t k = 0; k < n_parts; k++) {
-        size_t n = widths[k] * cols;
-        if (d_in[k] && d_in[k] != d_out) memcpy(d_in[k], d_out, n * sizeof *d_out);
-        d_out += n;
-    }
-}
-
 /* ---- boundary lift --------------------------------------------------------- */
 
 /* The jet of l at one point: l, d_c l (c < dim), Lap l. dim <= 3 is plenty here
@@ -494,18 +467,6 @@ static void hp__lift_point(const double *xp, int dim, double *l, double *grad, d
     }
     *l = prod;
     *lap = L;
-}
-
-void hp_jet_lift_factor(double *lift, const double *x, size_t n_points, int order, int dim) {
-    size_t P = n_points;
-    for (size_t p = 0; p < P; p++) {
-        double l, grad[HP_JET_MAX_DIM], lap;
-        hp__lift_point(x + p * (size_t)dim, dim, &l, grad, &lap);
-        lift[p] = l;
-        if (order >= 1)
-            for (int c = 0; c < dim; c++) lift[(size_t)(c + 1) * P + p] = grad[c];
-        if (order >= 2) lift[(size_t)(dim + 1) * P + p] = lap;
-    }
 }
 
 void hp_jet_lift_forward(double *out, const double *in, const double *x, size_t rows,
@@ -562,128 +523,111 @@ void hp_jet_lift_backward(double *d_in, const double *d_out, const double *x, si
     }
 }
 
-/* ---- worker team ------------------------------------------------------------ */
 
-typedef struct hp__team_worker {
-    struct hp_jet_team *team;
-    int index;
-    pthread_t thread;
-} hp__team_worker;
+/* ---- tangents ---------------------------------------------------------------- */
 
-struct hp_jet_team {
-    int n;                     /* threads including the caller */
-    int started;               /* workers actually running (for a partial create) */
-    hp__team_worker *workers;  /* n - 1 */
-    pthread_mutex_t lock;
-    pthread_cond_t wake, done;
-    unsigned long generation;  /* bumped by every run */
-    int pending;               /* workers still in the current run */
-    int quit;
-    hp_jet_task task;
-    void *ctx;
-};
-
-static void *hp__team_main(void *arg) {
-    hp__team_worker *w = arg;
-    struct hp_jet_team *team = w->team;
-    unsigned long seen = 0; /* runs start after create(): generation 0 is "nothing yet" */
-    pthread_mutex_lock(&team->lock);
-    for (;;) {
-        while (team->generation == seen && !team->quit) pthread_cond_wait(&team->wake, &team->lock);
-        if (team->quit) break;
-        seen = team->generation;
-        hp_jet_task task = team->task;
-        void *ctx = team->ctx;
-        pthread_mutex_unlock(&team->lock);
-        task(ctx, w->index, team->n);
-        pthread_mutex_lock(&team->lock);
-        if (--team->pending == 0) pthread_cond_signal(&team->done);
+void hp_jet_dense_tangent(double *dz, const double *in, const double *d_in, const double *weight,
+                          const double *d_weight, const double *d_bias, size_t n_out, size_t n_in,
+                          size_t n_points, int order, int dim) {
+    size_t cols = (size_t)hp_jet_components(order, dim) * n_points;
+    if (n_out == 0 || cols == 0) return;
+    double beta = 0.0;
+    if (d_in && n_in) {
+        hp_jet_dense_forward(dz, d_in, weight, NULL, n_out, n_in, n_points, order, dim);
+        beta = 1.0;
     }
-    pthread_mutex_unlock(&team->lock);
-    return NULL;
-}
-
-void hp_jet_team_destroy(hp_jet_team *team) {
-    if (!team) return;
-    pthread_mutex_lock(&team->lock);
-    team->quit = 1;
-    pthread_cond_broadcast(&team->wake);
-    pthread_mutex_unlock(&team->lock);
-    for (int i = 0; i < team->started; i++) pthread_join(team->workers[i].thread, NULL);
-    pthread_cond_destroy(&team->wake);
-    pthread_cond_destroy(&team->done);
-    pthread_mutex_destroy(&team->lock);
-    free(team->workers);
-    free(team);
-}
-
-hp_status hp_jet_team_create(int n_threads, hp_jet_team **team) {
-    *team = NULL;
-    if (n_threads <= 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        n_threads = cpus < 1 ? 1 : (cpus > 256 ? 256 : (int)cpus);
+    if (d_weight && n_in) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_out, (int)cols, (int)n_in, 1.0,
+                    d_weight, (int)n_in, in, (int)cols, beta, dz, (int)cols);
+        beta = 1.0;
     }
-    struct hp_jet_team *t;
-    HP_CALL(hp_calloc(1, sizeof *t, &t));
-    t->n = n_threads;
-    if (n_threads > 1) {
-        hp_status st = hp_calloc((size_t)n_threads - 1, sizeof *t->workers, &t->workers);
-        if (st != HP_OK) {
-            free(t);
-            return st;
+    if (beta == 0.0) memset(dz, 0, n_out * cols * sizeof *dz);
+    if (d_bias) {
+        for (size_t j = 0; j < n_out; j++) {
+            double *restrict row = dz + j * cols;
+            double bj = d_bias[j];
+            for (size_t p = 0; p < n_points; p++) row[p] += bj;
         }
     }
-    pthread_mutex_init(&t->lock, NULL);
-    pthread_cond_init(&t->wake, NULL);
-    pthread_cond_init(&t->done, NULL);
-    for (int i = 0; i + 1 < n_threads; i++) {
-        t->workers[i] = (hp__team_worker){t, i + 1, 0};
-        int rc = pthread_create(&t->workers[i].thread, NULL, hp__team_main, &t->workers[i]);
-        if (rc != 0) {
-            hp_jet_team_destroy(t);
-            HP_ERROR(HP_ERR_NOMEM, "jet team: cannot start worker thread %d of %d (error %d)",
-                     i + 1, n_threads - 1, rc);
+}
+
+HP__VECTORISED void hp_jet_activation_tangent(double *da, const double *dz, const double *z, hp_activation act,
+                                              size_t width, size_t n_points, int order, int dim) {
+    int C = hp_jet_components(order, dim);
+    size_t P = n_points, cols = (size_t)C * P;
+    double s0[HP__CHUNK], s1[HP__CHUNK], s2[HP__CHUNK], s3[HP__CHUNK], t[HP__CHUNK];
+    int k_last = order < 0 ? 1 : (order > 2 ? 3 : order + 1);
+    for (size_t j = 0; j < width; j++) {
+        const double *zr = z + j * cols, *dzr = dz + j * cols;
+        double *dar = da + j * cols;
+        for (size_t q = 0; q < P; q += HP__CHUNK) {
+            size_t n = P - q < HP__CHUNK ? P - q : HP__CHUNK;
+            hp__activation_derivs(act, zr + q, NULL, n, 1, k_last, s0, s1, s2, s3);
+            const double *restrict dz0 = dzr + q;
+            double *restrict da0 = dar + q;
+            if (order >= 2) {
+                const double *restrict zl = zr + (size_t)(dim + 1) * P + q;
+                const double *restrict dzl = dzr + (size_t)(dim + 1) * P + q;
+                double *restrict dal = dar + (size_t)(dim + 1) * P + q;
+                /* s0: |grad z|^2, t: grad z . grad dz */
+                memset(s0, 0, n * sizeof *s0);
+                memset(t, 0, n * sizeof *t);
+                for (int c = 1; c <= dim; c++) {
+                    const double *restrict zc = zr + (size_t)c * P + q;
+                    const double *restrict dzc = dzr + (size_t)c * P + q;
+                    for (size_t i = 0; i < n; i++) {
+                        s0[i] += zc[i] * zc[i];
+                        t[i] += zc[i] * dzc[i];
+                    }
+                }
+                for (size_t i = 0; i < n; i++)
+                    dal[i] = s3[i] * dz0[i] * s0[i] + 2.0 * s2[i] * t[i] + s2[i] * dz0[i] * zl[i] + s1[i] * dzl[i];
+            }
+            if (order >= 1) {
+                for (int c = 1; c <= dim; c++) {
+                    const double *restrict zc = zr + (size_t)c * P + q;
+                    const double *restrict dzc = dzr + (size_t)c * P + q;
+                    double *restrict dac = dar + (size_t)c * P + q;
+                    for (size_t i = 0; i < n; i++) dac[i] = s2[i] * dz0[i] * zc[i] + s1[i] * dzc[i];
+                }
+            }
+            for (size_t i = 0; i < n; i++) da0[i] = s1[i] * dz0[i];
         }
-        t->started++;
     }
-    *team = t;
-    return HP_OK;
 }
 
-int hp_jet_team_size(const hp_jet_team *team) { return team ? team->n : 1; }
-
-void hp_jet_team_run(hp_jet_team *team, hp_jet_task task, void *ctx) {
-    if (!team || team->n == 1) {
-        task(ctx, 0, 1);
-        return;
+void hp_jet_fourier_tangent(double *d_out, const double *out, const double *x, const double *B,
+                            const double *d_B, size_t n_features, size_t n_points, int order, int dim) {
+    const double w = HP__TWO_PI;
+    size_t m = n_features, P = n_points;
+    size_t cols = (size_t)hp_jet_components(order, dim) * P;
+    for (size_t f = 0; f < m; f++) {
+        const double *b = B + f * (size_t)dim, *db = d_B + f * (size_t)dim;
+        const double *cr = out + f * cols, *sr = out + (m + f) * cols;
+        double *dcr = d_out + f * cols, *dsr = d_out + (m + f) * cols;
+        double nb2 = 0.0, bdb = 0.0;
+        for (int a = 0; a < dim; a++) {
+            nb2 += b[a] * b[a];
+            bdb += b[a] * db[a];
+        }
+        for (size_t p = 0; p < P; p++) {
+            double ds = 0.0; /* d s = 2 pi db . x */
+            for (int a = 0; a < dim; a++) ds += db[a] * x[p * (size_t)dim + a];
+            ds *= w;
+            double cs = cr[p], sn = sr[p];
+            dcr[p] = -sn * ds;
+            dsr[p] = cs * ds;
+            if (order >= 1)
+                for (int c = 1; c <= dim; c++) {
+                    size_t ic = (size_t)c * P + p;
+                    dcr[ic] = -w * db[c - 1] * sn - w * b[c - 1] * cs * ds;
+                    dsr[ic] = w * db[c - 1] * cs - w * b[c - 1] * sn * ds;
+                }
+            if (order >= 2) {
+                size_t iL = (size_t)(dim + 1) * P + p;
+                dcr[iL] = -w * w * (2.0 * bdb * cs - nb2 * sn * ds);
+                dsr[iL] = -w * w * (2.0 * bdb * sn + nb2 * cs * ds);
+            }
+        }
     }
-#ifdef OPENBLAS_VERSION
-    int blas_threads = openblas_get_num_threads();
-    if (blas_threads != 1) openblas_set_num_threads(1);
-#endif
-    pthread_mutex_lock(&team->lock);
-    team->task = task;
-    team->ctx = ctx;
-    team->pending = team->n - 1;
-    team->generation++;
-    pthread_cond_broadcast(&team->wake);
-    pthread_mutex_unlock(&team->lock);
-    task(ctx, 0, team->n);
-    pthread_mutex_lock(&team->lock);
-    while (team->pending > 0) pthread_cond_wait(&team->done, &team->lock);
-    pthread_mutex_unlock(&team->lock);
-#ifdef OPENBLAS_VERSION
-    if (blas_threads != 1) openblas_set_num_threads(blas_threads);
-#endif
-}
-
-size_t hp_jet_chunk_count(size_t n_points, size_t max_chunk) {
-    if (max_chunk == 0) max_chunk = 1;
-    return (n_points + max_chunk - 1) / max_chunk;
-}
-
-hp_jet_chunk hp_jet_chunk_at(size_t n_points, size_t n_chunks, size_t i) {
-    if (n_chunks == 0) return (hp_jet_chunk){0, 0};
-    size_t lo = n_points * i / n_chunks, hi = n_points * (i + 1) / n_chunks;
-    return (hp_jet_chunk){lo, hi - lo};
 }

@@ -1,7 +1,8 @@
-/* outputs.c — summary.json of a run. JSON is written by hand (no dependency for a
- * flat record): numbers with 17 significant digits, non-finite numbers as null,
- * strings escaped. Final values are computed from θ here, not copied from the
- * trainer, so the summary describes exactly the parameters of the fields files. */
+/* outputs.c — the end-of-run files of `hpinn run`: the fields at θ (CSV, VTK)
+ * and summary.json. JSON is written by hand (json_out.h; no dependency for a
+ * flat record). Final values are computed from θ here, not copied from the
+ * trainer, so the summary describes exactly the parameters of the fields files.
+ * Every file is written atomically (fileio.h). */
 #include "outputs.h"
 
 #include <errno.h>
@@ -12,24 +13,126 @@
 
 #include "hpinn/hpinn.h"
 #include "fileio.h"
+#include "hybrid_internal.h"
+#include "json_out.h"
 #include "pipeline.h"
 
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
+#define json_string hp__json_string
+#define json_number hp__json_number
+
+/* 1-D fields.csv (validation grid: x, v_i, u_i, K) and nodes.csv (coarse nodes:
+ * x, v_i, Q̄v_i, y_i); 2-D the same as CSV plus legacy VTK (fields.vtk,
+ * nodes.vtk). With the coupling off the coarse state the network implies is
+ * still shown (it is what the coupling would compare with). */
+hp_status hp_outputs_write_fields(hp_hybrid *h, const double *theta, const char *dir) {
+    hp_problem *p = h->problem;
+    const hp_point_set *val = &p->validation;
+    size_t n = val->n, d = (size_t)h->dim, nn = h->mesh->n_nodes;
+    double value;
+    HP_CALL(hp__hybrid_evaluate(h, theta, &value, NULL)); /* y, z, K̃ at θ */
+    int coupled = hp__coupling_active(&h->coupling, h->terms.fallback);
+    if (!coupled && !h->terms.fallback) { /* coupling off: still show the coarse state the network implies */
+        hp_status st = h->co->set_coefficient_blocks(h->co_state, h->ktilde);
+        if (st == HP_OK) {
+            for (int i = 0; i < h->n_dir; i++) {
+                HP_CALL(h->co->solve_state(h->co_state, i, h->node_y[i]));
+                HP_CALL(hp__hybrid_network_jet(h, i, h->tape_nodes[i], theta, h->node_v[i]));
+                (void)hp__coupling_value(&h->coupling, h->node_v[i], h->node_y[i], h->node_z[i], h->node_yc[i],
+                                         &h->node_yhat[i]);
+            }
+            coupled = 1;
+        } else {
+            hp_error_clear();
+        }
     }
-    fputc('"', f);
+    /* the validation grid: network value (all directions) and reference */
+    double *vals = NULL;
+    HP_CALL(hp_calloc((size_t)h->n_dir * n, sizeof *vals, &vals));
+    for (int i = 0; i < h->n_dir; i++) {
+        for (size_t off = 0; off < n; off += HP__VALIDATION_CHUNK) {
+            size_t cnt = n - off < HP__VALIDATION_CHUNK ? n - off : HP__VALIDATION_CHUNK;
+            hp_status st = hp__hybrid_network_eval(h, i, theta, val->x + off * d, cnt, 0, vals + (size_t)i * n + off);
+            if (st != HP_OK) {
+                free(vals);
+                return st;
+            }
+        }
+    }
+    hp__out_file out;
+    hp_status st = hp__out_open(&out, dir, "fields.csv");
+    if (st != HP_OK) {
+        free(vals);
+        return st;
+    }
+    FILE *f = out.f;
+    fprintf(f, d == 1 ? "x" : "x,y");
+    for (int i = 0; i < h->n_dir; i++) fprintf(f, ",v%d", i + 1);
+    for (int i = 0; i < p->n_reference_directions; i++) fprintf(f, ",u%d", i + 1);
+    fprintf(f, ",K\n");
+    for (size_t r = 0; r < n; r++) {
+        for (size_t a = 0; a < d; a++) fprintf(f, "%s%.17g", a ? "," : "", val->x[r * d + a]);
+        for (int i = 0; i < h->n_dir; i++) fprintf(f, ",%.17g", vals[(size_t)i * n + r]);
+        for (int i = 0; i < p->n_reference_directions; i++) fprintf(f, ",%.17g", p->u_reference[(size_t)i * n + r]);
+        fprintf(f, ",%.17g\n", val->K[r]);
+    }
+    st = hp__out_commit(&out, NULL);
+    if (st == HP_OK && d == 2) {
+        const char *names[5];
+        const double *cols[5];
+        char nm[5][16];
+        int k = 0;
+        for (int i = 0; i < h->n_dir; i++) {
+            snprintf(nm[k], sizeof nm[k], "v%d", i + 1);
+            names[k] = nm[k];
+            cols[k++] = vals + (size_t)i * n;
+        }
+        for (int i = 0; i < p->n_reference_directions && k < 4; i++) {
+            snprintf(nm[k], sizeof nm[k], "u%d", i + 1);
+            names[k] = nm[k];
+            cols[k++] = p->u_reference + (size_t)i * n;
+        }
+        names[k] = "K";
+        cols[k++] = val->K;
+        st = hp__write_vtk_grid(dir, "fields.vtk", p->validation_per_axis, names, cols, k);
+    }
+    free(vals);
+    if (st != HP_OK) return st;
+
+    /* coarse nodes: v, Q̄v, y */
+    HP_CALL(hp__out_open(&out, dir, "nodes.csv"));
+    f = out.f;
+    fprintf(f, d == 1 ? "x" : "x,y");
+    for (int i = 0; i < h->n_dir; i++) fprintf(f, ",v%d,Qv%d,y%d", i + 1, i + 1, i + 1);
+    fprintf(f, "\n");
+    for (size_t k = 0; k < nn; k++) {
+        for (size_t a = 0; a < d; a++) fprintf(f, "%s%.17g", a ? "," : "", h->mesh->coords[k * d + a]);
+        for (int i = 0; i < h->n_dir; i++) {
+            if (coupled)
+                fprintf(f, ",%.17g,%.17g,%.17g", h->node_v[i][k], h->node_z[i][k], h->node_y[i][k]);
+            else
+                fprintf(f, ",nan,nan,nan");
+        }
+        fprintf(f, "\n");
+    }
+    HP_CALL(hp__out_commit(&out, NULL));
+    if (d == 2 && coupled) {
+        const char *names[6];
+        const double *cols[6];
+        char nm[6][16];
+        int k = 0;
+        for (int i = 0; i < h->n_dir; i++) {
+            snprintf(nm[k], sizeof nm[k], "Qv%d", i + 1);
+            names[k] = nm[k];
+            cols[k++] = h->node_z[i];
+            snprintf(nm[k], sizeof nm[k], "y%d", i + 1);
+            names[k] = nm[k];
+            cols[k++] = h->node_y[i];
+        }
+        HP_CALL(hp__write_vtk_grid(dir, "nodes.vtk", h->mesh->elements_per_dim + 1, names, cols, k));
+    }
+    return HP_OK;
 }
 
-static void json_number(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.17g", v);
-    else fputs("null", f);
-}
 
 /* "name": {"plugin": ..., "version": ..., "file": ..., "checksum": "fnv1a64:<hex>"}
  * of a plugin section, when present: which code ran, down to the file's bytes. */
@@ -163,9 +266,9 @@ hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_
     const hp_plugin_descriptor *net = NULL;
     hp_params *net_params = NULL;
     hp_status st = plugin_entry(f, c, r, "network", NULL, &first, &net, &net_params);
-    if (st == HP_OK) st = plugin_entry(f, c, r, "upscaling", "global", &first, NULL, NULL);
+    if (st == HP_OK) st = plugin_entry(f, c, r, "upscaling", hp__pipeline_default_plugin("upscaling", hp_hybrid_dim(h)), &first, NULL, NULL);
     if (st == HP_OK)
-        st = plugin_entry(f, c, r, "coarse", hp_hybrid_dim(h) == 1 ? "p1_1d" : "p1_2d", &first, NULL, NULL);
+        st = plugin_entry(f, c, r, "coarse", hp__pipeline_default_plugin("coarse", hp_hybrid_dim(h)), &first, NULL, NULL);
     fprintf(f, "\n  },\n  \"seed\": ");
     if (net && net_params && table_has(net->params, "seed"))
         fprintf(f, "%lld", (long long)hp_params_int(net_params, "seed"));

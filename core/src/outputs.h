@@ -1,5 +1,5 @@
 /* outputs.h (private) — the end-of-run files of `hpinn run` besides history.csv
- * and the checkpoint: the fields (through hp_hybrid_write_fields) and
+ * and the checkpoint: the fields (through hp_outputs_write_fields) and
  * summary.json, the machine-readable record of what ran and how it ended. */
 #ifndef HPINN_OUTPUTS_H
 #define HPINN_OUTPUTS_H
@@ -7,8 +7,11 @@
 #include "hpinn/config.h"
 #include "hpinn/registry.h"
 #include "hpinn/status.h"
-#include "objective.h"
+#include "hybrid.h"
 #include "trainer.h"
+
+/* The fields at θ into dir (fields.csv, nodes.csv; 2-D also fields.vtk, nodes.vtk). */
+hp_status hp_outputs_write_fields(hp_hybrid *h, const double *theta, const char *dir);
 
 #define HP_OUTPUTS_SUMMARY_FILE "summary.json"
 

@@ -91,6 +91,12 @@ const hp__section_def hp__pipeline_sections[] = {
     {"upscale", HP__SECTION_CORE, hp__upscale_params, 0, NULL, "settings of `hpinn upscale`"},
     {NULL, 0, NULL, 0, NULL, NULL}};
 
+const char *hp__pipeline_default_plugin(const char *section, int dim) {
+    if (strcmp(section, "coarse") == 0) return dim == 2 ? "p1_2d" : "p1_1d";
+    const hp__section_def *s = hp__pipeline_section(section);
+    return s ? s->default_plugin : NULL;
+}
+
 const hp__section_def *hp__pipeline_section(const char *name) {
     for (const hp__section_def *s = hp__pipeline_sections; s->name; s++)
         if (strcmp(s->name, name) == 0) return s;

@@ -28,6 +28,11 @@ extern const hp__section_def hp__pipeline_sections[];
 
 const hp__section_def *hp__pipeline_section(const char *name);
 
+/* The plugin a section uses when it names none (the one place defaults live):
+ * upscaling "global", coarse "p1_1d" or "p1_2d" by dim, stage optimizers "adam";
+ * NULL when the section must name one (network). */
+const char *hp__pipeline_default_plugin(const char *section, int dim);
+
 extern const hp_param_def hp__problem_params[];
 extern const hp_param_def hp__coupling_params[];
 extern const hp_param_def hp__stage_params[];

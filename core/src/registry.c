@@ -125,54 +125,63 @@ static void add_note(hp_registry *r, const char *fmt, ...) {
     if ((n[r->n_notes] = strdup(msg))) r->n_notes++;
 }
 
-/* Mandatory members of each kind's vtable; a NULL one would crash later. */
+/* Mandatory members of each kind's vtable; a NULL one would crash later. Each
+ * ops table starts with its struct_size: a member beyond it counts as missing
+ * (HP_OP_PRESENT), so a table too short for the mandatory part is refused too. */
+#define HP__REQUIRE(o, member) \
+    if (!HP_OP_PRESENT(o, member)) return #member
 static const char *missing_member(const hp_plugin_descriptor *d) {
     if (!d->ops) return "ops";
     switch (d->kind) {
     case HP_PLUGIN_NETWORK: {
         const hp_network_ops *o = d->ops;
-        if (!o->create) return "create";
-        if (!o->destroy) return "destroy";
-        if (!o->n_params) return "n_params";
-        if (!o->layout) return "layout";
-        if (!o->init) return "init";
-        if (!o->forward) return "forward";
-        if (!o->backward) return "backward";
+        HP__REQUIRE(o, create);
+        HP__REQUIRE(o, destroy);
+        HP__REQUIRE(o, n_params);
+        HP__REQUIRE(o, layout);
+        HP__REQUIRE(o, init);
+        HP__REQUIRE(o, workspace);
+        HP__REQUIRE(o, forward);
+        HP__REQUIRE(o, reverse);
         return NULL;
     }
     case HP_PLUGIN_COARSE: {
         const hp_coarse_ops *o = d->ops;
-        if (!o->create) return "create";
-        if (!o->destroy) return "destroy";
-        if (!o->mesh) return "mesh";
-        if (!o->set_source) return "set_source";
-        if (!o->set_coefficient_blocks) return "set_coefficient_blocks";
-        if (!o->solve_state) return "solve_state";
-        if (!o->solve_adjoint) return "solve_adjoint";
-        if (!o->coefficient_gradient) return "coefficient_gradient";
-        if (!o->evaluate) return "evaluate";
+        HP__REQUIRE(o, create);
+        HP__REQUIRE(o, destroy);
+        HP__REQUIRE(o, mesh);
+        HP__REQUIRE(o, set_source);
+        HP__REQUIRE(o, set_coefficient_blocks);
+        HP__REQUIRE(o, solve_state);
+        HP__REQUIRE(o, solve_adjoint);
+        HP__REQUIRE(o, coefficient_gradient);
+        HP__REQUIRE(o, evaluate);
         return NULL;
     }
     case HP_PLUGIN_UPSCALING: {
         const hp_upscaling_ops *o = d->ops;
-        if (!o->create) return "create";
-        if (!o->destroy) return "destroy";
-        if (!o->blocks_per_dim) return "blocks_per_dim";
-        if (!o->n_directions) return "n_directions";
-        if (!o->forward) return "forward";
-        if (!o->backward) return "backward";
+        HP__REQUIRE(o, create);
+        HP__REQUIRE(o, destroy);
+        HP__REQUIRE(o, blocks_per_dim);
+        HP__REQUIRE(o, n_directions);
+        HP__REQUIRE(o, n_moments);
+        HP__REQUIRE(o, moments);
+        HP__REQUIRE(o, finish);
+        HP__REQUIRE(o, finish_backward);
+        HP__REQUIRE(o, moments_backward);
         return NULL;
     }
     case HP_PLUGIN_OPTIMIZER: {
         const hp_optimizer_ops *o = d->ops;
-        if (!o->create) return "create";
-        if (!o->destroy) return "destroy";
-        if (!o->step) return "step";
+        HP__REQUIRE(o, create);
+        HP__REQUIRE(o, destroy);
+        HP__REQUIRE(o, step);
         return NULL;
     }
     }
     return "kind";
 }
+#undef HP__REQUIRE
 
 static const hp__plugin_entry *find_entry(const hp_registry *r, hp_plugin_kind kind, const char *name) {
     for (size_t i = 0; i < r->n_plugins; i++)
@@ -251,7 +260,7 @@ static hp_status checked_descriptor(hp_registry *r, const char *path, void *h, c
         /* optional as a group: a state saved without load (or loaded without
          * save) would make `hpinn run --resume` fail with a misleading message */
         const hp_optimizer_ops *o = d->ops;
-        int n = (o->state_size != NULL) + (o->save != NULL) + (o->load != NULL);
+        int n = HP_OP_PRESENT(o, state_size) + HP_OP_PRESENT(o, save) + HP_OP_PRESENT(o, load);
         if (n == 1 || n == 2)
             return add_problem(r, path, "declares optimizer plugin '%s' with only some of state_size, save and load "
                                         "(%s is empty); checkpointing needs all three, or none (the optimizer then "

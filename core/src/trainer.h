@@ -25,7 +25,7 @@
 #include "hpinn/optimizer.h"
 #include "hpinn/registry.h"
 #include "hpinn/status.h"
-#include "objective.h"
+#include "hybrid.h"
 
 #define HP__TRAINER_HISTORY_FILE "history.csv"
 #define HP__TRAINER_MAX_STAGES 64

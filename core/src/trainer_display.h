@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "objective.h"
+#include "hybrid.h"
 #include "trainer.h"
 
 typedef struct hp__trainer_display {

@@ -9,16 +9,25 @@
 #define _POSIX_C_SOURCE 200809L
 #include "upscale_reference.h"
 
+#include "fileio.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+
+/* K̃ of all the points at once: their moments, then the finish. */
+static hp_status upscaling_apply(const hp_upscaling_ops *ops, void *state, const hp_upscaling_input *in, double *Kt,
+                                 hp_upscaling_report *rep) {
+    size_t nm = ops->n_moments(state);
+    double *m = NULL;
+    HP_CALL(hp_calloc(nm ? nm : 1, sizeof *m, &m));
+    hp_status st = ops->moments(state, in, m);
+    if (st == HP_OK) st = ops->finish(state, m, Kt, rep);
+    free(m);
+    return st;
 }
 
 static void progress(const hp_upscale_reference_config *cfg, const char *fmt, ...) {
@@ -158,7 +167,7 @@ static hp_status run_size(const hp_upscale_reference_config *cfg, hp_upscale_ref
                           size_t k, size_work *W) {
     const hp_coarse_ops *fops = cfg->fine->ops;
     int N = cfg->mesh_sizes[k], d = cfg->dim;
-    double t0 = now_seconds();
+    double t0 = hp__now_seconds();
     if (cfg->fine_params) HP_CALL(cfg->fine_params(N, cfg->fine_params_ctx, &W->fine_params));
     else HP_CALL(default_fine_params(cfg->fine, N, &W->fine_params));
     HP_CALL(fops->create(W->fine_params, d, 1, &W->fine));
@@ -170,7 +179,7 @@ static hp_status run_size(const hp_upscale_reference_config *cfg, hp_upscale_ref
         HP_CALL(uops->create(cfg->strategies[s].params, d, &W->ups[s]));
         int nd = uops->n_directions(W->ups[s]), nb = uops->blocks_per_dim(W->ups[s]);
         if (nd > n_dir) n_dir = nd;
-        values |= uops->needs_values && uops->needs_values(W->ups[s]) != 0; /* optional: NULL means no */
+        values |= HP_OP_PRESENT(uops, needs_values) && uops->needs_values(W->ups[s]) != 0; /* optional: NULL means no */
         if (nb < 1 || N % nb != 0)
             HP_ERROR(HP_ERR_CONFIG, "upscale: fine mesh of %d elements per dimension cannot be split "
                                     "into the %d blocks per dimension of strategy '%s'; use sizes "
@@ -208,9 +217,9 @@ static hp_status run_size(const hp_upscale_reference_config *cfg, hp_upscale_ref
         const hp_upscaling_ops *uops = cfg->strategies[s].desc->ops;
         size_t idx = k * cfg->n_strategies + s;
         hp_upscaling_report rep = {r->positive_definite[idx], r->condition[idx], 0, 0};
-        HP_CALL(uops->forward(W->ups[s], &in, r->Kt[idx], &rep));
+        HP_CALL(upscaling_apply(uops, W->ups[s], &in, r->Kt[idx], &rep));
     }
-    r->seconds[k] = now_seconds() - t0;
+    r->seconds[k] = hp__now_seconds() - t0;
     progress(cfg, "fine mesh %d%s: done in %.2f s", N, d == 2 ? "^2" : "", r->seconds[k]);
     int last = k + 1 == cfg->n_mesh_sizes;
     if (cfg->output_dir && (cfg->fields == HP_UPSCALE_FIELDS_ALL || (cfg->fields && last)))

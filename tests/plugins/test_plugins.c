@@ -51,11 +51,11 @@ static hp_status save(const void *state, void *buf) {
     memcpy(buf, state, sizeof(double));
     return HP_OK;
 }
-static const hp_optimizer_ops ops = {create, destroy, step, state_size, save, NULL};
+static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, step, state_size, save, NULL, NULL};
 #elif defined(NULL_STEP)
-static const hp_optimizer_ops ops = {create, destroy, NULL, NULL, NULL, NULL};
+static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, NULL, NULL, NULL, NULL, NULL};
 #else
-static const hp_optimizer_ops ops = {create, destroy, step, NULL, NULL, NULL};
+static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, step, NULL, NULL, NULL, NULL};
 #endif
 
 #if defined(GOOD)

@@ -26,12 +26,13 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
+#include "hpinn/export.h"
 #include "hpinn/params.h"
 #include "hpinn/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+HP_BEGIN_API
 
 typedef struct hp_coarse_mesh {
     int dim;
@@ -54,6 +55,7 @@ typedef double (*hp_scalar_field)(const double *x, void *ctx);
 hp_status hp_gauss_legendre(int n, double *nodes, double *weights);
 
 typedef struct hp_coarse_ops {
+    uint32_t struct_size; /* sizeof(hp_coarse_ops) the plugin was built with */
     /* elements_per_dim comes from the plugin's own parameters; blocks_per_dim must
      * divide it (error otherwise). */
     hp_status (*create)(const hp_params *params, int dim, int blocks_per_dim, void **state);
@@ -94,7 +96,6 @@ typedef struct hp_coarse_ops {
                               double *measure, double *K_mean, double *gradient);
 } hp_coarse_ops;
 
-#ifdef __cplusplus
-}
-#endif
+HP_END_API
+
 #endif

@@ -14,14 +14,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "hpinn/export.h"
 #include "hpinn/params.h"
 #include "hpinn/plugin.h"
 #include "hpinn/registry.h"
 #include "hpinn/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+HP_BEGIN_API
 
 typedef struct hp_config hp_config;
 
@@ -74,7 +73,5 @@ hp_status hp_config_resolve(const hp_config *c, const hp_registry *r, FILE *out)
  * ancestor) written into buf; for messages about values read through sections. */
 void hp_config_location(const hp_config *c, const char *path, char *buf, size_t size);
 
-#ifdef __cplusplus
-}
-#endif
+HP_END_API
 #endif

@@ -10,11 +10,10 @@
 
 #include <stddef.h>
 
+#include "hpinn/export.h"
 #include "hpinn/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+HP_BEGIN_API
 
 typedef struct hp_expr hp_expr;
 
@@ -39,7 +38,5 @@ void hp_expr_destroy(hp_expr *e);
 /* Adapter for hp_scalar_field callbacks (coarse.h): ctx is the hp_expr. */
 double hp_expr_field(const double *x, void *ctx);
 
-#ifdef __cplusplus
-}
-#endif
+HP_END_API
 #endif

@@ -3,6 +3,7 @@
 #ifndef HPINN_HPINN_H
 #define HPINN_HPINN_H
 
+#include "hpinn/export.h"
 #include "hpinn/coarse.h"
 #include "hpinn/config.h"
 #include "hpinn/expr.h"
@@ -15,9 +16,7 @@
 #include "hpinn/status.h"
 #include "hpinn/upscaling.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+HP_BEGIN_API
 
 /* "0.1.0" */
 const char *hp_version(void);
@@ -29,7 +28,5 @@ unsigned hp_abi_version(void);
  * kernel). Static storage, rebuilt on every call. */
 const char *hp_blas_info(void);
 
-#ifdef __cplusplus
-}
-#endif
+HP_END_API
 #endif

@@ -12,16 +12,19 @@
  * unit is a contiguous run of P numbers.
  *
  * The kernels below are the building blocks of every network plugin: dense,
- * elementwise activation, Fourier embedding, concatenation and the boundary
- * lift; after them the thread team and the chunked runner the plugins drive
- * them with. Each kernel has X_forward and X_backward over raw arrays (shapes
- * in the comment above each). Conventions shared by all of them:
+ * elementwise activation, Fourier embedding and the boundary lift (concatenating
+ * jets is free: write them into adjacent row blocks of one buffer). Each kernel
+ * has X_forward, X_backward and X_tangent over raw arrays (shapes in the comment
+ * above each); the network runner that drives plugins over chunks of points is
+ * hpinn's own (hpinn/network.h). Conventions shared by all of them:
  *   - backward is the exact vector-Jacobian product of forward;
  *   - parameter gradients (d_weight, d_bias, d_B) ACCUMULATE (+=);
  *   - input cotangents (d_in, d_z, ...) are OVERWRITTEN;
  *   - any gradient pointer may be NULL to skip that output;
  *   - X_jacobian is X_backward's parameter part without the sum over points: it
- *     ACCUMULATES per-point rows (row p at rows + p*ld_rows) for Gauss-Newton.
+ *     ACCUMULATES per-point rows (row p at rows + p*ld_rows) for Gauss-Newton;
+ *   - X_tangent is the forward-mode derivative along a direction in the
+ *     parameters and inputs: it OVERWRITES the output tangent.
  * The kernels cannot fail for valid shapes, so they return void; they never
  * allocate. Plain-loop reference versions of all of them live in tests/test_jets.c. */
 #ifndef HPINN_JETS_H
@@ -30,12 +33,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hpinn/export.h"
 #include "hpinn/params.h"
 #include "hpinn/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+HP_BEGIN_API
 
 /* Largest input dimension the kernels support (they keep per-point scratch of
  * this size on the stack); the framework itself uses d = 1 and 2. */
@@ -157,28 +159,13 @@ void hp_jet_fourier_jacobian(double *rows_B, size_t ld_rows, const double *d_out
                              const double *out, const double *x, const double *B,
                              size_t n_features, size_t n_points, int order, int dim);
 
-/* ---- concatenation -------------------------------------------------------- */
-
-/* in[k]: widths[k] x C*P for k < n_parts; out: (sum widths) x C*P, the parts'
- * rows stacked in order. A network that writes its branches into adjacent row
- * blocks of one buffer gets this for free (the layouts coincide). */
-void hp_jet_concat_forward(double *out, const double *const *in, const size_t *widths,
-                           size_t n_parts, size_t n_points, int order, int dim);
-
-/* d_out: (sum widths) x C*P; d_in[k] (widths[k] x C*P) = its row block
- * (overwritten; a NULL d_in[k] is skipped). */
-void hp_jet_concat_backward(double *const *d_in, const double *d_out, const size_t *widths,
-                            size_t n_parts, size_t n_points, int order, int dim);
-
 /* ---- boundary lift -------------------------------------------------------- */
 
 /* The hard Dirichlet lift v = l(x) N(x), l = prod_a x_a (1 - x_a), which vanishes
- * on the boundary of (0,1)^d. The caller (the objective) applies it to a
- * network's output jet; it is not a network option.
- * x: P x d; lift: 1 x C*P, the jet of l itself:
- *   l, d_c l = (1 - 2 x_c) prod_{a != c} g_a, Lap l = -2 sum_c prod_{a != c} g_a,
- *   g_a = x_a (1 - x_a). */
-void hp_jet_lift_factor(double *lift, const double *x, size_t n_points, int order, int dim);
+ * on the boundary of (0,1)^d. The caller (the hybrid objective) applies it to a
+ * network's output jet; it is not a network option. With g_a = x_a (1 - x_a):
+ *   l, d_c l = (1 - 2 x_c) prod_{a != c} g_a, Lap l = -2 sum_c prod_{a != c} g_a.
+ * The lift is linear in N, so the same forward maps tangents. */
 
 /* in, out: rows x C*P (in place allowed: out == in). Product rule per row:
  *   v = l N,  grad v = N grad l + l grad N,  Lap v = N Lap l + 2 grad l . grad N + l Lap N */
@@ -192,131 +179,28 @@ void hp_jet_lift_forward(double *out, const double *in, const double *x, size_t 
 void hp_jet_lift_backward(double *d_in, const double *d_out, const double *x,
                           size_t rows, size_t n_points, int order, int dim);
 
-/* ---- threads: a team of workers over point chunks ------------------------ */
+/* ---- tangents ----------------------------------------------------------------- */
 
-/* The jet kernels are independent per point except for the parameter-gradient
- * sums, so a network can split its points over threads: each thread runs the
- * whole network on its own chunks (single-threaded BLAS on data that is still in
- * its core's cache). hp_jet_runner below builds a network's passes on these. */
-typedef struct hp_jet_team hp_jet_team;
+/* dz = weight * d_in + d_weight * in, plus d_bias on the value columns.
+ * in, d_in: n_in x C*P (d_in NULL: the input does not move); d_weight: n_out x
+ * n_in, d_bias: n_out (NULL: frozen); dz: n_out x C*P. */
+void hp_jet_dense_tangent(double *dz, const double *in, const double *d_in, const double *weight,
+                          const double *d_weight, const double *d_bias, size_t n_out, size_t n_in,
+                          size_t n_points, int order, int dim);
 
-/* task(ctx, t, n) is run once for every t = 0..n-1, concurrently. */
-typedef void (*hp_jet_task)(void *ctx, int thread, int n_threads);
+/* The linearization of the activation jet at z along dz (both width x C*P),
+ * with s_k = the k-th derivative of sigma at the value of z:
+ *   da[value] = s_1 dz
+ *   da[c]     = s_2 dz z_c + s_1 dz_c
+ *   da[Lap]   = s_3 dz |grad z|^2 + 2 s_2 grad z . grad dz + s_2 dz Lap z + s_1 Lap dz */
+void hp_jet_activation_tangent(double *da, const double *dz, const double *z, hp_activation act,
+                               size_t width, size_t n_points, int order, int dim);
 
-/* n_threads <= 0 means one per online CPU. Starts n_threads - 1 workers that sleep
- * between runs (the caller is thread 0); a team of 1 starts none. */
-hp_status hp_jet_team_create(int n_threads, hp_jet_team **team);
-/* Joins the workers; NULL is ignored. */
-void hp_jet_team_destroy(hp_jet_team *team);
-/* Threads of the team (1 for a NULL team). */
-int hp_jet_team_size(const hp_jet_team *team);
-/* Runs the task on every thread and returns when all have finished. With more
- * than one thread, OpenBLAS is switched to one thread for the duration (the team
- * provides the parallelism; two thread pools would fight over the cores) and
- * restored afterwards. A NULL team runs task(ctx, 0, 1) on the caller. Not
- * reentrant: one run per team at a time. */
-void hp_jet_team_run(hp_jet_team *team, hp_jet_task task, void *ctx);
+/* The Fourier embedding's derivative along d_B (m x d). out: the forward's output
+ * (its value rows hold cos s, sin s); d_out: 2m x C*P, overwritten. */
+void hp_jet_fourier_tangent(double *d_out, const double *out, const double *x, const double *B,
+                            const double *d_B, size_t n_features, size_t n_points, int order, int dim);
 
-/* Chunks of points: n_points cut into hp_jet_chunk_count() runs of at most
- * max_chunk points and near-equal size; hp_jet_chunk_at() gives run i of n as
- * its first point and count (the same cut also groups chunks: pass the chunk
- * count as n_points). Depends only on its arguments — never on a thread count —
- * so a network that hands chunks out to threads dynamically and sums per-group
- * gradients in group order gives the same bits with any number of threads. */
-typedef struct hp_jet_chunk {
-    size_t first, count;
-} hp_jet_chunk;
-size_t hp_jet_chunk_count(size_t n_points, size_t max_chunk);
-hp_jet_chunk hp_jet_chunk_at(size_t n_points, size_t n_chunks, size_t i);
+HP_END_API
 
-/* A network keeps its forward jets chunk by chunk (each a standard jet of the
- * chunk's q points) but takes x's order of points for its output and cotangent.
- * jet: rows x C*n_points; chunk_jet: rows x C*chunk.count.
- *   gather:  chunk_jet = the chunk's columns of jet
- *   scatter: the chunk's columns of jet = chunk_jet */
-void hp_jet_chunk_gather(double *chunk_jet, const double *jet, size_t rows, size_t n_points,
-                         hp_jet_chunk chunk, int order, int dim);
-void hp_jet_chunk_scatter(double *jet, const double *chunk_jet, size_t rows, size_t n_points,
-                          hp_jet_chunk chunk, int order, int dim);
-
-/* ---- chunked network runs ------------------------------------------------- */
-
-/* The driver both network plugins run on (jets_runner.c): the points are cut
- * into chunks of at most `chunk_points` points that a team of `threads`
- * threads takes from a shared counter, so a thread the OS preempts does not
- * hold the others up; a thread takes one chunk through the WHOLE network (the
- * plugin's callback) before the next, so every kernel reads jets the previous
- * one has just written to its core's cache. The reverse pass hands out fixed
- * GROUPS of consecutive chunks instead: each group accumulates into its own
- * gradient buffer, and the buffers are added to the caller's gradient in group
- * order, so the result is the same bits for any number of threads (it depends
- * on chunk_points). The runner owns the team, one scratch buffer per thread
- * and the group gradients; it allocates nothing after create(). Not reentrant:
- * one pass per runner at a time. */
-typedef struct hp_jet_runner hp_jet_runner;
-
-/* The two parameters the runner reads, for the plugin's hp_param_def table. */
-#define HP_JET_RUNNER_PARAMS                                                                  \
-    {"threads", HP_PARAM_INT, "0", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 0, 256, NULL, 0,      \
-     "threads that share the points (0: one per CPU); results do not depend on it"},         \
-    {"chunk_points", HP_PARAM_INT, "64", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 1048576,     \
-     NULL, 0, "points a thread takes through the whole network at once (cache blocking; "     \
-     "results depend on it to rounding)"}
-
-/* The network's work on one chunk, with the calling thread's scratch (its own
- * for the duration of the call; size: see create). ctx is the plugin's.
- * forward: the chunk's jets, and its columns of the output;
- * reverse: the chunk's cotangents back through the network, the parameter
- *          derivatives into sink (whose rows, if any, start at the chunk's
- *          first point). */
-typedef void (*hp_jet_chunk_forward_fn)(void *ctx, hp_jet_chunk chunk, double *scratch);
-typedef void (*hp_jet_chunk_reverse_fn)(void *ctx, hp_jet_chunk chunk, double *scratch,
-                                        hp_jet_param_sink sink);
-
-/* params: the plugin's, with HP_JET_RUNNER_PARAMS in its table (a chunk too
- * large for the scratch is reported against chunk_points). Every thread gets
- * scratch_per_column doubles per column of a full chunk's jet at order 2, i.e.
- * scratch_per_column * hp_jet_runner_chunk_columns() doubles. n_params: the
- * length of the gradients the reverse pass sums. */
-hp_status hp_jet_runner_create(const hp_params *params, int dim, size_t scratch_per_column,
-                               size_t n_params, hp_jet_runner **runner);
-/* NULL is ignored. */
-void hp_jet_runner_destroy(hp_jet_runner *runner);
-/* Columns of a full chunk's jet at order 2: (2 + dim) * chunk_points. */
-size_t hp_jet_runner_chunk_columns(const hp_jet_runner *runner);
-/* Runs forward on every chunk of n_points points. */
-void hp_jet_runner_forward(hp_jet_runner *runner, size_t n_points,
-                           hp_jet_chunk_forward_fn forward, void *ctx);
-/* Runs reverse on every chunk of n_points points, into exactly one of
- *   grad: n_params, ACCUMULATED (+=);
- *   rows: n_points x n_params, row-major, OVERWRITTEN (zeroed first). */
-void hp_jet_runner_reverse(hp_jet_runner *runner, size_t n_points,
-                           hp_jet_chunk_reverse_fn reverse, void *ctx, double *grad,
-                           double *rows);
-
-/* ---- initialisation ------------------------------------------------------- */
-
-/* A small, documented, portable generator so that the same seed gives the same
- * parameters bit for bit on every platform: xoshiro256** (Blackman & Vigna)
- * seeded by four splitmix64 steps from seed ^ (stream * 0x9E3779B97F4A7C15).
- * Independent streams let a network draw different things (weights, Fourier
- * matrices) from one user seed without one depending on how much the other used. */
-typedef struct hp_rng {
-    uint64_t s[4];
-} hp_rng;
-
-void hp_rng_seed(hp_rng *rng, uint64_t seed, uint64_t stream);
-uint64_t hp_rng_next(hp_rng *rng);
-/* Uniform in (0, 1): the top 53 bits plus one half ulp, never 0 or 1. */
-double hp_rng_uniform(hp_rng *rng);
-/* Standard normal by Box-Muller, cosine branch only: every normal costs exactly
- * two uniforms, so the stream position never depends on hidden cached state. */
-double hp_rng_normal(hp_rng *rng);
-
-/* Glorot (Xavier) normal: n entries ~ N(0, 2 / (fan_in + fan_out)). */
-void hp_glorot_normal(hp_rng *rng, double *w, size_t n, size_t fan_in, size_t fan_out);
-
-#ifdef __cplusplus
-}
-#endif
 #endif

@@ -15,12 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hpinn/export.h"
 #include "hpinn/params.h"
 #include "hpinn/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+HP_BEGIN_API
 
 typedef struct hp_objective {
     size_t n;      /* parameters */
@@ -34,6 +33,13 @@ typedef struct hp_objective {
      * Non-finite entries are returned as such (status HP_OK). */
     hp_status (*residuals_and_jacobian)(void *ctx, const double *theta, double *r,
                                         double *J);
+    /* Optional, all three or none: matrix-free Gauss–Newton. linearize evaluates r
+     * (m) at theta and makes it the point the products act at, until the next
+     * call of any callback; jvp gives J v (m) for v (n), vjp gives Jᵀ u (n) for
+     * u (m); both take the same theta (a check, not a new point). */
+    hp_status (*linearize)(void *ctx, const double *theta, double *r);
+    hp_status (*jvp)(void *ctx, const double *theta, const double *v, double *Jv);
+    hp_status (*vjp)(void *ctx, const double *theta, const double *u, double *JTu);
 } hp_objective;
 
 /* Why an optimizer stopped (HP_OPT_CONTINUE: it did not). */
@@ -68,6 +74,7 @@ typedef struct hp_opt_step_info {
 } hp_opt_step_info;
 
 typedef struct hp_optimizer_ops {
+    uint32_t struct_size; /* sizeof(hp_optimizer_ops) the plugin was built with */
     /* n: number of parameters. The objective passed to step() must have this n. */
     hp_status (*create)(const hp_params *params, size_t n, void **state);
     void (*destroy)(void *state);
@@ -86,6 +93,10 @@ typedef struct hp_optimizer_ops {
     size_t (*state_size)(const void *state);
     hp_status (*save)(const void *state, void *buf);
     hp_status (*load)(void *state, const void *buf, size_t size);
+    /* Optional. Bytes the optimizer will allocate for n parameters and m residuals
+     * (m = 0 when the objective offers no residuals), so a pipeline too large for
+     * the machine is refused before training starts. */
+    double (*memory_bytes)(const hp_params *params, size_t n, size_t m);
 } hp_optimizer_ops;
 
 /* ---- helpers shared by optimizer plugins (core/src/optimizer.c) ------------- */
@@ -144,7 +155,6 @@ hp_status hp_opt_state_get(hp_opt_state_reader *r, void *data, size_t bytes);
 hp_status hp_opt_state_get_u64(hp_opt_state_reader *r, uint64_t *v);
 hp_status hp_opt_state_get_f64s(hp_opt_state_reader *r, double *v, size_t n);
 
-#ifdef __cplusplus
-}
-#endif
+HP_END_API
+
 #endif

@@ -12,11 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hpinn/export.h"
 #include "hpinn/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+HP_BEGIN_API
 
 typedef enum hp_param_type {
     HP_PARAM_INT = 1,    /* 64-bit signed integer */
@@ -91,7 +90,5 @@ void hp_params_destroy(hp_params *p);
 /* Text of a parameter type ("int", "real", ...). */
 const char *hp_param_type_name(hp_param_type t);
 
-#ifdef __cplusplus
-}
-#endif
+HP_END_API
 #endif

@@ -15,13 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hpinn/export.h"
 #include "hpinn/params.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+HP_BEGIN_API
 
-#define HP_ABI_VERSION 1u
+#define HP_ABI_VERSION 2u
 #define HP_PLUGIN_ENTRY_NAME "hp_plugin_entry"
 
 typedef enum hp_plugin_kind {
@@ -65,7 +64,5 @@ typedef const hp_plugin_descriptor *(*hp_plugin_entry_fn)(void);
 
 const char *hp_plugin_kind_name(hp_plugin_kind k); /* "network", ... */
 
-#ifdef __cplusplus
-}
-#endif
+HP_END_API
 #endif

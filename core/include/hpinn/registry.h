@@ -24,12 +24,11 @@
 
 #include <stddef.h>
 
+#include "hpinn/export.h"
 #include "hpinn/plugin.h"
 #include "hpinn/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+HP_BEGIN_API
 
 typedef struct hp_registry hp_registry;
 
@@ -80,7 +79,5 @@ hp_status hp_registry_load_file(hp_registry *r, const char *path);
 /* The directories searched, in order, joined by ':' (for messages). */
 const char *hp_registry_search_path(const hp_registry *r);
 
-#ifdef __cplusplus
-}
-#endif
+HP_END_API
 #endif

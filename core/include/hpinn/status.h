@@ -8,13 +8,13 @@
 #ifndef HPINN_STATUS_H
 #define HPINN_STATUS_H
 
+#include "hpinn/export.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+HP_BEGIN_API
 
 typedef enum hp_status {
     HP_OK = 0,
@@ -100,7 +100,5 @@ void hp_error_clear(void);
 hp_status hp_malloc(size_t size, void *out_ptr);
 hp_status hp_calloc(size_t count, size_t size, void *out_ptr);
 
-#ifdef __cplusplus
-}
-#endif
+HP_END_API
 #endif

@@ -109,6 +109,7 @@ static hp_status sgd_load(void *state, const void *buf, size_t size) {
 }
 
 static const hp_optimizer_ops sgd_ops = {
+    .struct_size = sizeof(hp_optimizer_ops),
     .create = sgd_create,
     .destroy = sgd_destroy,
     .step = sgd_step,

@@ -299,10 +299,19 @@ static hp_status p1_1d_element_data(void *state, const double *y, double *centro
 }
 
 static const hp_coarse_ops p1_1d_ops = {
-    p1_1d_create,       p1_1d_destroy,         p1_1d_mesh,
-    p1_1d_set_source,   p1_1d_set_coefficient_blocks, p1_1d_set_coefficient_field,
-    p1_1d_solve_state,  p1_1d_solve_adjoint,   p1_1d_coefficient_gradient,
-    p1_1d_evaluate,     p1_1d_element_data};
+    .struct_size = sizeof(hp_coarse_ops),
+    .create = p1_1d_create,
+    .destroy = p1_1d_destroy,
+    .mesh = p1_1d_mesh,
+    .set_source = p1_1d_set_source,
+    .set_coefficient_blocks = p1_1d_set_coefficient_blocks,
+    .set_coefficient_field = p1_1d_set_coefficient_field,
+    .solve_state = p1_1d_solve_state,
+    .solve_adjoint = p1_1d_solve_adjoint,
+    .coefficient_gradient = p1_1d_coefficient_gradient,
+    .evaluate = p1_1d_evaluate,
+    .element_data = p1_1d_element_data,
+};
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_COARSE, "p1_1d", "1.0.0",
                  "1-D P1 finite elements, tridiagonal LDLᵀ (dpttrf); block K̃ or field K(x)",

@@ -492,10 +492,19 @@ static hp_status p1_2d_element_data(void *state, const double *y, double *centro
 }
 
 static const hp_coarse_ops p1_2d_ops = {
-    p1_2d_create,      p1_2d_destroy,        p1_2d_mesh,
-    p1_2d_set_source,  p1_2d_set_coefficient_blocks, p1_2d_set_coefficient_field,
-    p1_2d_solve_state, p1_2d_solve_adjoint,  p1_2d_coefficient_gradient,
-    p1_2d_evaluate,    p1_2d_element_data};
+    .struct_size = sizeof(hp_coarse_ops),
+    .create = p1_2d_create,
+    .destroy = p1_2d_destroy,
+    .mesh = p1_2d_mesh,
+    .set_source = p1_2d_set_source,
+    .set_coefficient_blocks = p1_2d_set_coefficient_blocks,
+    .set_coefficient_field = p1_2d_set_coefficient_field,
+    .solve_state = p1_2d_solve_state,
+    .solve_adjoint = p1_2d_solve_adjoint,
+    .coefficient_gradient = p1_2d_coefficient_gradient,
+    .evaluate = p1_2d_evaluate,
+    .element_data = p1_2d_element_data,
+};
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_COARSE, "p1_2d", "1.0.0",
                  "2-D P1 finite elements on n x n squares split in triangles; CHOLMOD or banded LAPACK",

@@ -12,14 +12,10 @@
  *   output.weight (n_outputs x width), output.bias (n_outputs).
  * Glorot-normal weights from hp_rng stream 0 of `seed`, in buffer order; zero biases.
  *
- * Each slot keeps its forward jets (pre- and post-activation per layer) in one
- * buffer that only grows, so repeated calls at the same size never allocate.
- *
- * Threads and chunks: hp_jet_runner (hpinn/jets.h) hands chunks of at most
- * `chunk_points` points to a team of `threads` threads and sums the gradients
- * so that they are the same bits for any number of threads; this file says
- * what the network does to one chunk. Chunk [first, first+q) owns the region at
- * jets + per_column * C * first, where its jets are standard jets of q points. */
+ * hpinn's network runner (hpinn/network.h) cuts the points into chunks, runs
+ * them on its threads and owns the tapes; this file says what the network does
+ * to one chunk. A chunk's tape holds the input jet, then the pre- and
+ * post-activation jets of every layer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +23,7 @@
 #include "hpinn/jets.h"
 #include "hpinn/network.h"
 #include "hpinn/plugin.h"
+#include "hpinn/rng.h"
 
 static const hp_param_def mlp_params[] = {
     {"depth", HP_PARAM_INT, "2", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 64, NULL, 0,
@@ -39,7 +36,7 @@ static const hp_param_def mlp_params[] = {
      "b of swish(z) = z sigmoid(b z); used only with activation: swish"},
     {"seed", HP_PARAM_INT, "1", HP_PARAM_HAS_MIN, 0, 0, NULL, 0,
      "seed of the Glorot initialisation (same seed, same theta, bit for bit)"},
-    HP_JET_RUNNER_PARAMS,
+    HP_NETWORK_RUNNER_PARAMS,
     HP_PARAM_END};
 
 typedef struct mlp_layer {
@@ -47,20 +44,8 @@ typedef struct mlp_layer {
     size_t weight, bias; /* offsets into theta */
 } mlp_layer;
 
-typedef struct mlp_slot {
-    double *mem;
-    size_t cap_cols;   /* columns (C*P) the buffer was sized for */
-    size_t n_points;
-    int order;
-    int ready;         /* a forward has run since the last resize */
-    double *jets;      /* per chunk: input (d x C*q), z, a (depth blocks of width x C*q) */
-    double *out;       /* n_outputs x cols */
-} mlp_slot;
-
-/* One thread's scratch (hp_jet_runner) for a chunk of at most chunk_points
- * points, cut for the largest chunk jet (C = 2 + d). */
+/* One thread's scratch for a chunk (C = 2 + d), for the reverse and tangent. */
 typedef struct mlp_scratch {
-    double *out;       /* n_outputs x C*q: the chunk's output / cotangent */
     double *d_a, *d_z; /* width x C*q */
 } mlp_scratch;
 
@@ -74,15 +59,11 @@ typedef struct mlp {
     size_t n_params;
     hp_param_block *blocks;
     char *names;
-    hp_jet_runner *runner;
-    mlp_slot slots[HP_NETWORK_SLOTS];
 } mlp;
 
 static void mlp_destroy(void *state) {
     mlp *net = state;
     if (!net) return;
-    for (int s = 0; s < HP_NETWORK_SLOTS; s++) free(net->slots[s].mem);
-    hp_jet_runner_destroy(net->runner);
     free(net->layers);
     free(net->blocks);
     free(net->names);
@@ -133,9 +114,6 @@ static hp_status mlp_create(const hp_params *params, int input_dim, int n_output
     }
     net->n_params = off;
 
-    size_t scratch_per_column = (size_t)n_outputs + 2 * net->width; /* see mlp_scratch */
-    HP_CALL_GOTO(st, hp_jet_runner_create(params, input_dim, scratch_per_column, net->n_params,
-                                          &net->runner), fail);
     *state = net;
     return HP_OK;
 fail:
@@ -163,78 +141,34 @@ static hp_status mlp_init(void *state, double *theta) {
     return HP_OK;
 }
 
-/* Doubles per jet column of one chunk: the input jet, depth pre- and
- * post-activation blocks. */
-static size_t mlp_per_column(const mlp *net) {
-    return (size_t)net->dim + 2 * (size_t)net->depth * net->width;
+/* Doubles per jet column of a chunk's tape (the input jet, then depth pre- and
+ * post-activation blocks) and of its scratch (mlp_scratch). */
+static hp_network_workspace mlp_workspace(const void *state) {
+    const mlp *net = state;
+    hp_network_workspace ws = {(size_t)net->dim + 2 * (size_t)net->depth * net->width, 2 * net->width};
+    return ws;
 }
 
-/* Make the slot's buffer hold `cols` columns and lay its jets out in it. */
-static hp_status mlp_slot_prepare(mlp *net, mlp_slot *s, size_t cols) {
-    size_t per_col = mlp_per_column(net) + (size_t)net->n_outputs;
-    if (cols > s->cap_cols || !s->mem) {
-        free(s->mem);
-        s->mem = NULL;
-        s->cap_cols = 0;
-        s->ready = 0;
-        size_t want = cols ? cols : 1;
-        if (want > ((size_t)-1) / sizeof(double) / per_col)
-            HP_ERROR(HP_ERR_NOMEM, "mlp: jet buffers for %zu columns overflow size_t", cols);
-        HP_CALL(hp_malloc(want * per_col * sizeof(double), &s->mem));
-        s->cap_cols = want;
-    }
-    s->jets = s->mem;
-    s->out = s->mem + mlp_per_column(net) * cols;
-    return HP_OK;
-}
-
-static hp_status mlp_check_slot(int slot) {
-    if (slot < 0 || slot >= HP_NETWORK_SLOTS)
-        HP_ERROR(HP_ERR_INTERNAL, "mlp: slot %d out of range; expected 0..%d", slot,
-                 HP_NETWORK_SLOTS - 1);
-    return HP_OK;
-}
-
-/* What one forward or reverse pass needs; chunk callbacks read it and write
- * only their own chunk's jets, output columns, rows and scratch. */
-typedef struct mlp_pass {
-    const mlp *net;
-    mlp_slot *s;
-    const double *theta;
-    const double *x;          /* forward only */
-    const double *cotangent;  /* reverse only */
-} mlp_pass;
-
-/* A chunk's input jet; z and a follow it (layer l at (d + l W) and (d + (D + l) W) rows). */
-static double *mlp_chunk(const mlp *net, const mlp_slot *s, hp_jet_chunk ch, int C) {
-    return s->jets + mlp_per_column(net) * (size_t)C * ch.first;
-}
-
-static mlp_scratch mlp_scratch_at(const mlp *net, double *scratch) {
-    size_t cq = hp_jet_runner_chunk_columns(net->runner);
-    mlp_scratch sc;
-    sc.out = scratch;
-    sc.d_a = sc.out + (size_t)net->n_outputs * cq;
-    sc.d_z = sc.d_a + net->width * cq;
+static mlp_scratch mlp_scratch_at(const mlp *net, const hp_network_chunk *ch, double *scratch) {
+    size_t cq = (size_t)hp_jet_components(ch->order, net->dim) * ch->q;
+    mlp_scratch sc = {scratch, scratch + net->width * cq};
     return sc;
 }
 
-static void mlp_chunk_forward(void *arg, hp_jet_chunk ch, double *scratch) {
-    const mlp_pass *r = arg;
-    const mlp *net = r->net;
-    const mlp_slot *s = r->s;
-    int d = net->dim, order = s->order, C = hp_jet_components(order, d);
+static void mlp_forward(const void *state, const double *theta, const hp_network_chunk *ch, double *out,
+                        double *scratch) {
+    (void)scratch;
+    const mlp *net = state;
+    int d = net->dim, order = ch->order;
     size_t W = net->width, D = (size_t)net->depth;
-    size_t q = ch.count, cq = (size_t)C * q;
-    const double *theta = r->theta;
-    mlp_scratch sc = mlp_scratch_at(net, scratch);
-    double *input = mlp_chunk(net, s, ch, C);
+    size_t q = ch->q, cq = (size_t)hp_jet_components(order, d) * q;
+    double *input = ch->tape;
     double *z = input + (size_t)d * cq, *a = z + D * W * cq;
     /* the identity jet of x: value x_a, d/dx_c = delta_ac, Laplacian 0 */
     memset(input, 0, (size_t)d * cq * sizeof(double));
     for (int c = 0; c < d; c++) {
         double *row = input + (size_t)c * cq;
-        for (size_t p = 0; p < q; p++) row[p] = r->x[(ch.first + p) * (size_t)d + c];
+        for (size_t p = 0; p < q; p++) row[p] = ch->x[p * (size_t)d + c];
         if (order >= 1)
             for (size_t p = 0; p < q; p++) row[(size_t)(c + 1) * q + p] = 1.0;
     }
@@ -242,89 +176,73 @@ static void mlp_chunk_forward(void *arg, hp_jet_chunk ch, double *scratch) {
     for (int l = 0; l < net->depth; l++) {
         const mlp_layer *L = &net->layers[l];
         double *zl = z + (size_t)l * W * cq, *al = a + (size_t)l * W * cq;
-        hp_jet_dense_forward(zl, in, theta + L->weight, theta + L->bias, L->n_out, L->n_in, q,
-                             order, d);
+        hp_jet_dense_forward(zl, in, theta + L->weight, theta + L->bias, L->n_out, L->n_in, q, order, d);
         hp_jet_activation_forward(al, zl, net->act, W, q, order, d);
         in = al;
     }
     const mlp_layer *O = &net->layers[net->depth];
-    size_t no = (size_t)net->n_outputs;
-    hp_jet_dense_forward(sc.out, in, theta + O->weight, theta + O->bias, no, O->n_in, q, order, d);
-    hp_jet_chunk_scatter(s->out, sc.out, no, s->n_points, ch, order, d);
-}
-
-static hp_status mlp_forward(void *state, int slot, const double *theta, const double *x,
-                             size_t n_points, int order, const double **out) {
-    mlp *net = state;
-    HP_CALL(mlp_check_slot(slot));
-    if (order < 0 || order > 2)
-        HP_ERROR(HP_ERR_INTERNAL, "mlp: order %d requested; expected 0, 1 or 2", order);
-    mlp_slot *s = &net->slots[slot];
-    int C = hp_jet_components(order, net->dim);
-    HP_CALL(mlp_slot_prepare(net, s, (size_t)C * n_points));
-    s->n_points = n_points;
-    s->order = order;
-    mlp_pass r = {.net = net, .s = s, .theta = theta, .x = x};
-    hp_jet_runner_forward(net->runner, n_points, mlp_chunk_forward, &r);
-    s->ready = 1;
-    *out = s->out;
-    return HP_OK;
+    hp_jet_dense_forward(out, in, theta + O->weight, theta + O->bias, (size_t)net->n_outputs, O->n_in, q, order, d);
 }
 
 /* The reverse pass of one chunk, output layer first. */
-static void mlp_chunk_reverse(void *arg, hp_jet_chunk ch, double *scratch,
-                              hp_jet_param_sink sink) {
-    const mlp_pass *r = arg;
-    const mlp *net = r->net;
-    const mlp_slot *s = r->s;
-    int d = net->dim, order = s->order, C = hp_jet_components(order, d);
+static void mlp_reverse(const void *state, const double *theta, const hp_network_chunk *ch, const double *d_out,
+                        double *scratch, hp_jet_param_sink sink) {
+    const mlp *net = state;
+    int d = net->dim, order = ch->order;
     size_t W = net->width, D = (size_t)net->depth;
-    size_t q = ch.count, cq = (size_t)C * q;
-    mlp_scratch sc = mlp_scratch_at(net, scratch);
-    const double *input = mlp_chunk(net, s, ch, C);
+    size_t q = ch->q, cq = (size_t)hp_jet_components(order, d) * q;
+    mlp_scratch sc = mlp_scratch_at(net, ch, scratch);
+    const double *input = ch->tape;
     const double *z = input + (size_t)d * cq, *a = z + D * W * cq;
-    hp_jet_chunk_gather(sc.out, r->cotangent, (size_t)net->n_outputs, s->n_points, ch, order, d);
-    const double *d_out = sc.out;
+    const double *g = d_out;
     for (int l = net->depth; l >= 0; l--) {
         const mlp_layer *L = &net->layers[l];
         const double *in = l == 0 ? input : a + (size_t)(l - 1) * W * cq;
         if (l < net->depth) {
-            hp_jet_activation_backward(sc.d_z, sc.d_a, z + (size_t)l * W * cq,
-                                       a + (size_t)l * W * cq, net->act, W, q, order, d);
-            d_out = sc.d_z;
+            hp_jet_activation_backward(sc.d_z, sc.d_a, z + (size_t)l * W * cq, a + (size_t)l * W * cq, net->act, W,
+                                       q, order, d);
+            g = sc.d_z;
         }
-        hp_jet_dense_reverse(l > 0 ? sc.d_a : NULL, d_out, in, r->theta, L->weight, L->bias,
-                             L->n_out, L->n_in, q, order, d, sink);
+        hp_jet_dense_reverse(l > 0 ? sc.d_a : NULL, g, in, theta, L->weight, L->bias, L->n_out, L->n_in, q, order,
+                             d, sink);
     }
 }
 
-/* Shared by backward (grad) and jacobian (rows, n_points x n_params). */
-static hp_status mlp_reverse(mlp *net, int slot, const double *theta, const double *cotangent,
-                             double *grad, double *rows) {
-    HP_CALL(mlp_check_slot(slot));
-    mlp_slot *s = &net->slots[slot];
-    if (!s->ready)
-        HP_ERROR(HP_ERR_INTERNAL, "mlp: reverse pass on slot %d without a forward on it", slot);
-    mlp_pass r = {.net = net, .s = s, .theta = theta, .cotangent = cotangent};
-    hp_jet_runner_reverse(net->runner, s->n_points, mlp_chunk_reverse, &r, grad, rows);
-    return HP_OK;
-}
-
-static hp_status mlp_backward(void *state, int slot, const double *theta,
-                              const double *cotangent, double *grad) {
-    HP_CALL(mlp_reverse(state, slot, theta, cotangent, grad, NULL));
-    return HP_OK;
-}
-
-static hp_status mlp_jacobian(void *state, int slot, const double *theta,
-                              const double *weights, double *rows) {
-    HP_CALL(mlp_reverse(state, slot, theta, weights, NULL, rows));
-    return HP_OK;
+/* The tangent pass of one chunk: the input does not move with theta. */
+static void mlp_tangent(const void *state, const double *theta, const double *dtheta, const hp_network_chunk *ch,
+                        double *d_out, double *scratch) {
+    const mlp *net = state;
+    int d = net->dim, order = ch->order;
+    size_t W = net->width, D = (size_t)net->depth;
+    size_t q = ch->q, cq = (size_t)hp_jet_components(order, d) * q;
+    mlp_scratch sc = mlp_scratch_at(net, ch, scratch);
+    const double *input = ch->tape;
+    const double *z = input + (size_t)d * cq, *a = z + D * W * cq;
+    const double *in = input, *d_in = NULL;
+    for (int l = 0; l < net->depth; l++) {
+        const mlp_layer *L = &net->layers[l];
+        hp_jet_dense_tangent(sc.d_z, in, d_in, theta + L->weight, dtheta + L->weight, dtheta + L->bias, L->n_out,
+                             L->n_in, q, order, d);
+        hp_jet_activation_tangent(sc.d_a, sc.d_z, z + (size_t)l * W * cq, net->act, W, q, order, d);
+        in = a + (size_t)l * W * cq;
+        d_in = sc.d_a;
+    }
+    const mlp_layer *O = &net->layers[net->depth];
+    hp_jet_dense_tangent(d_out, in, d_in, theta + O->weight, dtheta + O->weight, dtheta + O->bias,
+                         (size_t)net->n_outputs, O->n_in, q, order, d);
 }
 
 static const hp_network_ops mlp_ops = {
-    mlp_create,  mlp_destroy,  mlp_n_params, mlp_layout,
-    mlp_init,    mlp_forward,  mlp_backward, mlp_jacobian,
+    .struct_size = sizeof(hp_network_ops),
+    .create = mlp_create,
+    .destroy = mlp_destroy,
+    .n_params = mlp_n_params,
+    .layout = mlp_layout,
+    .init = mlp_init,
+    .workspace = mlp_workspace,
+    .forward = mlp_forward,
+    .reverse = mlp_reverse,
+    .tangent = mlp_tangent,
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_NETWORK, "mlp", "1.0.0",

@@ -18,22 +18,19 @@
  * biases.
  *
  * Concatenation is free: the K last-hidden jets are written into adjacent row
- * blocks of one buffer, which IS their row concatenation (hp_jet_concat_forward's
- * layout), so the output layer is a single dense kernel over it.
+ * blocks of one buffer, which IS their row concatenation, so the output layer is
+ * a single dense kernel over it.
  *
- * Embedding cache: the embedding jets depend only on x, B and the order. Training
- * evaluates fixed point sets, so a slot keeps its embeddings and recomputes them
- * only when the points, B or the order change (checked bytewise, O(P d + K m d)).
+ * Embedding cache: the embedding jets depend only on x and B. A tape keeps them
+ * between passes, so training on a fixed point set computes them once; they are
+ * recomputed when the tape's points change (chunk->fresh) and, with trainable
+ * features, at every forward.
  *
- * Threads and chunks: hp_jet_runner (hpinn/jets.h) cuts the points into chunks
- * of at most `chunk_points` points that a team of `threads` threads takes
- * through the WHOLE network one at a time (each GEMM reads jets the previous
- * kernel has just written, still in the core's L2), and sums the gradients so
- * that they are the same bits for any number of threads; this file says what
- * the network does to one chunk. The forward jets are stored chunk by chunk:
- * chunk [first, first+q) owns the region at jets + per_column * C * first, in
- * which every jet (embeddings, pre- and post-activations) is a standard jet of
- * q points. Only the output is in the caller's layout. */
+ * hpinn's network runner (hpinn/network.h) cuts the points into chunks, runs
+ * them on its threads and owns the tapes; this file says what the network does
+ * to one chunk: forward, reverse (gradient or Jacobian rows) and tangent
+ * (Jacobian-vector product). A chunk's tape holds its embeddings, then the pre-
+ * and post-activation jets of every branch and layer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +38,7 @@
 #include "hpinn/jets.h"
 #include "hpinn/network.h"
 #include "hpinn/plugin.h"
+#include "hpinn/rng.h"
 
 static const hp_param_def msff_params[] = {
     {"depth", HP_PARAM_INT, "2", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 64, NULL, 0,
@@ -60,7 +58,7 @@ static const hp_param_def msff_params[] = {
      "train the B_k too (they are then part of theta)"},
     {"seed", HP_PARAM_INT, "1", HP_PARAM_HAS_MIN, 0, 0, NULL, 0,
      "seed of B_k and of the Glorot initialisation (same seed, same theta, bit for bit)"},
-    HP_JET_RUNNER_PARAMS,
+    HP_NETWORK_RUNNER_PARAMS,
     HP_PARAM_END};
 
 typedef struct msff_layer {
@@ -68,29 +66,15 @@ typedef struct msff_layer {
     size_t weight, bias; /* offsets into theta */
 } msff_layer;
 
-typedef struct msff_slot {
-    double *mem;
-    size_t cap_cols, cap_points;
-    size_t n_points;
-    int order;
-    int ready;            /* a forward has run since the last resize */
-    int embedding_valid;  /* `jets` embeddings match (x_copy, b_copy, order, n_points) */
-    double *x_copy;       /* P x d */
-    double *b_copy;       /* K x m x d, the B the embeddings were computed with */
-    double *jets;         /* per chunk (see the file comment and msff_chunk_jets) */
-    double *out;          /* n_outputs x cols */
-} msff_slot;
-
-/* One thread's scratch (hp_jet_runner) for a chunk of at most chunk_points
- * points, cut for the largest chunk jet (C = 2 + d). */
+/* One thread's scratch for a chunk of at most chunk_points points (C = 2 + d),
+ * shared by the reverse and the tangent pass. */
 typedef struct msff_scratch {
-    double *out;          /* n_outputs x C*q: the chunk's output / cotangent */
-    double *d_concat;     /* K*width x C*q: cotangent of the concatenated last layer */
+    double *d_concat;     /* K*width x C*q: (co)tangent of the concatenated last layer */
     double *d_a, *d_z;    /* width x C*q */
     double *d_embedding;  /* 2m x C*q, only with trainable features */
 } msff_scratch;
 
-/* The jets of one chunk of q points (C*q columns) inside a slot. */
+/* The jets of one chunk of q points (C*q columns) on its tape. */
 typedef struct msff_chunk_jets {
     double *embedding;    /* K blocks of 2m x C*q */
     double *z, *a;        /* depth x K blocks of width x C*q; block (l, k) at (l*K + k) */
@@ -108,8 +92,6 @@ typedef struct msff {
     size_t n_params, n_blocks;
     hp_param_block *blocks;
     char *names;
-    hp_jet_runner *runner;
-    msff_slot slots[HP_NETWORK_SLOTS];
 } msff;
 
 #define MSFF_NAME 32
@@ -117,8 +99,6 @@ typedef struct msff {
 static void msff_destroy(void *state) {
     msff *net = state;
     if (!net) return;
-    for (int s = 0; s < HP_NETWORK_SLOTS; s++) free(net->slots[s].mem);
-    hp_jet_runner_destroy(net->runner);
     free(net->b_frozen);
     free(net->b_offset);
     free(net->layers);
@@ -199,11 +179,6 @@ static hp_status msff_create(const hp_params *params, int input_dim, int n_outpu
     }
     net->n_params = off;
 
-    size_t W = net->width; /* scratch: see msff_scratch */
-    size_t scratch_per_column =
-        (size_t)n_outputs + K * W + 2 * W + (net->trainable ? 2 * net->m : 0);
-    HP_CALL_GOTO(st, hp_jet_runner_create(params, input_dim, scratch_per_column, net->n_params,
-                                          &net->runner), fail);
     *state = net;
     return HP_OK;
 fail:
@@ -241,95 +216,51 @@ static const double *msff_B(const msff *net, const double *theta, size_t k) {
     return net->trainable ? theta + net->b_offset[k] : net->b_frozen + k * mbd;
 }
 
-/* Doubles per jet column of one chunk: K embeddings and depth x K pre- and
- * post-activation blocks. */
-static size_t msff_per_column(const msff *net) {
-    return net->K * 2 * net->m + 2 * (size_t)net->depth * net->K * net->width;
+/* Doubles per jet column of a chunk's tape: K embeddings and depth x K pre- and
+ * post-activation blocks; and of the scratch (msff_scratch). */
+static hp_network_workspace msff_workspace(const void *state) {
+    const msff *net = state;
+    size_t W = net->width;
+    hp_network_workspace ws;
+    ws.tape_per_column = net->K * 2 * net->m + 2 * (size_t)net->depth * net->K * W;
+    ws.scratch_per_column = net->K * W + 2 * W + (net->trainable ? 2 * net->m : 0);
+    return ws;
 }
 
-static hp_status msff_slot_prepare(msff *net, msff_slot *s, size_t cols, size_t n_points) {
-    size_t K = net->K, d = (size_t)net->dim, mbd = net->m * d;
-    size_t per_col = msff_per_column(net) + (size_t)net->n_outputs;
-    if (cols > s->cap_cols || n_points > s->cap_points || !s->mem) {
-        free(s->mem);
-        s->mem = NULL;
-        s->cap_cols = s->cap_points = 0;
-        s->ready = s->embedding_valid = 0;
-        size_t want = cols ? cols : 1, want_p = n_points ? n_points : 1;
-        if (want > ((size_t)-1) / sizeof(double) / (per_col + d + 1))
-            HP_ERROR(HP_ERR_NOMEM, "msff: jet buffers for %zu columns overflow size_t", cols);
-        size_t total = want * per_col + want_p * d + K * mbd;
-        HP_CALL(hp_malloc(total * sizeof(double), &s->mem));
-        s->cap_cols = want;
-        s->cap_points = want_p;
-    }
-    /* the copies and the jets come first: their place must not move while the
-     * embeddings are valid (cols changes with the order; then they are recomputed) */
-    double *p = s->mem;
-    s->x_copy = p;
-    p += s->cap_points * d;
-    s->b_copy = p;
-    p += K * mbd;
-    s->jets = p;
-    p += msff_per_column(net) * cols;
-    s->out = p;
-    return HP_OK;
-}
-
-static msff_chunk_jets msff_chunk(const msff *net, const msff_slot *s, hp_jet_chunk ch, int C) {
-    size_t cq = (size_t)C * ch.count, K = net->K, W = net->width, D = (size_t)net->depth;
-    double *base = s->jets + msff_per_column(net) * (size_t)C * ch.first;
+static msff_chunk_jets msff_chunk(const msff *net, const hp_network_chunk *ch) {
+    size_t cq = (size_t)hp_jet_components(ch->order, net->dim) * ch->q, K = net->K, W = net->width;
     msff_chunk_jets j;
-    j.embedding = base;
-    j.z = base + K * 2 * net->m * cq;
-    j.a = j.z + D * K * W * cq;
+    j.embedding = ch->tape;
+    j.z = ch->tape + K * 2 * net->m * cq;
+    j.a = j.z + (size_t)net->depth * K * W * cq;
     return j;
 }
 
-static hp_status msff_check_slot(int slot) {
-    if (slot < 0 || slot >= HP_NETWORK_SLOTS)
-        HP_ERROR(HP_ERR_INTERNAL, "msff: slot %d out of range; expected 0..%d", slot,
-                 HP_NETWORK_SLOTS - 1);
-    return HP_OK;
-}
-
-/* What one forward or reverse pass needs; chunk callbacks read it and write
- * only their own chunk's jets, output columns, rows and scratch. */
-typedef struct msff_pass {
-    const msff *net;
-    msff_slot *s;
-    const double *theta;
-    int embed;                /* forward: recompute the embeddings */
-    const double *cotangent;  /* reverse only */
-} msff_pass;
-
-static msff_scratch msff_scratch_at(const msff *net, double *scratch) {
-    size_t cq = hp_jet_runner_chunk_columns(net->runner), W = net->width;
+static msff_scratch msff_scratch_at(const msff *net, const hp_network_chunk *ch, double *scratch) {
+    size_t cq = (size_t)hp_jet_components(ch->order, net->dim) * ch->q, W = net->width;
     msff_scratch sc;
-    sc.out = scratch;
-    sc.d_concat = sc.out + (size_t)net->n_outputs * cq;
+    sc.d_concat = scratch;
     sc.d_a = sc.d_concat + net->K * W * cq;
     sc.d_z = sc.d_a + W * cq;
     sc.d_embedding = net->trainable ? sc.d_z + W * cq : NULL;
     return sc;
 }
 
-static void msff_chunk_forward(void *arg, hp_jet_chunk ch, double *scratch) {
-    const msff_pass *r = arg;
-    const msff *net = r->net;
-    const msff_slot *s = r->s;
-    int d = net->dim, order = s->order, C = hp_jet_components(order, d);
+/* The embeddings depend on x and B only: recomputed when the tape's points
+ * changed (fresh) or B is trained (it moves with theta). */
+static void msff_forward(const void *state, const double *theta, const hp_network_chunk *ch, double *out,
+                         double *scratch) {
+    (void)scratch;
+    const msff *net = state;
+    int d = net->dim, order = ch->order;
     size_t W = net->width, K = net->K, m = net->m, no = (size_t)net->n_outputs;
-    size_t q = ch.count, cq = (size_t)C * q;
-    const double *theta = r->theta;
-    msff_scratch sc = msff_scratch_at(net, scratch);
+    size_t q = ch->q, cq = (size_t)hp_jet_components(order, d) * q;
     const msff_layer *O = &net->layers[net->depth];
-    msff_chunk_jets j = msff_chunk(net, s, ch, C);
+    msff_chunk_jets j = msff_chunk(net, ch);
+    int embed = ch->fresh || net->trainable;
     for (size_t k = 0; k < K; k++) {
         double *E = j.embedding + k * 2 * m * cq;
-        if (r->embed)
-            hp_jet_fourier_forward(E, s->x_copy + ch.first * (size_t)d, s->b_copy + k * m * d,
-                                   m, q, order, d);
+        if (embed) hp_jet_fourier_forward(E, ch->x, msff_B(net, theta, k), m, q, order, d);
         const double *in = E;
         for (int l = 0; l < net->depth; l++) {
             const msff_layer *L = &net->layers[l];
@@ -342,114 +273,95 @@ static void msff_chunk_forward(void *arg, hp_jet_chunk ch, double *scratch) {
     }
     /* the last layer's K blocks are adjacent: together they are the concatenation */
     const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
-    hp_jet_dense_forward(sc.out, concat, theta + O->weight, theta + O->bias, no, O->n_in, q,
-                         order, d);
-    hp_jet_chunk_scatter(s->out, sc.out, no, s->n_points, ch, order, d);
-}
-
-static hp_status msff_forward(void *state, int slot, const double *theta, const double *x,
-                              size_t n_points, int order, const double **out) {
-    msff *net = state;
-    HP_CALL(msff_check_slot(slot));
-    if (order < 0 || order > 2)
-        HP_ERROR(HP_ERR_INTERNAL, "msff: order %d requested; expected 0, 1 or 2", order);
-    msff_slot *s = &net->slots[slot];
-    int d = net->dim, C = hp_jet_components(order, d);
-    size_t P = n_points, cols = (size_t)C * P, K = net->K, m = net->m;
-    size_t mbd = m * (size_t)d;
-    HP_CALL(msff_slot_prepare(net, s, cols, P));
-
-    int same = s->embedding_valid && s->order == order && s->n_points == P &&
-               memcmp(s->x_copy, x, P * (size_t)d * sizeof *x) == 0;
-    for (size_t k = 0; same && k < K; k++)
-        same = memcmp(s->b_copy + k * mbd, msff_B(net, theta, k), mbd * sizeof(double)) == 0;
-    if (!same) {
-        memcpy(s->x_copy, x, P * (size_t)d * sizeof *x);
-        for (size_t k = 0; k < K; k++)
-            memcpy(s->b_copy + k * mbd, msff_B(net, theta, k), mbd * sizeof(double));
-    }
-    s->n_points = P;
-    s->order = order;
-    msff_pass r = {.net = net, .s = s, .theta = theta, .embed = !same};
-    hp_jet_runner_forward(net->runner, P, msff_chunk_forward, &r);
-    s->embedding_valid = 1;
-    s->ready = 1;
-    *out = s->out;
-    return HP_OK;
+    hp_jet_dense_forward(out, concat, theta + O->weight, theta + O->bias, no, O->n_in, q, order, d);
 }
 
 /* The reverse pass of one chunk: the output layer, then each branch down its
  * hidden layers (the K branches share them, so their derivatives accumulate in
  * the same gradient entries / rows) to its embedding. */
-static void msff_chunk_reverse(void *arg, hp_jet_chunk ch, double *scratch,
-                               hp_jet_param_sink sink) {
-    const msff_pass *r = arg;
-    const msff *net = r->net;
-    const msff_slot *s = r->s;
-    int d = net->dim, order = s->order, C = hp_jet_components(order, d);
+static void msff_reverse(const void *state, const double *theta, const hp_network_chunk *ch, const double *d_out,
+                         double *scratch, hp_jet_param_sink sink) {
+    const msff *net = state;
+    int d = net->dim, order = ch->order;
     size_t W = net->width, K = net->K, m = net->m, no = (size_t)net->n_outputs;
-    size_t q = ch.count, cq = (size_t)C * q;
-    const double *theta = r->theta;
-    msff_scratch sc = msff_scratch_at(net, scratch);
+    size_t q = ch->q, cq = (size_t)hp_jet_components(order, d) * q;
+    msff_scratch sc = msff_scratch_at(net, ch, scratch);
     const msff_layer *O = &net->layers[net->depth];
-    msff_chunk_jets j = msff_chunk(net, s, ch, C);
-    hp_jet_chunk_gather(sc.out, r->cotangent, no, s->n_points, ch, order, d);
+    msff_chunk_jets j = msff_chunk(net, ch);
     const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
-    hp_jet_dense_reverse(sc.d_concat, sc.out, concat, theta, O->weight, O->bias, no, O->n_in, q,
-                         order, d, sink);
+    hp_jet_dense_reverse(sc.d_concat, d_out, concat, theta, O->weight, O->bias, no, O->n_in, q, order, d, sink);
     for (size_t k = 0; k < K; k++) {
         const double *d_a = sc.d_concat + k * W * cq;
         const double *E = j.embedding + k * 2 * m * cq;
         for (int l = net->depth - 1; l >= 0; l--) {
             const msff_layer *L = &net->layers[l];
             size_t blk = ((size_t)l * K + k) * W * cq;
-            hp_jet_activation_backward(sc.d_z, d_a, j.z + blk, j.a + blk, net->act, W, q, order,
-                                       d);
+            hp_jet_activation_backward(sc.d_z, d_a, j.z + blk, j.a + blk, net->act, W, q, order, d);
             const double *in = l == 0 ? E : j.a + ((size_t)(l - 1) * K + k) * W * cq;
             double *d_in = l > 0 ? sc.d_a : sc.d_embedding; /* NULL when B is frozen */
-            hp_jet_dense_reverse(d_in, sc.d_z, in, theta, L->weight, L->bias, L->n_out, L->n_in,
-                                 q, order, d, sink);
+            hp_jet_dense_reverse(d_in, sc.d_z, in, theta, L->weight, L->bias, L->n_out, L->n_in, q, order, d,
+                                 sink);
             d_a = sc.d_a;
         }
         if (net->trainable) {
-            const double *B = msff_B(net, theta, k), *xc = s->x_copy + ch.first * (size_t)d;
+            const double *B = msff_B(net, theta, k);
             if (sink.grad)
-                hp_jet_fourier_backward(sink.grad + net->b_offset[k], sc.d_embedding, E, xc, B,
-                                        m, q, order, d);
+                hp_jet_fourier_backward(sink.grad + net->b_offset[k], sc.d_embedding, E, ch->x, B, m, q, order,
+                                        d);
             else
-                hp_jet_fourier_jacobian(sink.rows + net->b_offset[k], sink.ld_rows,
-                                        sc.d_embedding, E, xc, B, m, q, order, d);
+                hp_jet_fourier_jacobian(sink.rows + net->b_offset[k], sink.ld_rows, sc.d_embedding, E, ch->x, B,
+                                        m, q, order, d);
         }
     }
 }
 
-/* Shared by backward (grad) and jacobian (rows, n_points x n_params). */
-static hp_status msff_reverse(msff *net, int slot, const double *theta,
-                              const double *cotangent, double *grad, double *rows) {
-    HP_CALL(msff_check_slot(slot));
-    msff_slot *s = &net->slots[slot];
-    if (!s->ready)
-        HP_ERROR(HP_ERR_INTERNAL, "msff: reverse pass on slot %d without a forward on it", slot);
-    msff_pass r = {.net = net, .s = s, .theta = theta, .cotangent = cotangent};
-    hp_jet_runner_reverse(net->runner, s->n_points, msff_chunk_reverse, &r, grad, rows);
-    return HP_OK;
-}
-
-static hp_status msff_backward(void *state, int slot, const double *theta,
-                               const double *cotangent, double *grad) {
-    HP_CALL(msff_reverse(state, slot, theta, cotangent, grad, NULL));
-    return HP_OK;
-}
-
-static hp_status msff_jacobian(void *state, int slot, const double *theta,
-                               const double *weights, double *rows) {
-    HP_CALL(msff_reverse(state, slot, theta, weights, NULL, rows));
-    return HP_OK;
+/* The tangent pass of one chunk: each branch up from its embedding (moving only
+ * when B is trained), the last hidden tangents into their concatenation, then
+ * the output layer. */
+static void msff_tangent(const void *state, const double *theta, const double *dtheta, const hp_network_chunk *ch,
+                         double *d_out, double *scratch) {
+    const msff *net = state;
+    int d = net->dim, order = ch->order;
+    size_t W = net->width, K = net->K, m = net->m, no = (size_t)net->n_outputs;
+    size_t q = ch->q, cq = (size_t)hp_jet_components(order, d) * q;
+    msff_scratch sc = msff_scratch_at(net, ch, scratch);
+    const msff_layer *O = &net->layers[net->depth];
+    msff_chunk_jets j = msff_chunk(net, ch);
+    for (size_t k = 0; k < K; k++) {
+        const double *E = j.embedding + k * 2 * m * cq, *d_in = NULL;
+        if (net->trainable) {
+            hp_jet_fourier_tangent(sc.d_embedding, E, ch->x, msff_B(net, theta, k), dtheta + net->b_offset[k], m, q,
+                                   order, d);
+            d_in = sc.d_embedding;
+        }
+        const double *in = E;
+        for (int l = 0; l < net->depth; l++) {
+            const msff_layer *L = &net->layers[l];
+            size_t blk = ((size_t)l * K + k) * W * cq;
+            double *da = l + 1 == net->depth ? sc.d_concat + k * W * cq : sc.d_a;
+            hp_jet_dense_tangent(sc.d_z, in, d_in, theta + L->weight, dtheta + L->weight, dtheta + L->bias,
+                                 L->n_out, L->n_in, q, order, d);
+            hp_jet_activation_tangent(da, sc.d_z, j.z + blk, net->act, W, q, order, d);
+            in = j.a + blk;
+            d_in = da;
+        }
+    }
+    const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
+    hp_jet_dense_tangent(d_out, concat, sc.d_concat, theta + O->weight, dtheta + O->weight, dtheta + O->bias, no,
+                         O->n_in, q, order, d);
 }
 
 static const hp_network_ops msff_ops = {
-    msff_create,  msff_destroy,  msff_n_params, msff_layout,
-    msff_init,    msff_forward,  msff_backward, msff_jacobian,
+    .struct_size = sizeof(hp_network_ops),
+    .create = msff_create,
+    .destroy = msff_destroy,
+    .n_params = msff_n_params,
+    .layout = msff_layout,
+    .init = msff_init,
+    .workspace = msff_workspace,
+    .forward = msff_forward,
+    .reverse = msff_reverse,
+    .tangent = msff_tangent,
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_NETWORK, "msff", "1.0.0",

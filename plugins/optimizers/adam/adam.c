@@ -194,8 +194,22 @@ static hp_status adam_load(void *state, const void *buf, size_t size) {
     return HP_OK;
 }
 
+/* m, v and a gradient: three vectors of n. */
+static double adam_memory_bytes(const hp_params *params, size_t n, size_t m) {
+    (void)params;
+    (void)m;
+    return 3.0 * 8.0 * (double)n;
+}
+
 static const hp_optimizer_ops adam_ops = {
-    adam_create, adam_destroy, adam_step, adam_state_size, adam_save, adam_load,
+    .struct_size = sizeof(hp_optimizer_ops),
+    .create = adam_create,
+    .destroy = adam_destroy,
+    .step = adam_step,
+    .state_size = adam_state_size,
+    .save = adam_save,
+    .load = adam_load,
+    .memory_bytes = adam_memory_bytes,
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "adam", "1.0.0",

@@ -383,8 +383,22 @@ static hp_status lbfgs_load(void *state, const void *buf, size_t size) {
     return HP_OK;
 }
 
+/* The s and y pairs of the history and five vectors of n. */
+static double lbfgs_memory_bytes(const hp_params *params, size_t n, size_t m) {
+    (void)m;
+    double h = (double)hp_params_int(params, "history");
+    return 8.0 * ((2.0 * h + 5.0) * (double)n + 2.0 * h);
+}
+
 static const hp_optimizer_ops lbfgs_ops = {
-    lbfgs_create, lbfgs_destroy, lbfgs_step, lbfgs_state_size, lbfgs_save, lbfgs_load,
+    .struct_size = sizeof(hp_optimizer_ops),
+    .create = lbfgs_create,
+    .destroy = lbfgs_destroy,
+    .step = lbfgs_step,
+    .state_size = lbfgs_state_size,
+    .save = lbfgs_save,
+    .load = lbfgs_load,
+    .memory_bytes = lbfgs_memory_bytes,
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "lbfgs", "1.0.0",

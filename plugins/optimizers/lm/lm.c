@@ -393,8 +393,25 @@ static hp_status lm_load(void *state, const void *buf, size_t size) {
     return HP_OK;
 }
 
+/* The dense Jacobian (twice with Jacobian scaling in the kernel form), the Gram
+ * matrix and its factor in the smaller space, and a few vectors. */
+static double lm_memory_bytes(const hp_params *params, size_t n, size_t m) {
+    int form = hp_params_enum_index(params, "form");
+    if (form == LM_FORM_AUTO) form = n <= m ? LM_FORM_PARAMETER : LM_FORM_KERNEL;
+    double dn = (double)n, dm = (double)m, k = form == LM_FORM_PARAMETER ? dn : dm;
+    double jac = dm * dn * (form == LM_FORM_KERNEL && hp_params_enum_index(params, "scaling") == LM_SCALING_JACOBIAN ? 2 : 1);
+    return 8.0 * (jac + 2.0 * k * k + 3.0 * dm + 6.0 * dn);
+}
+
 static const hp_optimizer_ops lm_ops = {
-    lm_create, lm_destroy, lm_step, lm_state_size, lm_save, lm_load,
+    .struct_size = sizeof(hp_optimizer_ops),
+    .create = lm_create,
+    .destroy = lm_destroy,
+    .step = lm_step,
+    .state_size = lm_state_size,
+    .save = lm_save,
+    .load = lm_load,
+    .memory_bytes = lm_memory_bytes,
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "lm", "1.0.0",

@@ -4,11 +4,12 @@
  * averages (∇w_i = ∇u_i + e_i, column i = direction i)
  *     T^j[:, i] = <∇w_i>_{V_j},   F^j[:, i] = <K ∇w_i>_{V_j},
  * and K̃^j = F^j (T^j)^{-1}. A block whose T^j is (numerically) singular — no
- * points, or cond_2(T^j) above `singular_condition` — makes forward fail with
+ * points, or cond_2(T^j) above `singular_condition` — makes finish fail with
  * HP_ERR_NUMERIC naming it, after the report (condition numbers, positive
- * definiteness of every block) has been filled. Backward:
+ * definiteness of every block) has been filled. The moments per block are the
+ * sums behind the averages (total weight, Σ w ∇w_i, Σ w K ∇w_i); backward:
  *     dF = dK̃ T^{-T},  dT = -K̃ᵀ dF,
- * spread back to the points with the averaging weights w_r / |V_j|_w. */
+ * through the averages to the sums, then to each point's gradient. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,34 +124,48 @@ static hp_status check_input(const blocks_state *s, const hp_upscaling_input *in
     return HP_OK;
 }
 
-/* Averages T, F per block, their inverse/condition, K̃. Returns the number of
- * singular blocks; the first is stored in *first. */
-static int compute_blocks(blocks_state *s, const hp_upscaling_input *in, double *cond_out,
-                          size_t *first) {
+/* Moments per block b, at m + b*(1 + 2dd): the total weight W, then the sums
+ * S_T = Σ w ∇w_i and S_F = Σ w K ∇w_i (d x d each, column i = direction i), so
+ * T = S_T / W and F = S_F / W. */
+static size_t blocks_n_moments(const void *state) {
+    const blocks_state *s = state;
+    return s->n_blocks * (1 + 2 * (size_t)s->dim * (size_t)s->dim);
+}
+
+static hp_status blocks_moments(void *state, const hp_upscaling_input *in, double *m) {
+    blocks_state *s = state;
+    HP_CALL(check_input(s, in));
     int d = s->dim;
-    size_t dd = (size_t)d * d, P = in->n_points;
-    memset(s->W, 0, sizeof(double) * s->n_blocks);
-    memset(s->T, 0, sizeof(double) * s->n_blocks * dd);
-    memset(s->F, 0, sizeof(double) * s->n_blocks * dd);
+    size_t dd = (size_t)d * d, P = in->n_points, stride = 1 + 2 * dd;
     for (size_t r = 0; r < P; ++r) {
         size_t b = block_of(s, in->x + r * d);
-        double w = in->weights[r], wK = w * in->K[r];
-        s->W[b] += w;
+        double *mb = m + b * stride, w = in->weights[r], wK = w * in->K[r];
+        mb[0] += w;
         for (int i = 0; i < d; ++i)
             for (int a = 0; a < d; ++a) {
                 double g = in->grad[((size_t)i * P + r) * d + a] + (a == i ? 1.0 : 0.0);
-                s->T[b * dd + a * d + i] += w * g;
-                s->F[b * dd + a * d + i] += wK * g;
+                mb[1 + a * d + i] += w * g;
+                mb[1 + dd + a * d + i] += wK * g;
             }
     }
+    return HP_OK;
+}
+
+/* T, F per block from the moments, their inverse/condition, K̃. Returns the
+ * number of singular blocks; the first is stored in *first. */
+static int compute_blocks(blocks_state *s, const double *m, double *cond_out, size_t *first) {
+    int d = s->dim;
+    size_t dd = (size_t)d * d, stride = 1 + 2 * dd;
     int singular = 0;
     for (size_t b = 0; b < s->n_blocks; ++b) {
+        const double *mb = m + b * stride;
         double *T = s->T + b * dd, *F = s->F + b * dd, *Ti = s->Tinv + b * dd, *K = s->Kt + b * dd;
+        s->W[b] = mb[0];
         double cond = INFINITY;
         if (s->W[b] > 0.0) {
             for (size_t t = 0; t < dd; ++t) {
-                T[t] /= s->W[b];
-                F[t] /= s->W[b];
+                T[t] = mb[1 + t] / s->W[b];
+                F[t] = mb[1 + dd + t] / s->W[b];
             }
             cond = condition_and_inverse(d, T, Ti);
         }
@@ -171,12 +186,10 @@ static int compute_blocks(blocks_state *s, const hp_upscaling_input *in, double 
     return singular;
 }
 
-static hp_status blocks_forward(void *state, const hp_upscaling_input *in, double *Kt,
-                                hp_upscaling_report *report) {
+static hp_status blocks_finish(void *state, const double *m, double *Kt, hp_upscaling_report *report) {
     blocks_state *s = state;
-    HP_CALL(check_input(s, in));
     size_t dd = (size_t)s->dim * s->dim, first = 0;
-    int singular = compute_blocks(s, in, report ? report->condition : NULL, &first);
+    int singular = compute_blocks(s, m, report ? report->condition : NULL, &first);
     memcpy(Kt, s->Kt, sizeof(double) * s->n_blocks * dd);
     int not_pd = 0;
     for (size_t b = 0; b < s->n_blocks; ++b) {
@@ -192,31 +205,28 @@ static hp_status blocks_forward(void *state, const hp_upscaling_input *in, doubl
     if (singular) {
         char where[32] = "";
         if (s->dim == 2)
-            snprintf(where, sizeof where, " (%d, %d)", (int)(first % (size_t)s->nb),
-                     (int)(first / (size_t)s->nb));
+            snprintf(where, sizeof where, " (%d, %d)", (int)(first % (size_t)s->nb), (int)(first / (size_t)s->nb));
         HP_ERROR(HP_ERR_NUMERIC, "block upscaling: averaged gradient matrix T^j of block %zu%s is "
                                  "singular (%s); %d of %zu blocks singular — use fewer blocks or "
                                  "check the direction solutions",
-                 first, where, s->W[first] > 0.0 ? "condition number above singular_condition"
-                                                 : "no points in the block",
+                 first, where, s->W[first] > 0.0 ? "condition number above singular_condition" : "no points in the block",
                  singular, s->n_blocks);
     }
     return HP_OK;
 }
 
-static hp_status blocks_backward(void *state, const hp_upscaling_input *in, const double *dKt,
-                                 double *dv, double *dgrad) {
-    (void)dv;
+/* Per block: GF = dK̃ T^{-T}, GT = -K̃ᵀ GF are dL/dF and dL/dT; with T = S_T/W,
+ * F = S_F/W: dL/dS_T = GT/W, dL/dS_F = GF/W, dL/dW = -(GT:T + GF:F)/W. */
+static hp_status blocks_finish_backward(void *state, const double *m, const double *dKt, double *dm) {
     blocks_state *s = state;
-    HP_CALL(check_input(s, in));
     int d = s->dim;
-    size_t dd = (size_t)d * d, P = in->n_points, first = 0;
-    if (compute_blocks(s, in, NULL, &first))
+    size_t dd = (size_t)d * d, stride = 1 + 2 * dd, first = 0;
+    if (compute_blocks(s, m, NULL, &first))
         HP_ERROR(HP_ERR_NUMERIC, "block upscaling backward: T^j of block %zu is singular", first);
-    /* per block: GF = dK̃ T^{-T} (stored in F), GT = -K̃ᵀ GF (stored in T) */
     for (size_t b = 0; b < s->n_blocks; ++b) {
         const double *G = dKt + b * dd, *Ti = s->Tinv + b * dd, *K = s->Kt + b * dd;
-        double *GF = s->F + b * dd, *GT = s->T + b * dd;
+        const double *T = s->T + b * dd, *F = s->F + b * dd;
+        double GF[4], GT[4], dW = 0.0, *db = dm + b * stride;
         for (int j = 0; j < d; ++j)
             for (int a = 0; a < d; ++a) {
                 double v = 0.0;
@@ -229,23 +239,69 @@ static hp_status blocks_backward(void *state, const hp_upscaling_input *in, cons
                 for (int j = 0; j < d; ++j) v += K[j * d + a] * GF[j * d + i];
                 GT[a * d + i] = -v;
             }
-    }
-    for (size_t r = 0; r < P; ++r) {
-        size_t b = block_of(s, in->x + r * d);
-        double scale = in->weights[r] / s->W[b];
-        const double *GF = s->F + b * dd, *GT = s->T + b * dd;
-        for (int i = 0; i < d; ++i)
-            for (int a = 0; a < d; ++a)
-                dgrad[((size_t)i * P + r) * d + a] +=
-                    scale * (in->K[r] * GF[a * d + i] + GT[a * d + i]);
+        for (size_t t = 0; t < dd; ++t) {
+            db[1 + t] = GT[t] / s->W[b];
+            db[1 + dd + t] = GF[t] / s->W[b];
+            dW -= GT[t] * T[t] + GF[t] * F[t];
+        }
+        db[0] = dW / s->W[b];
     }
     return HP_OK;
 }
 
-static const hp_upscaling_ops blocks_ops = {blocks_create,       blocks_destroy,
-                                            blocks_blocks_per_dim, blocks_n_directions,
-                                            blocks_needs_values, blocks_forward,
-                                            blocks_backward};
+static hp_status blocks_moments_backward(void *state, const hp_upscaling_input *in, const double *dm, double *dv,
+                                         double *dgrad) {
+    (void)dv;
+    blocks_state *s = state;
+    HP_CALL(check_input(s, in));
+    int d = s->dim;
+    size_t dd = (size_t)d * d, P = in->n_points, stride = 1 + 2 * dd;
+    for (size_t r = 0; r < P; ++r) {
+        size_t b = block_of(s, in->x + r * d);
+        const double *db = dm + b * stride;
+        double w = in->weights[r], wK = w * in->K[r];
+        for (int i = 0; i < d; ++i)
+            for (int a = 0; a < d; ++a)
+                dgrad[((size_t)i * P + r) * d + a] += w * db[1 + a * d + i] + wK * db[1 + dd + a * d + i];
+    }
+    return HP_OK;
+}
+
+/* The sums are affine in the gradients: dS_T = Σ w d∇u_i, dS_F = Σ w K d∇u_i. */
+static hp_status blocks_moments_tangent(void *state, const hp_upscaling_input *in, const double *d_v,
+                                        const double *d_grad, double *dm) {
+    (void)d_v;
+    blocks_state *s = state;
+    HP_CALL(check_input(s, in));
+    int d = s->dim;
+    size_t dd = (size_t)d * d, P = in->n_points, stride = 1 + 2 * dd;
+    for (size_t r = 0; r < P; ++r) {
+        size_t b = block_of(s, in->x + r * d);
+        double *mb = dm + b * stride, w = in->weights[r], wK = w * in->K[r];
+        for (int i = 0; i < d; ++i)
+            for (int a = 0; a < d; ++a) {
+                double g = d_grad[((size_t)i * P + r) * d + a];
+                mb[1 + a * d + i] += w * g;
+                mb[1 + dd + a * d + i] += wK * g;
+            }
+    }
+    return HP_OK;
+}
+
+static const hp_upscaling_ops blocks_ops = {
+    .struct_size = sizeof(hp_upscaling_ops),
+    .create = blocks_create,
+    .destroy = blocks_destroy,
+    .blocks_per_dim = blocks_blocks_per_dim,
+    .n_directions = blocks_n_directions,
+    .n_moments = blocks_n_moments,
+    .moments = blocks_moments,
+    .finish = blocks_finish,
+    .finish_backward = blocks_finish_backward,
+    .moments_backward = blocks_moments_backward,
+    .needs_values = blocks_needs_values,
+    .moments_tangent = blocks_moments_tangent,
+};
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_UPSCALING, "blocks", "1.0.0",
                  "block-wise upscaling, Algorithm 2 / (36): K̃^j = F^j (T^j)^-1 per block",

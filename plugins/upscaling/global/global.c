@@ -8,7 +8,8 @@
  * energy: Σ w K |∇w_1|² − Σ w q u_1). anisotropic: all d directions, the full
  * tensor, not symmetrized. In 1-D both modes are the scalar case. The two forms
  * agree for exact (or Galerkin-consistent) solutions and differ for network
- * approximations. Backward is the exact transpose of each formula. */
+ * approximations. The moments are the accumulated tensor itself; the reverse
+ * pass is the exact transpose of each formula. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,13 +66,17 @@ static int symmetric_part_spd(int d, const double *K) {
     return K[0] > 0.0 && K[0] * K[3] - o * o > 0.0;
 }
 
-static hp_status global_forward(void *state, const hp_upscaling_input *in, double *Kt,
-                                hp_upscaling_report *report) {
+static size_t global_n_moments(const void *state) {
+    const global_state *s = state;
+    return (size_t)s->dim * (size_t)s->dim;
+}
+
+/* The moments are the accumulated tensor acc of (43) or (44) itself. */
+static hp_status global_moments(void *state, const hp_upscaling_input *in, double *acc) {
     global_state *s = state;
     HP_CALL(check_input(s, in));
     int d = s->dim;
     size_t P = in->n_points;
-    double acc[4] = {0, 0, 0, 0};
     for (size_t r = 0; r < P; ++r) {
         double wK = in->weights[r] * in->K[r];
         double gw[2][2]; /* ∇w_i = ∇u_i + e_i */
@@ -93,6 +98,12 @@ static hp_status global_forward(void *state, const hp_upscaling_input *in, doubl
             }
         }
     }
+    return HP_OK;
+}
+
+static hp_status global_finish(void *state, const double *acc, double *Kt, hp_upscaling_report *report) {
+    global_state *s = state;
+    int d = s->dim;
     memset(Kt, 0, sizeof(double) * (size_t)d * d);
     if (s->isotropic || d == 1) {
         for (int a = 0; a < d; ++a) Kt[a * d + a] = acc[0];
@@ -112,15 +123,12 @@ static hp_status global_forward(void *state, const hp_upscaling_input *in, doubl
     return HP_OK;
 }
 
-static hp_status global_backward(void *state, const hp_upscaling_input *in, const double *dKt,
-                                 double *dv, double *dgrad) {
+/* dL/dacc: the isotropic tensor repeats acc[0] on the diagonal. */
+static hp_status global_finish_backward(void *state, const double *acc, const double *dKt, double *G) {
+    (void)acc;
     global_state *s = state;
-    HP_CALL(check_input(s, in));
     int d = s->dim;
-    size_t P = in->n_points;
-    if (s->energy && !dv) HP_ERROR(HP_ERR_INTERNAL, "upscaling global (energy form): dv is NULL");
-    /* cotangent of the accumulated matrix acc (see forward) */
-    double G[4] = {0, 0, 0, 0};
+    memset(G, 0, sizeof(double) * (size_t)d * d);
     if (s->isotropic || d == 1) {
         double tr = 0.0;
         for (int a = 0; a < d; ++a) tr += dKt[a * d + a];
@@ -128,6 +136,16 @@ static hp_status global_backward(void *state, const hp_upscaling_input *in, cons
     } else {
         memcpy(G, dKt, sizeof(double) * (size_t)d * d);
     }
+    return HP_OK;
+}
+
+static hp_status global_moments_backward(void *state, const hp_upscaling_input *in, const double *G, double *dv,
+                                         double *dgrad) {
+    global_state *s = state;
+    HP_CALL(check_input(s, in));
+    int d = s->dim;
+    size_t P = in->n_points;
+    if (s->energy && !dv) HP_ERROR(HP_ERR_INTERNAL, "upscaling global (energy form): dv is NULL");
     for (size_t r = 0; r < P; ++r) {
         double wK = in->weights[r] * in->K[r];
         if (!s->energy) {
@@ -154,10 +172,55 @@ static hp_status global_backward(void *state, const hp_upscaling_input *in, cons
     return HP_OK;
 }
 
-static const hp_upscaling_ops global_ops = {global_create,      global_destroy,
-                                            global_blocks_per_dim, global_n_directions,
-                                            global_needs_values, global_forward,
-                                            global_backward};
+/* Flux: dacc_ji = Σ wK d∂_j u_i. Energy: d(∇w_i·∇w_j) = d∇u_i·∇w_j + ∇w_i·d∇u_j, and
+ * −Σ wq du_i. */
+static hp_status global_moments_tangent(void *state, const hp_upscaling_input *in, const double *d_v,
+                                        const double *d_grad, double *dacc) {
+    global_state *s = state;
+    HP_CALL(check_input(s, in));
+    int d = s->dim;
+    size_t P = in->n_points;
+    if (s->energy && !d_v) HP_ERROR(HP_ERR_INTERNAL, "upscaling global (energy form): d_v is NULL");
+    for (size_t r = 0; r < P; ++r) {
+        double wK = in->weights[r] * in->K[r];
+        if (!s->energy) {
+            for (int i = 0; i < s->n_dir; ++i)
+                for (int j = 0; j < d; ++j) dacc[j * d + i] += wK * d_grad[((size_t)i * P + r) * d + j];
+            continue;
+        }
+        double gw[2][2], dg[2][2];
+        for (int i = 0; i < s->n_dir; ++i)
+            for (int a = 0; a < d; ++a) {
+                gw[i][a] = in->grad[((size_t)i * P + r) * d + a] + (a == i ? 1.0 : 0.0);
+                dg[i][a] = d_grad[((size_t)i * P + r) * d + a];
+            }
+        double wq = in->q ? in->weights[r] * in->q[r] : 0.0;
+        for (int i = 0; i < s->n_dir; ++i) {
+            double dqu = wq * d_v[(size_t)i * P + r];
+            for (int j = 0; j < s->n_dir; ++j) {
+                double dot = 0.0;
+                for (int a = 0; a < d; ++a) dot += dg[i][a] * gw[j][a] + gw[i][a] * dg[j][a];
+                dacc[i * d + j] += wK * dot - dqu;
+            }
+        }
+    }
+    return HP_OK;
+}
+
+static const hp_upscaling_ops global_ops = {
+    .struct_size = sizeof(hp_upscaling_ops),
+    .create = global_create,
+    .destroy = global_destroy,
+    .blocks_per_dim = global_blocks_per_dim,
+    .n_directions = global_n_directions,
+    .n_moments = global_n_moments,
+    .moments = global_moments,
+    .finish = global_finish,
+    .finish_backward = global_finish_backward,
+    .moments_backward = global_moments_backward,
+    .needs_values = global_needs_values,
+    .moments_tangent = global_moments_tangent,
+};
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_UPSCALING, "global", "1.0.0",
                  "global upscaling on Ω: flux (43) or energy (44), isotropic or anisotropic",

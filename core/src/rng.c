@@ -1,8 +1,8 @@
-/* jets_init.c — the portable random numbers behind network initialisation
- * (hp_rng, hp_glorot_normal; see hpinn/jets.h). Integer arithmetic only up to
+/* rng.c — the portable random numbers behind network initialisation
+ * (hp_rng, hp_glorot_normal; see hpinn/rng.h). Integer arithmetic only up to
  * the uniform, so the stream is the same on every platform; the normal then
  * uses libm log, sqrt and cos. */
-#include "hpinn/jets.h"
+#include "hpinn/rng.h"
 
 #include <math.h>
 

@@ -1,14 +1,19 @@
-/* objective.h (private) — the hybrid objective of Algorithm 1:
+/* hybrid.h (private) — the hybrid objective of Algorithm 1:
  *
  *     Ĵ(θ) = J_pinn(θ) + τ1·boundary(θ) + τ2·R(θ, y(θ))
  *
  * built from a pipeline (problem, network, upscaling, coarse, coupling sections),
  * with its exact gradient (adjoint solve + one network backward per point set,
- * MATH.md §5) and, for Gauss–Newton optimizers, residuals and Jacobian with
- * Ĵ = ½‖r‖². The trainer, `hpinn check --gradient` and the tests use it; the
- * optimizers only ever see the hp_objective it hands out. */
-#ifndef HPINN_OBJECTIVE_H
-#define HPINN_OBJECTIVE_H
+ * docs/math.md §5) and, for Gauss–Newton optimizers, residuals and their
+ * Jacobian with Ĵ = ½‖r‖² (dense, or as products J v and Jᵀ u). The trainer,
+ * `hpinn check --gradient` and the tests use it; optimizers only ever see the
+ * hp_objective (hpinn/optimizer.h) it hands out.
+ *
+ * Files: hybrid.c (creation, Ĵ and its gradient: Algorithm 1), coupling.c (the
+ * coupling term), pinn_residual.c (ρ), hybrid_gauss_newton.c (residuals and
+ * Jacobian), outputs.c (fields and summaries). */
+#ifndef HPINN_HYBRID_H
+#define HPINN_HYBRID_H
 
 #include <stddef.h>
 
@@ -61,8 +66,9 @@ hp_status hp_hybrid_init_params(hp_hybrid *h, double *theta);
 void hp_hybrid_set_weights(hp_hybrid *h, double tau1, double tau2);
 void hp_hybrid_get_weights(const hp_hybrid *h, double *tau1, double *tau2);
 
-/* The objective for optimizers (ctx = h). residuals_and_jacobian is set when the
- * network plugin provides a jacobian. */
+/* The objective for optimizers (ctx = h): value and gradient; residuals with
+ * their dense Jacobian; and, when the network plugin has a tangent pass, the
+ * matrix-free products J v and Jᵀ u. */
 hp_objective hp_hybrid_objective(hp_hybrid *h);
 
 const hp_hybrid_terms *hp_hybrid_last_terms(const hp_hybrid *h);
@@ -80,10 +86,6 @@ int hp_hybrid_reference_ktilde(const hp_hybrid *h, double out[4], const char **l
 
 hp_status hp_hybrid_validate(hp_hybrid *h, const double *theta, hp_hybrid_validation *out);
 
-/* Write the fields at θ into dir: 1-D fields.csv (validation grid: x, v_i, u_i)
- * and nodes.csv (coarse nodes: x, v_i, Q̄v_i, y_i); 2-D the same as CSV plus
- * legacy VTK (fields.vtk, nodes.vtk). */
-hp_status hp_hybrid_write_fields(hp_hybrid *h, const double *theta, const char *dir);
 
 /* Fourth-order central differences of Ĵ (relative step `step`) on `count` parameters drawn with `seed` (all
  * when count >= n): worst relative error |g - g_fd| / max(|g|, |g_fd|, floor).
