@@ -222,7 +222,7 @@ static OP_UNUSED hp_status op_ls_vg(void *ctx, const double *theta, double *f, d
 }
 
 static OP_UNUSED hp_objective op_ls_objective(op_least_squares *p) {
-    hp_objective o = {p->n, p->m, p, op_ls_vg, op_ls_rj};
+    hp_objective o = {.n = p->n, .m = p->m, .ctx = p, .value_and_gradient = op_ls_vg, .residuals_and_jacobian = op_ls_rj};
     return o;
 }
 

@@ -56,7 +56,7 @@ static void run_against_reference(const char *const *args, size_t nargs, ref_ada
     void *s;
     assert_int_equal(op_create(args, nargs, N, &p, &s), HP_OK);
     op_quadratic q = {{0, 0}, N, quad_a, quad_c};
-    hp_objective obj = {N, 0, &q, op_quadratic_vg, NULL};
+    hp_objective obj = {.n = N, .m = 0, .ctx = &q, .value_and_gradient = op_quadratic_vg, .residuals_and_jacobian = NULL};
     double th[N], th_ref[N];
     memcpy(th, theta0, sizeof th);
     memcpy(th_ref, theta0, sizeof th);
@@ -112,7 +112,7 @@ static void test_schedule_values(void **unused) {
         assert_int_equal(op_create(args, 4, 1, &p, &s), HP_OK);
         double a = 1.0, c = 0.0, th = 1.0;
         op_quadratic q = {{0, 0}, 1, &a, &c};
-        hp_objective obj = {1, 0, &q, op_quadratic_vg, NULL};
+        hp_objective obj = {.n = 1, .m = 0, .ctx = &q, .value_and_gradient = op_quadratic_vg, .residuals_and_jacobian = NULL};
         for (uint64_t k = 0; k <= 2000; ++k) {
             hp_opt_step_info info;
             assert_int_equal(op_ops()->step(s, &th, &obj, &info), HP_OK);
@@ -131,7 +131,7 @@ static void test_schedule_values(void **unused) {
         assert_int_equal(op_create(args, 2, 1, &p, &s), HP_OK);
         double a = 1.0, c = 0.0, th = 1.0;
         op_quadratic q = {{0, 0}, 1, &a, &c};
-        hp_objective obj = {1, 0, &q, op_quadratic_vg, NULL};
+        hp_objective obj = {.n = 1, .m = 0, .ctx = &q, .value_and_gradient = op_quadratic_vg, .residuals_and_jacobian = NULL};
         for (int k = 0; k < 3000; ++k) {
             hp_opt_step_info info;
             assert_int_equal(op_ops()->step(s, &th, &obj, &info), HP_OK);
@@ -156,7 +156,7 @@ static void test_clip_limits_first_step(void **unused) {
     assert_int_equal(op_create(clip, 2, N, &pc, &sc), HP_OK);
     assert_int_equal(op_create(none, 1, N, &pn, &sn), HP_OK);
     op_quadratic q = {{0, 0}, N, quad_a, quad_c};
-    hp_objective obj = {N, 0, &q, op_quadratic_vg, NULL};
+    hp_objective obj = {.n = N, .m = 0, .ctx = &q, .value_and_gradient = op_quadratic_vg, .residuals_and_jacobian = NULL};
     hp_opt_step_info info;
     assert_int_equal(op_ops()->step(sc, th_c, &obj, &info), HP_OK);
     assert_true(info.grad_norm > 10.0); /* grad_norm reports the unclipped norm */
@@ -174,7 +174,7 @@ static void test_clip_limits_first_step(void **unused) {
 static void test_save_load_continue(void **unused) {
     const char *args[] = {"lr=0.05", "decay=0.9", "decay_every=3"};
     op_quadratic q = {{0, 0}, N, quad_a, quad_c};
-    hp_objective obj = {N, 0, &q, op_quadratic_vg, NULL};
+    hp_objective obj = {.n = N, .m = 0, .ctx = &q, .value_and_gradient = op_quadratic_vg, .residuals_and_jacobian = NULL};
     hp_opt_step_info info;
     hp_params *p;
     void *whole, *first, *second;
@@ -245,8 +245,8 @@ static void test_non_finite_gradient(void **unused) {
     hp_params *p;
     void *s, *ref;
     op_quadratic q = {{0, 0}, N, quad_a, quad_c};
-    hp_objective obj = {N, 0, &q, nan_once_vg, NULL};
-    hp_objective clean = {N, 0, &q, op_quadratic_vg, NULL};
+    hp_objective obj = {.n = N, .m = 0, .ctx = &q, .value_and_gradient = nan_once_vg, .residuals_and_jacobian = NULL};
+    hp_objective clean = {.n = N, .m = 0, .ctx = &q, .value_and_gradient = op_quadratic_vg, .residuals_and_jacobian = NULL};
     double th[N], th_ref[N];
     memcpy(th, theta0, sizeof th);
     memcpy(th_ref, theta0, sizeof th);
@@ -272,7 +272,7 @@ static void test_non_finite_gradient(void **unused) {
     }
     assert_memory_equal(th, th_ref, sizeof th);
     /* wrong n is a programming error, reported, not a crash */
-    hp_objective wrong = {N + 1, 0, &q, op_quadratic_vg, NULL};
+    hp_objective wrong = {.n = N + 1, .m = 0, .ctx = &q, .value_and_gradient = op_quadratic_vg, .residuals_and_jacobian = NULL};
     assert_int_equal(op_ops()->step(s, th, &wrong, &info), HP_ERR_INTERNAL);
     op_ops()->destroy(s);
     op_ops()->destroy(ref);
@@ -298,7 +298,7 @@ static void test_bad_params(void **unused) {
                                &p, &s), HP_OK);
     double a = 1.0, c = 0.0, th = 1.0;
     op_quadratic q = {{0, 0}, 1, &a, &c};
-    hp_objective obj = {1, 0, &q, op_quadratic_vg, NULL};
+    hp_objective obj = {.n = 1, .m = 0, .ctx = &q, .value_and_gradient = op_quadratic_vg, .residuals_and_jacobian = NULL};
     hp_opt_step_info info;
     assert_int_equal(op_ops()->step(s, &th, &obj, &info), HP_OK);
     assert_int_equal(op_ops()->step(s, &th, &obj, &info), HP_OK);

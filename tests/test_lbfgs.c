@@ -86,7 +86,7 @@ static void rosenbrock_start(double *x, size_t n) {
 static void check_rosenbrock(size_t n, size_t max_evals_total) {
     double x[10], g[10], f;
     op_rosenbrock prob = {{0, 0}, n};
-    hp_objective obj = {n, 0, &prob, op_rosenbrock_vg, NULL};
+    hp_objective obj = {.n = n, .m = 0, .ctx = &prob, .value_and_gradient = op_rosenbrock_vg, .residuals_and_jacobian = NULL};
     rosenbrock_start(x, n);
     const char *args[] = {"gtol=1e-9", "xtol=0", "ftol=0"};
     run_result r = run(args, 3, &obj, x, 1000, 1e-4, 0.9);
@@ -109,7 +109,7 @@ static void test_rosenbrock_10d(void **unused) { check_rosenbrock(10, 200); }
 static void test_rosenbrock_defaults(void **unused) {
     double x[10];
     op_rosenbrock prob = {{0, 0}, 10};
-    hp_objective obj = {10, 0, &prob, op_rosenbrock_vg, NULL};
+    hp_objective obj = {.n = 10, .m = 0, .ctx = &prob, .value_and_gradient = op_rosenbrock_vg, .residuals_and_jacobian = NULL};
     rosenbrock_start(x, 10);
     run_result r = run(NULL, 0, &obj, x, 1000, 1e-4, 0.9);
     assert_true(hp_opt_stop_is_converged(r.stop));
@@ -119,7 +119,7 @@ static void test_rosenbrock_defaults(void **unused) {
 static void test_ill_conditioned_quadratic(void **unused) {
     op_rotated prob;
     op_rotated_init(&prob, 50, 1e6);
-    hp_objective obj = {50, 0, &prob, op_rotated_vg, NULL};
+    hp_objective obj = {.n = 50, .m = 0, .ctx = &prob, .value_and_gradient = op_rotated_vg, .residuals_and_jacobian = NULL};
     double x[50] = {0}, g[50], f;
     op_rotated_vg(&prob, x, &f, g);
     double g0 = op_norm2(g, 50);
@@ -155,7 +155,7 @@ static void test_nan_beyond_radius(void **unused) {
     {
         const double c[3] = {2.0, 0.5, -0.5};
         op_nan_ball prob = {{0, 0}, 3, 1.0, c};
-        hp_objective obj = {3, 0, &prob, op_nan_ball_vg, NULL};
+        hp_objective obj = {.n = 3, .m = 0, .ctx = &prob, .value_and_gradient = op_nan_ball_vg, .residuals_and_jacobian = NULL};
         double x[3] = {0.1, 0.0, 0.0}, f0, f;
         op_nan_ball_vg(&prob, x, &f0, NULL);
         run_result r = run(NULL, 0, &obj, x, 500, 1e-4, 0.9);
@@ -176,7 +176,7 @@ static void test_nan_beyond_radius(void **unused) {
     {
         const double c[3] = {0.3, -0.2, 0.1};
         op_nan_ball prob = {{0, 0}, 3, 1.0, c};
-        hp_objective obj = {3, 0, &prob, op_nan_ball_vg, NULL};
+        hp_objective obj = {.n = 3, .m = 0, .ctx = &prob, .value_and_gradient = op_nan_ball_vg, .residuals_and_jacobian = NULL};
         double x[3] = {0.0, 0.0, 0.0};
         const char *args[] = {"initial_step=1e3", "gtol=1e-10"};
         run_result r = run(args, 2, &obj, x, 100, 1e-4, 0.9);
@@ -187,7 +187,7 @@ static void test_nan_beyond_radius(void **unused) {
     {
         const double c[2] = {0.0, 0.0};
         op_nan_ball prob = {{0, 0}, 2, 1.0, c};
-        hp_objective obj = {2, 0, &prob, op_nan_ball_vg, NULL};
+        hp_objective obj = {.n = 2, .m = 0, .ctx = &prob, .value_and_gradient = op_nan_ball_vg, .residuals_and_jacobian = NULL};
         double x[2] = {3.0, 0.0};
         run_result r = run(NULL, 0, &obj, x, 10, 0, 0);
         assert_int_equal(r.stop, HP_OPT_NON_FINITE);
@@ -200,7 +200,7 @@ static void test_nan_beyond_radius(void **unused) {
     {
         const double c[2] = {5.0, 0.0};
         op_nan_ball prob = {{0, 0}, 2, 1e-300, c};
-        hp_objective obj = {2, 0, &prob, op_nan_ball_vg, NULL};
+        hp_objective obj = {.n = 2, .m = 0, .ctx = &prob, .value_and_gradient = op_nan_ball_vg, .residuals_and_jacobian = NULL};
         double x[2] = {0.0, 0.0};
         run_result r = run(NULL, 0, &obj, x, 10, 0, 0);
         assert_int_equal(r.stop, HP_OPT_NON_FINITE);
@@ -214,7 +214,7 @@ static void test_nan_beyond_radius(void **unused) {
 static void test_wolfe_tight_curvature(void **unused) {
     double x[10];
     op_rosenbrock prob = {{0, 0}, 10};
-    hp_objective obj = {10, 0, &prob, op_rosenbrock_vg, NULL};
+    hp_objective obj = {.n = 10, .m = 0, .ctx = &prob, .value_and_gradient = op_rosenbrock_vg, .residuals_and_jacobian = NULL};
     rosenbrock_start(x, 10);
     const char *args[] = {"c1=0.01", "c2=0.1", "gtol=1e-9", "xtol=0", "ftol=0"};
     run_result r = run(args, 5, &obj, x, 1000, 0.01, 0.1);
@@ -258,7 +258,7 @@ static void test_more_thuente_function1(void **unused) {
 static void test_budget_exhausted(void **unused) {
     double x[10], before[10];
     op_rosenbrock prob = {{0, 0}, 10};
-    hp_objective obj = {10, 0, &prob, op_rosenbrock_vg, NULL};
+    hp_objective obj = {.n = 10, .m = 0, .ctx = &prob, .value_and_gradient = op_rosenbrock_vg, .residuals_and_jacobian = NULL};
     rosenbrock_start(x, 10);
     hp_params *p;
     void *s;
@@ -279,7 +279,7 @@ static void test_budget_exhausted(void **unused) {
 
 static void test_save_load_continue(void **unused) {
     op_rosenbrock prob = {{0, 0}, 10};
-    hp_objective obj = {10, 0, &prob, op_rosenbrock_vg, NULL};
+    hp_objective obj = {.n = 10, .m = 0, .ctx = &prob, .value_and_gradient = op_rosenbrock_vg, .residuals_and_jacobian = NULL};
     const char *args[] = {"history=4", "gtol=0", "xtol=0", "ftol=0"};
     hp_params *p;
     void *whole, *first, *second;
@@ -332,7 +332,7 @@ static void test_moved_parameters(void **unused) {
     /* If the caller changes theta between steps the optimizer re-evaluates there
      * instead of using a stale cache. */
     op_rosenbrock prob = {{0, 0}, 2};
-    hp_objective obj = {2, 0, &prob, op_rosenbrock_vg, NULL};
+    hp_objective obj = {.n = 2, .m = 0, .ctx = &prob, .value_and_gradient = op_rosenbrock_vg, .residuals_and_jacobian = NULL};
     double x[2] = {-1.2, 1.0};
     hp_params *p;
     void *s;

@@ -413,7 +413,7 @@ static void test_non_finite(void **unused) {
 static void test_no_residuals(void **unused) {
     double a = 1.0, c = 0.0, th = 1.0;
     op_quadratic q = {{0, 0}, 1, &a, &c};
-    hp_objective obj = {1, 0, &q, op_quadratic_vg, NULL};
+    hp_objective obj = {.n = 1, .m = 0, .ctx = &q, .value_and_gradient = op_quadratic_vg, .residuals_and_jacobian = NULL};
     hp_params *p;
     void *s;
     hp_opt_step_info info;

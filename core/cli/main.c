@@ -131,7 +131,7 @@ static hp_status cmd_version(int argc, char **argv) {
     return HP_OK;
 }
 
-int main(int argc, char **argv) {
+int hp_cli_main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;

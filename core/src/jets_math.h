@@ -7,10 +7,18 @@
 #include <stddef.h>
 
 /* out[i] = exp(in[i]) */
-void hp__exp_block(double *out, const double *in, size_t n);
+/* ifuncs (target_clones) are emitted with default visibility whatever
+ * -fvisibility says: hidden here, so libhpinn exports only its public API. */
+#if defined(__GNUC__)
+#define HP__HIDDEN __attribute__((visibility("hidden")))
+#else
+#define HP__HIDDEN
+#endif
+
+HP__HIDDEN void hp__exp_block(double *out, const double *in, size_t n);
 /* out[i] = tanh(in[i]) */
-void hp__tanh_block(double *out, const double *in, size_t n);
+HP__HIDDEN void hp__tanh_block(double *out, const double *in, size_t n);
 /* sin_out[i] = sin(in[i]), cos_out[i] = cos(in[i]); cos_out may alias in. */
-void hp__sincos_block(double *sin_out, double *cos_out, const double *in, size_t n);
+HP__HIDDEN void hp__sincos_block(double *sin_out, double *cos_out, const double *in, size_t n);
 
 #endif

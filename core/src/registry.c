@@ -470,15 +470,25 @@ static hp_status append_dir(hp_registry *r, const char *dir) {
     return HP_OK;
 }
 
-/* The plugin directory beside the libhpinn that is running: build/lib/hpinn/plugins
- * in the build tree, <prefix>/lib/hpinn/plugins after install. */
+/* The plugin directory beside the hpinn core that is running:
+ * build/lib/hpinn/plugins in the build tree, <prefix>/lib/hpinn/plugins after
+ * install. The core is libhpinn (in lib/), or, for the tests and benchmarks that
+ * link it statically, an executable in bin/ beside lib/. */
 static void own_plugin_dir(char *buf, size_t size) {
     buf[0] = '\0';
     Dl_info info;
     if (!dladdr((void *)&hp_registry_open, &info) || !info.dli_fname) return;
     const char *slash = strrchr(info.dli_fname, '/');
     if (!slash) return;
-    snprintf(buf, size, "%.*s/hpinn/plugins", (int)(slash - info.dli_fname), info.dli_fname);
+    int len = (int)(slash - info.dli_fname);
+    if (len >= 4 && strncmp(slash - 4, "/bin", 4) == 0) {
+        struct stat sb;
+        snprintf(buf, size, "%.*s/%s", len - 4, info.dli_fname, HPINN_PLUGIN_SUBDIR);
+        if (stat(buf, &sb) == 0 && S_ISDIR(sb.st_mode)) return;
+        snprintf(buf, size, "%.*s/lib/hpinn/plugins", len - 4, info.dli_fname);
+        return;
+    }
+    snprintf(buf, size, "%.*s/hpinn/plugins", len, info.dli_fname);
 }
 
 hp_status hp_registry_open(hp_registry **out) {

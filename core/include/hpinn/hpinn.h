@@ -13,6 +13,7 @@
 #include "hpinn/params.h"
 #include "hpinn/plugin.h"
 #include "hpinn/registry.h"
+#include "hpinn/rng.h"
 #include "hpinn/status.h"
 #include "hpinn/upscaling.h"
 
@@ -27,6 +28,10 @@ unsigned hp_abi_version(void);
  * CPU or by OPENBLAS_CORETYPE; results are the same bits only with the same
  * kernel). Static storage, rebuilt on every call. */
 const char *hp_blas_info(void);
+
+/* The hpinn command line (`hpinn run ...`): returns the process exit code (0,
+ * 1 failure, 2 user error; 130 after an interrupt). */
+int hp_cli_main(int argc, char **argv);
 
 HP_END_API
 #endif
