@@ -213,6 +213,10 @@ static void test_set_errors(void **state) {
     assert_contains(hp_error_message(), "nosuchsection: unknown section");
     assert_int_equal(hp_config_set(c, "coupling.window"), HP_ERR_USAGE);
     assert_int_equal(hp_config_set(c, "coupling..window=1"), HP_ERR_USAGE);
+    /* the path error is quoted into the --set error: the message must survive intact */
+    assert_int_equal(hp_config_set(c, "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q=1"), HP_ERR_USAGE);
+    assert_string_equal(hp_error_message(), "--set a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q=1: path "
+                                            "'a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q' is too deep; expected at most 16 keys");
     assert_int_equal(hp_config_set(c, "coupling.window=[1"), HP_ERR_CONFIG);
     hp_config_destroy(c);
 }

@@ -37,7 +37,7 @@ static hp_status parse_path(const char *path, path_part *parts, size_t max, size
     size_t n = 0;
     const char *p = path;
     while (*p) {
-        if (n == max) HP_ERROR(HP_ERR_USAGE, "path '%s' is too deep", path);
+        if (n == max) HP_ERROR(HP_ERR_USAGE, "path '%s' is too deep; expected at most %zu keys", path, max);
         size_t len = strcspn(p, ".[");
         if (len == 0 || len >= sizeof parts[n].key)
             HP_ERROR(HP_ERR_USAGE, "'%s' is not a valid path; expected keys like network.width or stages[0].iterations", path);
@@ -271,7 +271,12 @@ hp_status hp_config_set(hp_config *c, const char *assignment) {
     path_part parts[16];
     size_t n;
     hp_status st = parse_path(path, parts, 16, &n);
-    if (st != HP_OK) HP_ERROR(HP_ERR_USAGE, "%s: %s", source, hp_error_message());
+    if (st != HP_OK) {
+        /* hp_error_message() is the buffer HP_ERROR formats into: copy it first */
+        char inner[2048];
+        snprintf(inner, sizeof inner, "%s", hp_error_message());
+        HP_ERROR(HP_ERR_USAGE, "%s: %s", source, inner);
+    }
 
     hp__node *value = NULL;
     st = hp__yaml_parse(eq + 1, strlen(eq + 1), source, &value);
