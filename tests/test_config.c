@@ -7,6 +7,7 @@
 
 #include "hpinn/config.h"
 #include "pipeline.h"
+#include "yaml_tree.h"
 
 static const char *good =
     "constants:\n"                               /* 1 */
@@ -22,6 +23,9 @@ static const char *good =
     "stages:\n"                                  /* 11 */
     "  - {iterations: 10, tau2: 5e5}\n"          /* 12 */
     "  - {iterations: 20}\n";                    /* 13 */
+
+#define LONG_BRACKETS "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+#define LONG_CLOSERS "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
 
 static hp_config *load_ok(const char *text) {
     hp_config *c = NULL;
@@ -148,6 +152,164 @@ static void test_yaml_syntax_and_structure(void **state) {
                       "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
                       "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
                       "expands to more than");
+}
+
+static void test_yaml_documents_and_aliases(void **state) {
+    (void)state;
+    /* a second document is an error at its start, never silently dropped */
+    expect_load_error("problem: {K: x}\n---\nproblem: {K: y}\n",
+                      "t.yaml:2:1: a second YAML document starts here; expected one pipeline per file");
+    expect_load_error("---\nproblem: {K: x}\n...\n---\n", "t.yaml:4:1: a second YAML document starts here");
+    hp_config_destroy(load_ok("---\nproblem: {K: x}\n...\n"));
+    /* aliases: copied where they are written, errors located at the alias */
+    hp_config *c = load_ok("constants: {a: &one 1, b: *one}\ncoupling: &c {window: 2}\noutput: {log_every: *one}\n");
+    assert_double_equal(hp_config_constant_value(c, 1), 1.0, 0.0);
+    hp_config_destroy(c);
+    expect_load_error("constants: {a: *nope}\n",
+                      "t.yaml:1:16: *nope: alias of an undefined anchor; expected &nope earlier in the file");
+    expect_load_error("constants: &x {a: *x}\n", "t.yaml:1:19: *x: alias inside the collection it names");
+    expect_load_error("a: &k [1]\nb: {*k : 2}\n", "t.yaml:2:5: *k: mapping key is not a plain word");
+    /* an alias copy nests as deep as it lands */
+    char text[1024];
+    snprintf(text, sizeof text, "a: &d %.*s%.*s\nb: [[[[*d]]]]\n", 62, LONG_BRACKETS, 62, LONG_CLOSERS);
+    expect_load_error(text, "t.yaml:2:8: YAML nesting deeper than 64 levels");
+    /* more anchors than the table holds */
+    char *many = malloc(20 * (HP__YAML_MAX_ANCHORS + 2));
+    size_t used = (size_t)sprintf(many, "a: [");
+    for (int i = 0; i <= HP__YAML_MAX_ANCHORS; i++) used += (size_t)sprintf(many + used, "&a%d %d, ", i, i);
+    sprintf(many + used, "0]\n");
+    char msg[128];
+    snprintf(msg, sizeof msg, "&a%d: more than %d anchors; expected fewer", HP__YAML_MAX_ANCHORS, HP__YAML_MAX_ANCHORS);
+    expect_load_error(many, msg);
+    free(many);
+}
+
+static void test_yaml_nesting_limit(void **state) {
+    (void)state;
+    /* the top-level mapping and 63 lists: 64 levels, the limit */
+    char text[512];
+    snprintf(text, sizeof text, "problem: %.*s%.*s\n", 63, LONG_BRACKETS, 63, LONG_CLOSERS);
+    hp_config_destroy(load_ok(text));
+    snprintf(text, sizeof text, "problem: %.*s%.*s\n", 64, LONG_BRACKETS, 64, LONG_CLOSERS);
+    expect_load_error(text, "t.yaml:1:73: YAML nesting deeper than 64 levels; expected a flatter document");
+}
+
+/* ---- hostile inputs: each is refused (or accepted) with its message, fast ---------
+ * Times are not asserted; the ctest TIMEOUT of this file is the bound, and
+ * docs/fuzzing.md has the measured times and peak memory. */
+
+/* Growable text for the generated inputs. */
+typedef struct text_buf {
+    char *s;
+    size_t len, cap;
+} text_buf;
+
+static void put(text_buf *t, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (t->len + (size_t)n + 1 > t->cap) {
+        t->cap = 2 * (t->len + (size_t)n + 1);
+        t->s = realloc(t->s, t->cap);
+        assert_non_null(t->s);
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+static void put_repeated(text_buf *t, const char *piece, size_t times) {
+    for (size_t i = 0; i < times; i++) put(t, "%s", piece);
+}
+
+static void test_hostile_alias_bomb(void **state) {
+    (void)state;
+    /* a 20 KB scalar aliased 12 times per level over 5 levels (5 GB if expanded):
+     * refused at the first alias whose copy passes the byte budget */
+    text_buf t = {0};
+    put(&t, "constants:\n  a: &a \"");
+    put_repeated(&t, "xxxxxxxxxxxxxxxxxxxx", 1000);
+    put(&t, "\"\n");
+    const char *levels = "abcdef";
+    for (int l = 1; l < 6; l++) {
+        put(&t, "  %c: &%c [", levels[l], levels[l]);
+        for (int i = 0; i < 12; i++) put(&t, "%s*%c", i ? ", " : "", levels[l - 1]);
+        put(&t, "]\n");
+    }
+    expect_load_error(t.s, "t.yaml:5:10: *c: aliases copy more than 4194304 bytes of text; expected a pipeline "
+                           "that repeats less through aliases");
+    free(t.s);
+    /* many small copies: the node budget, located at the alias that passes it */
+    t = (text_buf){0};
+    put(&t, "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: [");
+    put_repeated(&t, "*a, ", 100000);
+    put(&t, "*a]\n");
+    char msg[256];
+    /* 10 + 1 nodes per copy: the 500000th node is in copy 45454 (0-based), at column 5 + 4 * 45454 */
+    snprintf(msg, sizeof msg, "t.yaml:2:%d: *a: the document expands to more than %d nodes through this alias",
+             5 + 4 * ((HP__YAML_MAX_NODES - 13) / 11), HP__YAML_MAX_NODES);
+    expect_load_error(t.s, msg);
+    free(t.s);
+}
+
+static void test_hostile_deep_nesting(void **state) {
+    (void)state;
+    /* 1 MB of "[" and of "{a: ": refused at the 65th level, not after scanning it all */
+    text_buf t = {0};
+    put(&t, "problem: ");
+    put_repeated(&t, "[", 1u << 20);
+    expect_load_error(t.s, "t.yaml:1:73: YAML nesting deeper than 64 levels; expected a flatter document");
+    free(t.s);
+    t = (text_buf){0};
+    put(&t, "problem: ");
+    put_repeated(&t, "{a: ", 1u << 18);
+    expect_load_error(t.s, "t.yaml:1:262: YAML nesting deeper than 64 levels");
+    free(t.s);
+}
+
+static void test_hostile_large_mapping(void **state) {
+    (void)state;
+    /* 100000 keys: duplicates found by sorting, not per key */
+    text_buf t = {0};
+    put(&t, "coupling:\n");
+    for (int i = 0; i < 100000; i++) put(&t, "  k%d: %d\n", i, i);
+    hp_config *c = load_ok(t.s);
+    assert_int_equal(section(c, "coupling", hp__coupling_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:3: coupling.k0: unknown key; expected one of: form, window");
+    hp_config_destroy(c);
+    put(&t, "  k99998: 1\n");
+    expect_load_error(t.s, "t.yaml:100002:3: k99998: duplicate key; expected each key once per mapping");
+    free(t.s);
+}
+
+static void test_hostile_long_scalar(void **state) {
+    (void)state;
+    /* a file of exactly the size limit, almost all one scalar: accepted */
+    const size_t limit = (size_t)16 << 20;
+    const char *head = "problem: {K: x}\noutput:\n  dir: ";
+    FILE *f = fopen("long_scalar.yaml", "wb");
+    assert_non_null(f);
+    fputs(head, f);
+    size_t n = limit - strlen(head) - 1;
+    for (size_t i = 0; i < n; i++) fputc('d', f);
+    fputc('\n', f);
+    fclose(f);
+    hp_config *c = NULL;
+    OK(hp_config_load_file("long_scalar.yaml", &c));
+    hp_params *p;
+    OK(hp_config_section(c, "output", hp__output_params, &p));
+    assert_int_equal(strlen(hp_params_string(p, "dir")), n);
+    hp_params_destroy(p);
+    hp_config_destroy(c);
+    /* one byte more: refused before parsing */
+    f = fopen("long_scalar.yaml", "ab");
+    fputc('\n', f);
+    fclose(f);
+    assert_int_equal(hp_config_load_file("long_scalar.yaml", &c), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "long_scalar.yaml: larger than 16777216 bytes");
+    remove("long_scalar.yaml");
 }
 
 static void test_empty_document_is_empty_pipeline(void **state) {
@@ -351,6 +513,12 @@ int main(void) {
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_missing_required),
         cmocka_unit_test(test_yaml_syntax_and_structure),
+        cmocka_unit_test(test_yaml_documents_and_aliases),
+        cmocka_unit_test(test_yaml_nesting_limit),
+        cmocka_unit_test(test_hostile_alias_bomb),
+        cmocka_unit_test(test_hostile_deep_nesting),
+        cmocka_unit_test(test_hostile_large_mapping),
+        cmocka_unit_test(test_hostile_long_scalar),
         cmocka_unit_test(test_empty_document_is_empty_pipeline),
         cmocka_unit_test(test_set_overrides),
         cmocka_unit_test(test_set_errors),
