@@ -284,6 +284,26 @@ static void test_hostile_large_mapping(void **state) {
     free(t.s);
 }
 
+static void test_constants_limit(void **state) {
+    (void)state;
+    text_buf t = {0};
+    put(&t, "constants:\n");
+    for (int i = 0; i < HP_CONFIG_MAX_CONSTANTS; i++) put(&t, "  c%d: %d\n", i, i);
+    hp_config *c = load_ok(t.s);
+    assert_int_equal(hp_config_constant_count(c), HP_CONFIG_MAX_CONSTANTS);
+    /* one more through --set: refused naming the override */
+    assert_int_equal(hp_config_set(c, "constants.extra=1"), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "--set constants.extra=1: constants.extra: constant 65 of 65; expected at most "
+                                        "64 constants");
+    hp_config_destroy(c);
+    put(&t, "  c64: 64\n");
+    expect_load_error(t.s, "t.yaml:66:3: constants.c64: constant 65 of 65; expected at most 64 constants");
+    /* 100000 constants: refused before any is evaluated */
+    for (int i = 65; i < 100000; i++) put(&t, "  c%d: %d\n", i, i);
+    expect_load_error(t.s, "t.yaml:66:3: constants.c64: constant 65 of 100000; expected at most 64 constants");
+    free(t.s);
+}
+
 static void test_hostile_long_scalar(void **state) {
     (void)state;
     /* a file of exactly the size limit, almost all one scalar: accepted */
@@ -518,6 +538,7 @@ int main(void) {
         cmocka_unit_test(test_hostile_alias_bomb),
         cmocka_unit_test(test_hostile_deep_nesting),
         cmocka_unit_test(test_hostile_large_mapping),
+        cmocka_unit_test(test_constants_limit),
         cmocka_unit_test(test_hostile_long_scalar),
         cmocka_unit_test(test_empty_document_is_empty_pipeline),
         cmocka_unit_test(test_set_overrides),

@@ -116,6 +116,13 @@ static hp_status compute_constants(hp_config *c) {
     if (map->kind != HP__MAPPING)
         HP_ERROR(HP_ERR_CONFIG, "%s: constants: got a %s; expected a mapping of names to numbers", loc,
                  map->kind == HP__SEQUENCE ? "list" : "scalar");
+    if (map->count > HP_CONFIG_MAX_CONSTANTS) {
+        /* before evaluating: each expression sees all earlier constants (quadratic) */
+        const hp__node *key = map->keys[HP_CONFIG_MAX_CONSTANTS];
+        hp__node_location(key, loc, sizeof loc);
+        HP_ERROR(HP_ERR_CONFIG, "%s: constants.%s: constant %d of %zu; expected at most %d constants", loc, key->text,
+                 HP_CONFIG_MAX_CONSTANTS + 1, map->count, HP_CONFIG_MAX_CONSTANTS);
+    }
     hp__constants *k = &c->constants;
     k->names = calloc(map->count ? map->count : 1, sizeof *k->names);
     k->values = calloc(map->count ? map->count : 1, sizeof *k->values);

@@ -25,8 +25,15 @@ extern "C" {
 
 typedef struct hp_config hp_config;
 
+/* Sizes a pipeline may have, refused at load (constants) or by hp_config_resolve
+ * (stages) with the location of the first entry too many: the problem's
+ * expressions take at most this many constants, the trainer this many stages. */
+#define HP_CONFIG_MAX_CONSTANTS 64
+#define HP_CONFIG_MAX_STAGES 64
+
 /* Load a pipeline. A YAML syntax error, a top level that is not a mapping, an
- * unknown section or a bad `constants:` entry is HP_ERR_CONFIG with FILE:LINE:COL. */
+ * unknown section, a bad `constants:` entry or more than HP_CONFIG_MAX_CONSTANTS
+ * of them is HP_ERR_CONFIG with FILE:LINE:COL. */
 hp_status hp_config_load_file(const char *path, hp_config **out);
 /* Same from memory; `name` stands for the file name in messages. */
 hp_status hp_config_load_string(const char *text, size_t length, const char *name,
