@@ -112,6 +112,34 @@ static void test_wrong_type(void **state) {
     hp_config_destroy(c);
 }
 
+static void test_numbers_beyond_their_type(void **state) {
+    (void)state;
+    static const char *const cases[][2] = {
+        {"output:\n  log_every: 1000000000000000000000\n",
+         "t.yaml:2:14: output.log_every: '1000000000000000000000' is too large; expected an integer >= 1"},
+        {"output:\n  log_every: -1000000000000000000000\n",
+         "t.yaml:2:14: output.log_every: '-1000000000000000000000' is too small; expected an integer >= 1"},
+        {"output:\n  log_every: 1e19\n", "t.yaml:2:14: output.log_every: '1e19' is too large"},
+        {"coupling:\n  tau2: 1e400\n", "t.yaml:2:9: coupling.tau2: '1e400' is too large; expected a real number >= 0"},
+        {"coupling:\n  tau2: -1e400\n", "t.yaml:2:9: coupling.tau2: '-1e400' is too small"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        hp_config *c = load_ok(cases[i][0]);
+        const hp_param_def *table = cases[i][0][0] == 'o' ? hp__output_params : hp__coupling_params;
+        assert_int_equal(section(c, cases[i][0][0] == 'o' ? "output" : "coupling", table), HP_ERR_CONFIG);
+        assert_contains(hp_error_message(), cases[i][1]);
+        hp_config_destroy(c);
+    }
+    /* integers are read exactly up to 64 bits; a whole real in range is one too */
+    hp_config *c = load_ok("output:\n  log_every: 9007199254740993\n  checkpoint_every: 2e3\n");
+    hp_params *p;
+    OK(hp_config_section(c, "output", hp__output_params, &p));
+    assert_true(hp_params_int(p, "log_every") == INT64_C(9007199254740993));
+    assert_int_equal(hp_params_int(p, "checkpoint_every"), 2000);
+    hp_params_destroy(p);
+    hp_config_destroy(c);
+}
+
 static void test_out_of_range(void **state) {
     (void)state;
     hp_config *c = load_ok("output:\n  log_every: 0\n");
@@ -530,6 +558,7 @@ int main(void) {
         cmocka_unit_test(test_defaults_and_constants),
         cmocka_unit_test(test_unknown_key_with_suggestion),
         cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_numbers_beyond_their_type),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_missing_required),
         cmocka_unit_test(test_yaml_syntax_and_structure),
