@@ -3,6 +3,7 @@
  * failures), and the messages users see. */
 #include "test_util.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 static char out_text[1 << 16], err_text[1 << 16];
@@ -85,6 +86,35 @@ static void test_check_valid_and_invalid(void **state) {
     assert_contains(err_text, "/nonexistent/pipeline.yaml: cannot open the pipeline");
 }
 
+/* `hpinn ARGS` under `timeout`: a command that blocks fails the test (exit 124)
+ * instead of hanging the suite. */
+static int run_bounded(const char *args) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "timeout 20 %s/bin/hpinn %s >cli.out 2>cli.err", getenv("HPINN_BUILD_DIR"), args);
+    int status = system(cmd);
+    char *o = hp_test_read_file("cli.out"), *e = hp_test_read_file("cli.err");
+    snprintf(out_text, sizeof out_text, "%s", o ? o : "");
+    snprintf(err_text, sizeof err_text, "%s", e ? e : "");
+    free(o);
+    free(e);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_config_not_a_file(void **state) {
+    (void)state;
+    /* refused at once, without reading: a FIFO would block, a directory cannot be read */
+    mkdir("cli_dir", 0777);
+    assert_int_equal(run_bounded("check cli_dir/"), 2);
+    assert_contains(err_text, "hpinn: error: cli_dir/: is a directory; expected a YAML file");
+    remove("cli.fifo");
+    assert_int_equal(mkfifo("cli.fifo", 0666), 0);
+    assert_int_equal(run_bounded("check cli.fifo"), 2);
+    assert_contains(err_text, "hpinn: error: cli.fifo: is a FIFO (named pipe); expected a YAML file");
+    assert_int_equal(run_bounded("run cli.fifo"), 2);
+    assert_contains(err_text, "cli.fifo: is a FIFO (named pipe)");
+    remove("cli.fifo");
+}
+
 static void test_plugins_listing(void **state) {
     (void)state;
     char args[2048];
@@ -146,6 +176,7 @@ int main(void) {
         cmocka_unit_test(test_version_and_help),
         cmocka_unit_test(test_bad_arguments_exit_2),
         cmocka_unit_test(test_check_valid_and_invalid),
+        cmocka_unit_test(test_config_not_a_file),
         cmocka_unit_test(test_plugins_listing),
         cmocka_unit_test(test_run_failures),
         cmocka_unit_test(test_upscale_paper_1d),

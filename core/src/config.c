@@ -8,8 +8,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hpinn/expr.h"
 #include "params_internal.h"
@@ -208,10 +211,36 @@ fail:
     return st;
 }
 
+static const char *file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
 hp_status hp_config_load_file(const char *path, hp_config **out) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) HP_ERROR(HP_ERR_NOT_FOUND, "%s: cannot open the pipeline: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO would otherwise wait for a writer; the kind of
+     * file is then read from the open descriptor, not from a racy stat(path) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) HP_ERROR(HP_ERR_NOT_FOUND, "%s: cannot open the pipeline: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int err = errno;
+        close(fd);
+        HP_ERROR(HP_ERR_NOT_FOUND, "%s: cannot open the pipeline: %s", path, strerror(err));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        HP_ERROR(HP_ERR_CONFIG, "%s: is %s; expected a YAML file", path, file_kind(sb.st_mode));
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        HP_ERROR(HP_ERR_NOMEM, "out of memory");
+    }
     char *buf = malloc(HP__MAX_CONFIG_BYTES + 1);
     if (!buf) {
         fclose(f);
