@@ -88,9 +88,10 @@ static void test_check_valid_and_invalid(void **state) {
 
 /* `hpinn ARGS` under `timeout`: a command that blocks fails the test (exit 124)
  * instead of hanging the suite. */
-static int run_bounded(const char *args) {
+static int run_bounded_to(const char *args, const char *stdout_path) {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "timeout 20 %s/bin/hpinn %s >cli.out 2>cli.err", getenv("HPINN_BUILD_DIR"), args);
+    remove("cli.out");
+    snprintf(cmd, sizeof cmd, "timeout 20 %s/bin/hpinn %s >%s 2>cli.err", getenv("HPINN_BUILD_DIR"), args, stdout_path);
     int status = system(cmd);
     char *o = hp_test_read_file("cli.out"), *e = hp_test_read_file("cli.err");
     snprintf(out_text, sizeof out_text, "%s", o ? o : "");
@@ -98,6 +99,24 @@ static int run_bounded(const char *args) {
     free(o);
     free(e);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_bounded(const char *args) { return run_bounded_to(args, "cli.out"); }
+
+static void test_stdout_write_error_exit_1(void **state) {
+    (void)state;
+    /* every command that prints: a lost stdout is a failure (1), never success */
+    hp_test_write_file("cli.yaml", pipeline);
+    static const char *const commands[] = {"check cli.yaml", "plugins", "plugins msff", "help", "help check",
+                                           "help pipeline", "--version"};
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        assert_int_equal(run_bounded_to(commands[i], "/dev/full"), 1);
+        assert_contains(err_text, "hpinn: error: cannot write to standard output: No space left on device");
+    }
+    /* a user error stays one: nothing was printed, and its message is kept */
+    hp_test_write_file("bad1.yaml", "problem:\n  K: x\n  dim: two\n");
+    assert_int_equal(run_bounded_to("check bad1.yaml", "/dev/full"), 2);
+    assert_contains(err_text, "bad1.yaml:3:8: problem.dim: 'two' is not a number");
 }
 
 static void test_config_not_a_file(void **state) {
@@ -177,6 +196,7 @@ int main(void) {
         cmocka_unit_test(test_bad_arguments_exit_2),
         cmocka_unit_test(test_check_valid_and_invalid),
         cmocka_unit_test(test_config_not_a_file),
+        cmocka_unit_test(test_stdout_write_error_exit_1),
         cmocka_unit_test(test_plugins_listing),
         cmocka_unit_test(test_run_failures),
         cmocka_unit_test(test_upscale_paper_1d),

@@ -1,5 +1,6 @@
 /* main.c — the hpinn command: dispatch, help, --version, and the one place where
  * a status becomes an exit code (0 success, 2 user error, 1 internal failure). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,19 @@ static hp_status cmd_version(int argc, char **argv) {
     return HP_OK;
 }
 
+/* What a command prints waits in stdout's buffer: a full disk or a closed stdout
+ * shows only when it is flushed, after the command has returned. Checked once
+ * here for every command, so that none reports success for output that was lost. */
+static hp_status check_stdout(hp_status st) {
+    errno = 0;
+    int failed = fflush(stdout) != 0;
+    int err = errno;
+    if (!failed && !ferror(stdout)) return st;
+    if (st != HP_OK) return st; /* the command's own error comes first */
+    return hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot write to standard output: %s",
+                        err ? strerror(err) : "write error");
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -143,8 +157,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    hp_status st = c->run(argc - 1, argv + 1);
-    fflush(stdout);
+    hp_status st = check_stdout(c->run(argc - 1, argv + 1));
     if (st == HP_OK) return 0;
     fprintf(stderr, "hpinn: error: %s\n", hp_error_message());
     int user = hp_status_is_user_error(st);
