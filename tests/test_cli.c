@@ -18,7 +18,10 @@ static const char *pipeline =
     "problem:\n"
     "  K: \"1/(1.2 + sin(2*pi*x/eps))\"\n"
     "  q: \"-3*(2*x - 1)\"\n"
+    "network: {plugin: mlp, width: 4, depth: 1}\n"
     "coupling: {tau2: 10, delta: eps}\n"
+    "stages:\n"
+    "  - {iterations: 1}\n"
     "output: {dir: cli_run}\n";
 
 static void test_version_and_help(void **state) {
@@ -134,6 +137,54 @@ static void test_config_not_a_file(void **state) {
     remove("cli.fifo");
 }
 
+/* The pipeline above with its line `from` replaced by `to` (NULL: removed), into `path`. */
+static void write_variant(const char *path, const char *from, const char *to) {
+    const char *at = strstr(pipeline, from);
+    assert_non_null(at);
+    static char text[1 << 17];
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - pipeline), pipeline, to ? to : "", at + strlen(from));
+    hp_test_write_file(path, text);
+}
+
+/* `hpinn check` refuses, with the same message and exit code, what `hpinn run`
+ * refuses at the configuration level. */
+static void test_check_refuses_what_run_refuses(void **state) {
+    (void)state;
+    static char many[1 << 17];
+    size_t used = (size_t)snprintf(many, sizeof many, "stages:\n");
+    for (int i = 0; i < 5000; i++) used += (size_t)snprintf(many + used, sizeof many - used, "  - {iterations: 1}\n");
+    static char consts[4096];
+    used = (size_t)snprintf(consts, sizeof consts, "constants:\n  eps: 0.0625\n");
+    for (int i = 1; i <= 64; i++) used += (size_t)snprintf(consts + used, sizeof consts - used, "  c%d: %d\n", i, i);
+    struct {
+        const char *from, *to, *message;
+    } cases[] = {
+        {"stages:\n  - {iterations: 1}\n", "stages: []\n",
+         "v.yaml:7:9: stages: an empty list; expected at least one stage"},
+        {"stages:\n  - {iterations: 1}\n", many, "v.yaml:72:5: stages[64]: stage 65 of 5000; expected at most 64 stages"},
+        {"constants: {eps: 0.0625}\n", consts, "v.yaml:66:3: constants.c64: constant 65 of 65; expected at most 64 constants"},
+        {"network: {plugin: mlp, width: 4, depth: 1}\n", NULL,
+         "v.yaml: network: missing section; expected network: {plugin: msff, ...}"},
+        {"stages:\n  - {iterations: 1}\n", NULL, "v.yaml: stages: missing section; expected a list of training stages"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        write_variant("v.yaml", cases[i].from, cases[i].to);
+        assert_int_equal(run("check v.yaml"), 2);
+        assert_contains(err_text, cases[i].message);
+        assert_string_equal(out_text, "");
+        assert_int_equal(run("run v.yaml --out cli_refused --force"), 2);
+        assert_contains(err_text, cases[i].message);
+    }
+    /* the 64th stage is still one */
+    used = (size_t)snprintf(many, sizeof many, "stages:\n");
+    for (int i = 0; i < 64; i++) used += (size_t)snprintf(many + used, sizeof many - used, "  - {iterations: 1}\n");
+    write_variant("v.yaml", "stages:\n  - {iterations: 1}\n", many);
+    assert_int_equal(run("check v.yaml"), 0);
+    /* an override is located at itself */
+    assert_int_equal(run("check cli.yaml --set stages=[]"), 2);
+    assert_contains(err_text, "--set stages=[]: stages: an empty list");
+}
+
 static void test_plugins_listing(void **state) {
     (void)state;
     char args[2048];
@@ -197,6 +248,7 @@ int main(void) {
         cmocka_unit_test(test_check_valid_and_invalid),
         cmocka_unit_test(test_config_not_a_file),
         cmocka_unit_test(test_stdout_write_error_exit_1),
+        cmocka_unit_test(test_check_refuses_what_run_refuses),
         cmocka_unit_test(test_plugins_listing),
         cmocka_unit_test(test_run_failures),
         cmocka_unit_test(test_upscale_paper_1d),

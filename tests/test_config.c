@@ -488,6 +488,36 @@ static void test_problem_expressions_checked(void **state) {
     hp_registry_close(r);
 }
 
+static void test_sections_a_run_needs(void **state) {
+    (void)state;
+    hp_registry *r;
+    OK(hp_registry_open(&r));
+    hp_config *c = load_ok("problem: {K: x}\nstages: []\n");
+    assert_int_equal(hp_config_resolve(c, r, NULL), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:9: stages: an empty list; expected at least one stage");
+    hp_config_destroy(c);
+    text_buf t = {0};
+    put(&t, "problem: {K: x}\nstages:\n");
+    for (int i = 0; i < HP_CONFIG_MAX_STAGES + 1; i++) put(&t, "  - {iterations: 1}\n");
+    c = load_ok(t.s);
+    assert_int_equal(hp_config_resolve(c, r, NULL), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:67:5: stages[64]: stage 65 of 65; expected at most 64 stages");
+    hp_config_destroy(c);
+    free(t.s);
+    /* resolve validates what is there; a run also needs the network and the stages */
+    c = load_ok("problem: {K: x}\n");
+    OK(hp_config_resolve(c, r, NULL));
+    assert_int_equal(hp_config_check_run(c), HP_ERR_CONFIG);
+    assert_string_equal(hp_error_message(), "t.yaml: network: missing section; expected network: {plugin: msff, ...}");
+    OK(hp_config_set(c, "network.plugin=mlp"));
+    assert_int_equal(hp_config_check_run(c), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml: stages: missing section; expected a list of training stages");
+    OK(hp_config_set(c, "stages=[{iterations: 3}]"));
+    OK(hp_config_check_run(c));
+    hp_config_destroy(c);
+    hp_registry_close(r);
+}
+
 static void test_params_from_strings(void **state) {
     (void)state;
     static const hp_param_def table[] = {
@@ -574,6 +604,7 @@ int main(void) {
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_resolved_output),
         cmocka_unit_test(test_problem_expressions_checked),
+        cmocka_unit_test(test_sections_a_run_needs),
         cmocka_unit_test(test_params_from_strings),
         cmocka_unit_test(test_invalid_default_is_internal_error),
         cmocka_unit_test(test_location_of_paths),

@@ -22,6 +22,9 @@
 #include "pipeline.h"
 #include "trainer.h"
 
+/* hp_config_resolve refuses, before anything runs, a stage list the trainer could not hold */
+_Static_assert(HP_CONFIG_MAX_STAGES <= HP_TRAINER_MAX_STAGES, "the config's stage limit exceeds the trainer's");
+
 static volatile sig_atomic_t run_interrupt = 0;
 
 static void on_signal(int sig) {
@@ -74,6 +77,7 @@ hp_status hp_cmd_run(int argc, char **argv) {
     }
     HP_CALL_GOTO(st, hp_registry_open(&r), done);
     HP_CALL_GOTO(st, hp_config_resolve(c, r, NULL), done);
+    HP_CALL_GOTO(st, hp_config_check_run(c), done);
     if (!a.resume) {
         HP_CALL_GOTO(st, hp_config_section(c, "output", hp__output_params, &out), done);
         snprintf(dir, sizeof dir, "%s", a.out_dir ? a.out_dir : hp_params_string(out, "dir"));

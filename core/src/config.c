@@ -488,6 +488,31 @@ static hp_status resolve_plugin_yaml(const hp_config *c, const char *path, hp_pl
     return HP_OK;
 }
 
+/* An empty list would train nothing; the trainer runs at most HP_CONFIG_MAX_STAGES. */
+static hp_status check_stage_count(const hp__node *stages) {
+    char loc[512];
+    if (stages->count == 0) {
+        hp__node_location(stages, loc, sizeof loc);
+        HP_ERROR(HP_ERR_CONFIG, "%s: stages: an empty list; expected at least one stage "
+                 "(- {iterations: 1000, optimizer: {plugin: adam}})", loc);
+    }
+    if (stages->count > HP_CONFIG_MAX_STAGES) {
+        hp__node_location(stages->items[HP_CONFIG_MAX_STAGES], loc, sizeof loc);
+        HP_ERROR(HP_ERR_CONFIG, "%s: stages[%d]: stage %d of %zu; expected at most %d stages", loc,
+                 HP_CONFIG_MAX_STAGES, HP_CONFIG_MAX_STAGES + 1, stages->count, HP_CONFIG_MAX_STAGES);
+    }
+    return HP_OK;
+}
+
+hp_status hp_config_check_run(const hp_config *c) {
+    if (!hp__node_map_get(c->root, "network"))
+        HP_ERROR(HP_ERR_CONFIG, "%s: network: missing section; expected network: {plugin: msff, ...}", c->file);
+    if (!hp__node_map_get(c->root, "stages"))
+        HP_ERROR(HP_ERR_CONFIG, "%s: stages: missing section; expected a list of training stages, e.g. "
+                 "stages: [{iterations: 2000, optimizer: {plugin: adam, lr: 1e-3}}]", c->file);
+    return HP_OK;
+}
+
 hp_status hp_config_resolve(const hp_config *c, const hp_registry *r, FILE *out) {
     for (const hp__section_def *s = hp__pipeline_sections; s->name; s++) {
         int present = hp__node_map_get(c->root, s->name) != NULL;
@@ -524,6 +549,7 @@ hp_status hp_config_resolve(const hp_config *c, const hp_registry *r, FILE *out)
             HP_CALL(resolve_plugin_yaml(c, s->name, s->plugin_kind, s->default_plugin, r, out, 2));
             break;
         case HP__SECTION_STAGES: {
+            if (present) HP_CALL(check_stage_count(hp__node_map_get(c->root, s->name)));
             size_t n = hp_config_list_length(c, s->name);
             if (!n) break;
             if (out) fprintf(out, "stages:\n");

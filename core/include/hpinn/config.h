@@ -73,9 +73,16 @@ size_t hp_config_constant_count(const hp_config *c);
 const char *hp_config_constant_name(const hp_config *c, size_t i);
 double hp_config_constant_value(const hp_config *c, size_t i);
 
-/* Validate the whole pipeline (every present section, plugins looked up) and,
- * if `out` is not NULL, write the resolved configuration as YAML to it. */
+/* Validate the whole pipeline (every present section, plugins looked up; a
+ * `stages:` list of 1 to HP_CONFIG_MAX_STAGES entries) and, if `out` is not NULL,
+ * write the resolved configuration as YAML to it. */
 hp_status hp_config_resolve(const hp_config *c, const hp_registry *r, FILE *out);
+
+/* What a training run needs beyond valid sections: a `network:` section and a
+ * `stages:` list (hp_config_resolve already refuses an empty list or more than
+ * HP_CONFIG_MAX_STAGES). `hpinn check` and `hpinn run` both apply it, so check
+ * refuses what run would; `hpinn upscale` needs neither section. */
+hp_status hp_config_check_run(const hp_config *c);
 
 /* Location "FILE:LINE:COL" of the node at `path` (or of the nearest existing
  * ancestor) written into buf; for messages about values read through sections. */
