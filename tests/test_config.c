@@ -42,6 +42,32 @@ static hp_status section(hp_config *c, const char *path, const hp_param_def *tab
     return st;
 }
 
+/* Growable text for the generated inputs. */
+typedef struct text_buf {
+    char *s;
+    size_t len, cap;
+} text_buf;
+
+static void put(text_buf *t, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (t->len + (size_t)n + 1 > t->cap) {
+        t->cap = 2 * (t->len + (size_t)n + 1);
+        t->s = realloc(t->s, t->cap);
+        assert_non_null(t->s);
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+static void put_repeated(text_buf *t, const char *piece, size_t times) {
+    for (size_t i = 0; i < times; i++) put(t, "%s", piece);
+}
+
 static void expect_load_error(const char *text, const char *message) {
     hp_config *c = NULL;
     assert_int_equal(hp_config_load_string(text, strlen(text), "t.yaml", &c), HP_ERR_CONFIG);
@@ -130,6 +156,17 @@ static void test_numbers_beyond_their_type(void **state) {
         assert_contains(hp_error_message(), cases[i][1]);
         hp_config_destroy(c);
     }
+    /* a long value is quoted cut, and what was wrong with it still shows */
+    text_buf t = {0};
+    put(&t, "output:\n  log_every: ");
+    put_repeated(&t, "1111111111", 1000);
+    put(&t, "\n");
+    hp_config *lc = load_ok(t.s);
+    assert_int_equal(section(lc, "output", hp__output_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:14: output.log_every: '111111111111111111111111111111111111111111"
+                                        "11111111111111111111111111...' is too large; expected an integer >= 1");
+    hp_config_destroy(lc);
+    free(t.s);
     /* integers are read exactly up to 64 bits; a whole real in range is one too */
     hp_config *c = load_ok("output:\n  log_every: 9007199254740993\n  checkpoint_every: 2e3\n");
     hp_params *p;
@@ -225,32 +262,6 @@ static void test_yaml_nesting_limit(void **state) {
 /* ---- hostile inputs: each is refused (or accepted) with its message, fast ---------
  * Times are not asserted; the ctest TIMEOUT of this file is the bound, and
  * docs/fuzzing.md has the measured times and peak memory. */
-
-/* Growable text for the generated inputs. */
-typedef struct text_buf {
-    char *s;
-    size_t len, cap;
-} text_buf;
-
-static void put(text_buf *t, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (t->len + (size_t)n + 1 > t->cap) {
-        t->cap = 2 * (t->len + (size_t)n + 1);
-        t->s = realloc(t->s, t->cap);
-        assert_non_null(t->s);
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
-static void put_repeated(text_buf *t, const char *piece, size_t times) {
-    for (size_t i = 0; i < times; i++) put(t, "%s", piece);
-}
 
 static void test_hostile_alias_bomb(void **state) {
     (void)state;
