@@ -207,6 +207,13 @@ static void test_yaml_syntax_and_structure(void **state) {
     expect_load_error("problem:\n  K: x\n bad: 1\n", "t.yaml:3:2: YAML syntax error:");
     expect_load_error("- a\n- b\n", "t.yaml:1:1: pipeline: got a list at the top level");
     expect_load_error("problme:\n  K: x\n", "t.yaml:1:1: problme: unknown section (did you mean 'problem'?)");
+    /* a long key is cut in the message, so that what is expected still shows */
+    char longkey[4200];
+    memset(longkey, 'k', sizeof longkey);
+    memcpy(longkey, "? ", 2);
+    snprintf(longkey + 4100, sizeof longkey - 4100, "\n: 1\n");
+    expect_load_error(longkey, "t.yaml:1:3: kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk: unknown section; "
+                               "expected one of: constants, problem");
     expect_load_error("problem:\n  K: x\n  K: y\n", "t.yaml:3:3: K: duplicate key");
     expect_load_error("constants:\n  eps: 1/(0*3)\n", "t.yaml:2:8: constants.eps: '1/(0*3)' evaluates to");
     expect_load_error("constants:\n  a: b + 1\n", "t.yaml:2:6: constants.a: 'b + 1' unknown name 'b'");

@@ -135,7 +135,8 @@ static hp_status compute_constants(hp_config *c) {
         const hp__node *key = map->keys[i], *val = map->items[i];
         hp__node_location(key, loc, sizeof loc);
         if (!identifier(key->text))
-            HP_ERROR(HP_ERR_CONFIG, "%s: constants.%s: not a valid name; expected letters, digits and _ (not starting with a digit)",
+            HP_ERROR(HP_ERR_CONFIG, "%s: constants.%.64s: not a valid name; expected letters, digits and _ (not starting "
+                     "with a digit, at most 63)",
                      loc, key->text);
         for (size_t r = 0; r < sizeof reserved / sizeof *reserved; r++)
             if (strcmp(key->text, reserved[r]) == 0)
@@ -179,9 +180,9 @@ static hp_status check_top_level(const hp_config *c) {
         hp__node_location(key, loc, sizeof loc);
         const char *near = hp__did_you_mean(key->text, names, n);
         if (near)
-            HP_ERROR(HP_ERR_CONFIG, "%s: %s: unknown section (did you mean '%s'?); expected one of: %s", loc, key->text,
+            HP_ERROR(HP_ERR_CONFIG, "%s: %.64s: unknown section (did you mean '%s'?); expected one of: %s", loc, key->text,
                      near, list);
-        HP_ERROR(HP_ERR_CONFIG, "%s: %s: unknown section; expected one of: %s", loc, key->text, list);
+        HP_ERROR(HP_ERR_CONFIG, "%s: %.64s: unknown section; expected one of: %s", loc, key->text, list);
     }
     const hp__node *stages = hp__node_map_get(c->root, "stages");
     if (stages && stages->kind != HP__SEQUENCE) {

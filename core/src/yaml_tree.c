@@ -304,7 +304,7 @@ static hp_status check_duplicates(const builder *b, const hp__node *map) {
     free(refs);
     if (dup == map->count) return HP_OK;
     const hp__node *key = map->keys[dup];
-    HP_ERROR(HP_ERR_CONFIG, "%s:%d:%d: %s: duplicate key; expected each key once per mapping", b->file, key->line,
+    HP_ERROR(HP_ERR_CONFIG, "%s:%d:%d: %.64s: duplicate key; expected each key once per mapping", b->file, key->line,
              key->col, key->text);
 }
 
