@@ -123,8 +123,8 @@ static hp_status compute_constants(hp_config *c) {
         /* before evaluating: each expression sees all earlier constants (quadratic) */
         const hp__node *key = map->keys[HP_CONFIG_MAX_CONSTANTS];
         hp__node_location(key, loc, sizeof loc);
-        HP_ERROR(HP_ERR_CONFIG, "%s: constants.%s: constant %d of %zu; expected at most %d constants", loc, key->text,
-                 HP_CONFIG_MAX_CONSTANTS + 1, map->count, HP_CONFIG_MAX_CONSTANTS);
+        HP_ERROR(HP_ERR_CONFIG, "%s: constants.%s: constant %d of %zu; expected at most %d constants", loc,
+                 key->text, HP_CONFIG_MAX_CONSTANTS + 1, map->count, HP_CONFIG_MAX_CONSTANTS);
     }
     hp__constants *k = &c->constants;
     k->names = calloc(map->count ? map->count : 1, sizeof *k->names);
@@ -180,8 +180,8 @@ static hp_status check_top_level(const hp_config *c) {
         hp__node_location(key, loc, sizeof loc);
         const char *near = hp__did_you_mean(key->text, names, n);
         if (near)
-            HP_ERROR(HP_ERR_CONFIG, "%s: %.64s: unknown section (did you mean '%s'?); expected one of: %s", loc, key->text,
-                     near, list);
+            HP_ERROR(HP_ERR_CONFIG, "%s: %.64s: unknown section (did you mean '%s'?); expected one of: %s", loc,
+                     key->text, near, list);
         HP_ERROR(HP_ERR_CONFIG, "%s: %.64s: unknown section; expected one of: %s", loc, key->text, list);
     }
     const hp__node *stages = hp__node_map_get(c->root, "stages");

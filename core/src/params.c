@@ -201,7 +201,8 @@ static hp_status to_real(const hp__node *n, const char *section, const char *key
         return value_error(n, section, key, d, "got a %s", n->kind == HP__SEQUENCE ? "list" : "mapping");
     double v;
     int parsed = parse_double_exact(n->text, &v);
-    if (parsed < 0) return value_error(n, section, key, d, "'%s' is too %s", shown(n->text).s, v > 0 ? "large" : "small");
+    if (parsed < 0)
+        return value_error(n, section, key, d, "'%s' is too %s", shown(n->text).s, v > 0 ? "large" : "small");
     if (!parsed) {
         char err[256];
         if (!hp__eval_constant_expression(n->text, c, &v, err, sizeof err))
@@ -247,13 +248,15 @@ static hp_status convert_value(hp__value *v, const hp__node *n, const char *sect
     case HP_PARAM_INT: {
         int64_t i;
         int lit = n->kind == HP__SCALAR ? parse_int_literal(n->text, &i) : 0;
-        if (lit < 0) return value_error(n, section, key, d, "'%s' is too %s", shown(n->text).s, lit == -1 ? "large" : "small");
+        if (lit < 0)
+            return value_error(n, section, key, d, "'%s' is too %s", shown(n->text).s, lit == -1 ? "large" : "small");
         if (!lit) { /* 1e3, 2*k, ...: a real that must be a whole number of 64 bits */
             double r;
             HP_CALL(to_real(n, section, key, d, c, &r));
             if (r != floor(r)) return value_error(n, section, key, d, "'%s' is not an integer", shown(n->text).s);
             if (r >= 0x1p63 || r < -0x1p63)
-                return value_error(n, section, key, d, "'%s' is too %s", shown(n->text).s, r > 0 ? "large" : "small");
+                return value_error(n, section, key, d, "'%s' is too %s", shown(n->text).s,
+                                   r > 0 ? "large" : "small");
             i = (int64_t)r;
         }
         HP_CALL(check_range(n, section, key, d, (double)i));
@@ -296,7 +299,8 @@ static hp_status convert_value(hp__value *v, const hp__node *n, const char *sect
             }
             const char *near = hp__did_you_mean(n->text, ptrs, k);
             if (near)
-                return value_error(n, section, key, d, "unknown value '%s' (did you mean '%s'?)", shown(n->text).s, near);
+                return value_error(n, section, key, d, "unknown value '%s' (did you mean '%s'?)", shown(n->text).s,
+                                   near);
             return value_error(n, section, key, d, "unknown value '%s'", shown(n->text).s);
         }
         free(v->s);

@@ -172,9 +172,10 @@ static hp_status count_node(builder *b, const yaml_mark_t *m, const char *alias)
     if (++b->nodes <= HP__YAML_MAX_NODES) return HP_OK;
     if (alias)
         HP_ERROR(HP_ERR_CONFIG, "%s:%d:%d: *%.64s: the document expands to more than %d nodes through this alias; "
-                 "expected a pipeline of reasonable size", b->file, mark_line(m), mark_col(m), alias, HP__YAML_MAX_NODES);
-    HP_ERROR(HP_ERR_CONFIG, "%s:%d:%d: YAML document expands to more than %d nodes; expected a pipeline of reasonable size",
-             b->file, mark_line(m), mark_col(m), HP__YAML_MAX_NODES);
+                 "expected a pipeline of reasonable size",
+                 b->file, mark_line(m), mark_col(m), alias, HP__YAML_MAX_NODES);
+    HP_ERROR(HP_ERR_CONFIG, "%s:%d:%d: YAML document expands to more than %d nodes; "
+             "expected a pipeline of reasonable size", b->file, mark_line(m), mark_col(m), HP__YAML_MAX_NODES);
 }
 
 static hp_status nesting_error(const builder *b, const yaml_mark_t *m) {
