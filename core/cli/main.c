@@ -25,7 +25,9 @@ const hp_cli_command hp_cli_commands[] = {
      "Loads CONFIG, applies the overrides, validates every section against its\n"
      "parameter table (plugins are looked up on the search path) and prints the\n"
      "resolved pipeline with every default filled in. Errors name FILE:LINE:COL, the\n"
-     "key, what was wrong and what is expected; the exit code is then 2.\n"
+     "key, what was wrong and what is expected; the exit code is then 2. Whatever\n"
+     "`run` refuses before training (no network: section, no stages, more than 64\n"
+     "stages or constants), check refuses with the same message.\n"
      "--gradient: instead of printing, build the hybrid objective and compare its\n"
      "gradient at the initial parameters with central finite differences on a random\n"
      "subset of parameters; prints the worst relative error (exit 1 above 1e-5).\n",
