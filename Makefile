@@ -13,6 +13,11 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
+# 64 KB inputs reach the loader's limits (aliases, 64 levels, 256 anchors);
+# an input slower than FUZZ_TIMEOUT seconds or above FUZZ_RSS_MB is a finding.
+FUZZ_MAX_LEN ?= 65536
+FUZZ_TIMEOUT ?= 10
+FUZZ_RSS_MB ?= 1024
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
@@ -73,7 +78,8 @@ fuzz: fuzz-deps
 	  -DHPINN_BUILD_TESTS=OFF -DHPINN_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_config
 	mkdir -p $(FUZZ_BUILD)/corpus
-	./$(FUZZ_BUILD)/bin/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	./$(FUZZ_BUILD)/bin/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
+	  -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=$(FUZZ_RSS_MB) -dict=tests/fuzz/yaml.dict \
 	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus tests/fuzz/corpus
 
 bench: build

@@ -3,6 +3,7 @@
  * failures), and the messages users see. */
 #include "test_util.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 static char out_text[1 << 16], err_text[1 << 16];
@@ -17,7 +18,10 @@ static const char *pipeline =
     "problem:\n"
     "  K: \"1/(1.2 + sin(2*pi*x/eps))\"\n"
     "  q: \"-3*(2*x - 1)\"\n"
+    "network: {plugin: mlp, width: 4, depth: 1}\n"
     "coupling: {tau2: 10, delta: eps}\n"
+    "stages:\n"
+    "  - {iterations: 1}\n"
     "output: {dir: cli_run}\n";
 
 static void test_version_and_help(void **state) {
@@ -85,6 +89,102 @@ static void test_check_valid_and_invalid(void **state) {
     assert_contains(err_text, "/nonexistent/pipeline.yaml: cannot open the pipeline");
 }
 
+/* `hpinn ARGS` under `timeout`: a command that blocks fails the test (exit 124)
+ * instead of hanging the suite. */
+static int run_bounded_to(const char *args, const char *stdout_path) {
+    char cmd[4096];
+    remove("cli.out");
+    snprintf(cmd, sizeof cmd, "timeout 20 %s/bin/hpinn %s >%s 2>cli.err", getenv("HPINN_BUILD_DIR"), args, stdout_path);
+    int status = system(cmd);
+    char *o = hp_test_read_file("cli.out"), *e = hp_test_read_file("cli.err");
+    snprintf(out_text, sizeof out_text, "%s", o ? o : "");
+    snprintf(err_text, sizeof err_text, "%s", e ? e : "");
+    free(o);
+    free(e);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_bounded(const char *args) { return run_bounded_to(args, "cli.out"); }
+
+static void test_stdout_write_error_exit_1(void **state) {
+    (void)state;
+    /* every command that prints: a lost stdout is a failure (1), never success */
+    hp_test_write_file("cli.yaml", pipeline);
+    static const char *const commands[] = {"check cli.yaml", "plugins", "plugins msff", "help", "help check",
+                                           "help pipeline", "--version"};
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        assert_int_equal(run_bounded_to(commands[i], "/dev/full"), 1);
+        assert_contains(err_text, "hpinn: error: cannot write to standard output: No space left on device");
+    }
+    /* a user error stays one: nothing was printed, and its message is kept */
+    hp_test_write_file("bad1.yaml", "problem:\n  K: x\n  dim: two\n");
+    assert_int_equal(run_bounded_to("check bad1.yaml", "/dev/full"), 2);
+    assert_contains(err_text, "bad1.yaml:3:8: problem.dim: 'two' is not a number");
+}
+
+static void test_config_not_a_file(void **state) {
+    (void)state;
+    /* refused at once, without reading: a FIFO would block, a directory cannot be read */
+    mkdir("cli_dir", 0777);
+    assert_int_equal(run_bounded("check cli_dir/"), 2);
+    assert_contains(err_text, "hpinn: error: cli_dir/: is a directory; expected a YAML file");
+    remove("cli.fifo");
+    assert_int_equal(mkfifo("cli.fifo", 0666), 0);
+    assert_int_equal(run_bounded("check cli.fifo"), 2);
+    assert_contains(err_text, "hpinn: error: cli.fifo: is a FIFO (named pipe); expected a YAML file");
+    assert_int_equal(run_bounded("run cli.fifo"), 2);
+    assert_contains(err_text, "cli.fifo: is a FIFO (named pipe)");
+    remove("cli.fifo");
+}
+
+/* The pipeline above with its line `from` replaced by `to` (NULL: removed), into `path`. */
+static void write_variant(const char *path, const char *from, const char *to) {
+    const char *at = strstr(pipeline, from);
+    assert_non_null(at);
+    static char text[1 << 17];
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - pipeline), pipeline, to ? to : "", at + strlen(from));
+    hp_test_write_file(path, text);
+}
+
+/* `hpinn check` refuses, with the same message and exit code, what `hpinn run`
+ * refuses at the configuration level. */
+static void test_check_refuses_what_run_refuses(void **state) {
+    (void)state;
+    static char many[1 << 17];
+    size_t used = (size_t)snprintf(many, sizeof many, "stages:\n");
+    for (int i = 0; i < 5000; i++) used += (size_t)snprintf(many + used, sizeof many - used, "  - {iterations: 1}\n");
+    static char consts[4096];
+    used = (size_t)snprintf(consts, sizeof consts, "constants:\n  eps: 0.0625\n");
+    for (int i = 1; i <= 64; i++) used += (size_t)snprintf(consts + used, sizeof consts - used, "  c%d: %d\n", i, i);
+    struct {
+        const char *from, *to, *message;
+    } cases[] = {
+        {"stages:\n  - {iterations: 1}\n", "stages: []\n",
+         "v.yaml:7:9: stages: an empty list; expected at least one stage"},
+        {"stages:\n  - {iterations: 1}\n", many, "v.yaml:72:5: stages[64]: stage 65 of 5000; expected at most 64 stages"},
+        {"constants: {eps: 0.0625}\n", consts, "v.yaml:66:3: constants.c64: constant 65 of 65; expected at most 64 constants"},
+        {"network: {plugin: mlp, width: 4, depth: 1}\n", NULL,
+         "v.yaml: network: missing section; expected network: {plugin: msff, ...}"},
+        {"stages:\n  - {iterations: 1}\n", NULL, "v.yaml: stages: missing section; expected a list of training stages"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        write_variant("v.yaml", cases[i].from, cases[i].to);
+        assert_int_equal(run("check v.yaml"), 2);
+        assert_contains(err_text, cases[i].message);
+        assert_string_equal(out_text, "");
+        assert_int_equal(run("run v.yaml --out cli_refused --force"), 2);
+        assert_contains(err_text, cases[i].message);
+    }
+    /* the 64th stage is still one */
+    used = (size_t)snprintf(many, sizeof many, "stages:\n");
+    for (int i = 0; i < 64; i++) used += (size_t)snprintf(many + used, sizeof many - used, "  - {iterations: 1}\n");
+    write_variant("v.yaml", "stages:\n  - {iterations: 1}\n", many);
+    assert_int_equal(run("check v.yaml"), 0);
+    /* an override is located at itself */
+    assert_int_equal(run("check cli.yaml --set stages=[]"), 2);
+    assert_contains(err_text, "--set stages=[]: stages: an empty list");
+}
+
 static void test_plugins_listing(void **state) {
     (void)state;
     char args[2048];
@@ -127,7 +227,7 @@ static void test_check_opens_only_named_plugins(void **state) {
     hp_test_write_file("cli.yaml", pipeline);
     assert_int_equal(run("check cli.yaml"), 0);
     if (access(marker, F_OK) == 0) fail_msg("`hpinn check` of a pipeline without testctor ran its constructor");
-    hp_test_write_file("ctor.yaml", "problem: {K: \"1 + x\"}\nstages:\n  - {iterations: 3, optimizer: {plugin: testctor}}\n");
+    hp_test_write_file("ctor.yaml", "problem: {K: \"1 + x\"}\nnetwork: {plugin: mlp}\nstages:\n  - {iterations: 3, optimizer: {plugin: testctor}}\n");
     assert_int_equal(run("check ctor.yaml"), 0);
     assert_int_equal(access(marker, F_OK), 0);
     unlink(marker);
@@ -168,7 +268,7 @@ static void test_shadowing_plugin_is_noted(void **state) {
     snprintf(from, sizeof from, "%s/lib/hpinn/plugins/hpinn_adam.so", getenv("HPINN_BUILD_DIR"));
     snprintf(to, sizeof to, "%s/hpinn_adam.so", dir);
     hp_test_copy_file(from, to);
-    hp_test_write_file("adam.yaml", "problem: {K: \"1 + x\"}\nstages:\n  - {iterations: 3, optimizer: {plugin: adam}}\n");
+    hp_test_write_file("adam.yaml", "problem: {K: \"1 + x\"}\nnetwork: {plugin: mlp}\nstages:\n  - {iterations: 3, optimizer: {plugin: adam}}\n");
     assert_int_equal(run("check adam.yaml"), 0);
     assert_null(strstr(err_text, "shadows"));
     setenv("HPINN_PLUGIN_PATH", dir, 1);
@@ -221,6 +321,9 @@ int main(void) {
         cmocka_unit_test(test_version_and_help),
         cmocka_unit_test(test_bad_arguments_exit_2),
         cmocka_unit_test(test_check_valid_and_invalid),
+        cmocka_unit_test(test_config_not_a_file),
+        cmocka_unit_test(test_stdout_write_error_exit_1),
+        cmocka_unit_test(test_check_refuses_what_run_refuses),
         cmocka_unit_test(test_plugins_listing),
         cmocka_unit_test(test_check_opens_only_named_plugins),
         cmocka_unit_test(test_relative_plugin_path_is_refused),

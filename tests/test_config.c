@@ -7,6 +7,7 @@
 
 #include "hpinn/config.h"
 #include "pipeline.h"
+#include "yaml_tree.h"
 
 static const char *good =
     "constants:\n"                               /* 1 */
@@ -23,6 +24,9 @@ static const char *good =
     "  - {iterations: 10, tau2: 5e5}\n"          /* 12 */
     "  - {iterations: 20}\n";                    /* 13 */
 
+#define LONG_BRACKETS "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+#define LONG_CLOSERS "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+
 static hp_config *load_ok(const char *text) {
     hp_config *c = NULL;
     hp_status st = hp_config_load_string(text, strlen(text), "t.yaml", &c);
@@ -36,6 +40,32 @@ static hp_status section(hp_config *c, const char *path, const hp_param_def *tab
     hp_status st = hp_config_section(c, path, table, &p);
     hp_params_destroy(p);
     return st;
+}
+
+/* Growable text for the generated inputs. */
+typedef struct text_buf {
+    char *s;
+    size_t len, cap;
+} text_buf;
+
+static void put(text_buf *t, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (t->len + (size_t)n + 1 > t->cap) {
+        t->cap = 2 * (t->len + (size_t)n + 1);
+        t->s = realloc(t->s, t->cap);
+        assert_non_null(t->s);
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+static void put_repeated(text_buf *t, const char *piece, size_t times) {
+    for (size_t i = 0; i < times; i++) put(t, "%s", piece);
 }
 
 static void expect_load_error(const char *text, const char *message) {
@@ -108,6 +138,45 @@ static void test_wrong_type(void **state) {
     hp_config_destroy(c);
 }
 
+static void test_numbers_beyond_their_type(void **state) {
+    (void)state;
+    static const char *const cases[][2] = {
+        {"output:\n  log_every: 1000000000000000000000\n",
+         "t.yaml:2:14: output.log_every: '1000000000000000000000' is too large; expected an integer >= 1"},
+        {"output:\n  log_every: -1000000000000000000000\n",
+         "t.yaml:2:14: output.log_every: '-1000000000000000000000' is too small; expected an integer >= 1"},
+        {"output:\n  log_every: 1e19\n", "t.yaml:2:14: output.log_every: '1e19' is too large"},
+        {"coupling:\n  tau2: 1e400\n", "t.yaml:2:9: coupling.tau2: '1e400' is too large; expected a real number >= 0"},
+        {"coupling:\n  tau2: -1e400\n", "t.yaml:2:9: coupling.tau2: '-1e400' is too small"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        hp_config *c = load_ok(cases[i][0]);
+        const hp_param_def *table = cases[i][0][0] == 'o' ? hp__output_params : hp__coupling_params;
+        assert_int_equal(section(c, cases[i][0][0] == 'o' ? "output" : "coupling", table), HP_ERR_CONFIG);
+        assert_contains(hp_error_message(), cases[i][1]);
+        hp_config_destroy(c);
+    }
+    /* a long value is quoted cut, and what was wrong with it still shows */
+    text_buf t = {0};
+    put(&t, "output:\n  log_every: ");
+    put_repeated(&t, "1111111111", 1000);
+    put(&t, "\n");
+    hp_config *lc = load_ok(t.s);
+    assert_int_equal(section(lc, "output", hp__output_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:14: output.log_every: '111111111111111111111111111111111111111111"
+                                        "11111111111111111111111111...' is too large; expected an integer >= 1");
+    hp_config_destroy(lc);
+    free(t.s);
+    /* integers are read exactly up to 64 bits; a whole real in range is one too */
+    hp_config *c = load_ok("output:\n  log_every: 9007199254740993\n  checkpoint_every: 2e3\n");
+    hp_params *p;
+    OK(hp_config_section(c, "output", hp__output_params, &p));
+    assert_true(hp_params_int(p, "log_every") == INT64_C(9007199254740993));
+    assert_int_equal(hp_params_int(p, "checkpoint_every"), 2000);
+    hp_params_destroy(p);
+    hp_config_destroy(c);
+}
+
 static void test_out_of_range(void **state) {
     (void)state;
     hp_config *c = load_ok("output:\n  log_every: 0\n");
@@ -138,6 +207,13 @@ static void test_yaml_syntax_and_structure(void **state) {
     expect_load_error("problem:\n  K: x\n bad: 1\n", "t.yaml:3:2: YAML syntax error:");
     expect_load_error("- a\n- b\n", "t.yaml:1:1: pipeline: got a list at the top level");
     expect_load_error("problme:\n  K: x\n", "t.yaml:1:1: problme: unknown section (did you mean 'problem'?)");
+    /* a long key is cut in the message, so that what is expected still shows */
+    char longkey[4200];
+    memset(longkey, 'k', sizeof longkey);
+    memcpy(longkey, "? ", 2);
+    snprintf(longkey + 4100, sizeof longkey - 4100, "\n: 1\n");
+    expect_load_error(longkey, "t.yaml:1:3: kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk: unknown section; "
+                               "expected one of: constants, problem");
     expect_load_error("problem:\n  K: x\n  K: y\n", "t.yaml:3:3: K: duplicate key");
     expect_load_error("constants:\n  eps: 1/(0*3)\n", "t.yaml:2:8: constants.eps: '1/(0*3)' evaluates to");
     expect_load_error("constants:\n  a: b + 1\n", "t.yaml:2:6: constants.a: 'b + 1' unknown name 'b'");
@@ -148,6 +224,158 @@ static void test_yaml_syntax_and_structure(void **state) {
                       "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
                       "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
                       "expands to more than");
+}
+
+static void test_yaml_documents_and_aliases(void **state) {
+    (void)state;
+    /* a second document is an error at its start, never silently dropped */
+    expect_load_error("problem: {K: x}\n---\nproblem: {K: y}\n",
+                      "t.yaml:2:1: a second YAML document starts here; expected one pipeline per file");
+    expect_load_error("---\nproblem: {K: x}\n...\n---\n", "t.yaml:4:1: a second YAML document starts here");
+    hp_config_destroy(load_ok("---\nproblem: {K: x}\n...\n"));
+    /* aliases: copied where they are written, errors located at the alias */
+    hp_config *c = load_ok("constants: {a: &one 1, b: *one}\ncoupling: &c {window: 2}\noutput: {log_every: *one}\n");
+    assert_double_equal(hp_config_constant_value(c, 1), 1.0, 0.0);
+    hp_config_destroy(c);
+    expect_load_error("constants: {a: *nope}\n",
+                      "t.yaml:1:16: *nope: alias of an undefined anchor; expected &nope earlier in the file");
+    expect_load_error("constants: &x {a: *x}\n", "t.yaml:1:19: *x: alias inside the collection it names");
+    expect_load_error("a: &k [1]\nb: {*k : 2}\n", "t.yaml:2:5: *k: mapping key is not a plain word");
+    /* an alias copy nests as deep as it lands */
+    char text[1024];
+    snprintf(text, sizeof text, "a: &d %.*s%.*s\nb: [[[[*d]]]]\n", 62, LONG_BRACKETS, 62, LONG_CLOSERS);
+    expect_load_error(text, "t.yaml:2:8: YAML nesting deeper than 64 levels");
+    /* more anchors than the table holds */
+    char *many = malloc(20 * (HP__YAML_MAX_ANCHORS + 2));
+    size_t used = (size_t)sprintf(many, "a: [");
+    for (int i = 0; i <= HP__YAML_MAX_ANCHORS; i++) used += (size_t)sprintf(many + used, "&a%d %d, ", i, i);
+    sprintf(many + used, "0]\n");
+    char msg[128];
+    snprintf(msg, sizeof msg, "&a%d: more than %d anchors; expected fewer", HP__YAML_MAX_ANCHORS, HP__YAML_MAX_ANCHORS);
+    expect_load_error(many, msg);
+    free(many);
+}
+
+static void test_yaml_nesting_limit(void **state) {
+    (void)state;
+    /* the top-level mapping and 63 lists: 64 levels, the limit */
+    char text[512];
+    snprintf(text, sizeof text, "problem: %.*s%.*s\n", 63, LONG_BRACKETS, 63, LONG_CLOSERS);
+    hp_config_destroy(load_ok(text));
+    snprintf(text, sizeof text, "problem: %.*s%.*s\n", 64, LONG_BRACKETS, 64, LONG_CLOSERS);
+    expect_load_error(text, "t.yaml:1:73: YAML nesting deeper than 64 levels; expected a flatter document");
+}
+
+/* ---- hostile inputs: each is refused (or accepted) with its message, fast ---------
+ * Times are not asserted; the ctest TIMEOUT of this file is the bound, and
+ * docs/fuzzing.md has the measured times and peak memory. */
+
+static void test_hostile_alias_bomb(void **state) {
+    (void)state;
+    /* a 20 KB scalar aliased 12 times per level over 5 levels (5 GB if expanded):
+     * refused at the first alias whose copy passes the byte budget */
+    text_buf t = {0};
+    put(&t, "constants:\n  a: &a \"");
+    put_repeated(&t, "xxxxxxxxxxxxxxxxxxxx", 1000);
+    put(&t, "\"\n");
+    const char *levels = "abcdef";
+    for (int l = 1; l < 6; l++) {
+        put(&t, "  %c: &%c [", levels[l], levels[l]);
+        for (int i = 0; i < 12; i++) put(&t, "%s*%c", i ? ", " : "", levels[l - 1]);
+        put(&t, "]\n");
+    }
+    expect_load_error(t.s, "t.yaml:5:10: *c: aliases copy more than 4194304 bytes of text; expected a pipeline "
+                           "that repeats less through aliases");
+    free(t.s);
+    /* many small copies: the node budget, located at the alias that passes it */
+    t = (text_buf){0};
+    put(&t, "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: [");
+    put_repeated(&t, "*a, ", 100000);
+    put(&t, "*a]\n");
+    char msg[256];
+    /* 10 + 1 nodes per copy: the 500000th node is in copy 45454 (0-based), at column 5 + 4 * 45454 */
+    snprintf(msg, sizeof msg, "t.yaml:2:%d: *a: the document expands to more than %d nodes through this alias",
+             5 + 4 * ((HP__YAML_MAX_NODES - 13) / 11), HP__YAML_MAX_NODES);
+    expect_load_error(t.s, msg);
+    free(t.s);
+}
+
+static void test_hostile_deep_nesting(void **state) {
+    (void)state;
+    /* 1 MB of "[" and of "{a: ": refused at the 65th level, not after scanning it all */
+    text_buf t = {0};
+    put(&t, "problem: ");
+    put_repeated(&t, "[", 1u << 20);
+    expect_load_error(t.s, "t.yaml:1:73: YAML nesting deeper than 64 levels; expected a flatter document");
+    free(t.s);
+    t = (text_buf){0};
+    put(&t, "problem: ");
+    put_repeated(&t, "{a: ", 1u << 18);
+    expect_load_error(t.s, "t.yaml:1:262: YAML nesting deeper than 64 levels");
+    free(t.s);
+}
+
+static void test_hostile_large_mapping(void **state) {
+    (void)state;
+    /* 100000 keys: duplicates found by sorting, not per key */
+    text_buf t = {0};
+    put(&t, "coupling:\n");
+    for (int i = 0; i < 100000; i++) put(&t, "  k%d: %d\n", i, i);
+    hp_config *c = load_ok(t.s);
+    assert_int_equal(section(c, "coupling", hp__coupling_params), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:3: coupling.k0: unknown key; expected one of: form, window");
+    hp_config_destroy(c);
+    put(&t, "  k99998: 1\n");
+    expect_load_error(t.s, "t.yaml:100002:3: k99998: duplicate key; expected each key once per mapping");
+    free(t.s);
+}
+
+static void test_constants_limit(void **state) {
+    (void)state;
+    text_buf t = {0};
+    put(&t, "constants:\n");
+    for (int i = 0; i < HP_CONFIG_MAX_CONSTANTS; i++) put(&t, "  c%d: %d\n", i, i);
+    hp_config *c = load_ok(t.s);
+    assert_int_equal(hp_config_constant_count(c), HP_CONFIG_MAX_CONSTANTS);
+    /* one more through --set: refused naming the override */
+    assert_int_equal(hp_config_set(c, "constants.extra=1"), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "--set constants.extra=1: constants.extra: constant 65 of 65; expected at most "
+                                        "64 constants");
+    hp_config_destroy(c);
+    put(&t, "  c64: 64\n");
+    expect_load_error(t.s, "t.yaml:66:3: constants.c64: constant 65 of 65; expected at most 64 constants");
+    /* 100000 constants: refused before any is evaluated */
+    for (int i = 65; i < 100000; i++) put(&t, "  c%d: %d\n", i, i);
+    expect_load_error(t.s, "t.yaml:66:3: constants.c64: constant 65 of 100000; expected at most 64 constants");
+    free(t.s);
+}
+
+static void test_hostile_long_scalar(void **state) {
+    (void)state;
+    /* a file of exactly the size limit, almost all one scalar: accepted */
+    const size_t limit = (size_t)16 << 20;
+    const char *head = "problem: {K: x}\noutput:\n  dir: ";
+    FILE *f = fopen("long_scalar.yaml", "wb");
+    assert_non_null(f);
+    fputs(head, f);
+    size_t n = limit - strlen(head) - 1;
+    for (size_t i = 0; i < n; i++) fputc('d', f);
+    fputc('\n', f);
+    fclose(f);
+    hp_config *c = NULL;
+    OK(hp_config_load_file("long_scalar.yaml", &c));
+    hp_params *p;
+    OK(hp_config_section(c, "output", hp__output_params, &p));
+    assert_int_equal(strlen(hp_params_string(p, "dir")), n);
+    hp_params_destroy(p);
+    hp_config_destroy(c);
+    /* one byte more: refused before parsing */
+    f = fopen("long_scalar.yaml", "ab");
+    fputc('\n', f);
+    fclose(f);
+    assert_int_equal(hp_config_load_file("long_scalar.yaml", &c), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "long_scalar.yaml: larger than 16777216 bytes");
+    remove("long_scalar.yaml");
 }
 
 static void test_empty_document_is_empty_pipeline(void **state) {
@@ -213,6 +441,10 @@ static void test_set_errors(void **state) {
     assert_contains(hp_error_message(), "nosuchsection: unknown section");
     assert_int_equal(hp_config_set(c, "coupling.window"), HP_ERR_USAGE);
     assert_int_equal(hp_config_set(c, "coupling..window=1"), HP_ERR_USAGE);
+    /* the path error is quoted into the --set error: the message must survive intact */
+    assert_int_equal(hp_config_set(c, "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q=1"), HP_ERR_USAGE);
+    assert_string_equal(hp_error_message(), "--set a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q=1: path "
+                                            "'a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q' is too deep; expected at most 16 keys");
     assert_int_equal(hp_config_set(c, "coupling.window=[1"), HP_ERR_CONFIG);
     hp_config_destroy(c);
 }
@@ -270,6 +502,36 @@ static void test_problem_expressions_checked(void **state) {
     c = load_ok("problem:\n  K: \"1 + y\"\n");
     assert_int_equal(hp_config_resolve(c, r, NULL), HP_ERR_CONFIG);
     assert_contains(hp_error_message(), "problem.K: unknown name 'y'");
+    hp_config_destroy(c);
+    hp_registry_close(r);
+}
+
+static void test_sections_a_run_needs(void **state) {
+    (void)state;
+    hp_registry *r;
+    OK(hp_registry_open(&r));
+    hp_config *c = load_ok("problem: {K: x}\nstages: []\n");
+    assert_int_equal(hp_config_resolve(c, r, NULL), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:2:9: stages: an empty list; expected at least one stage");
+    hp_config_destroy(c);
+    text_buf t = {0};
+    put(&t, "problem: {K: x}\nstages:\n");
+    for (int i = 0; i < HP_CONFIG_MAX_STAGES + 1; i++) put(&t, "  - {iterations: 1}\n");
+    c = load_ok(t.s);
+    assert_int_equal(hp_config_resolve(c, r, NULL), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml:67:5: stages[64]: stage 65 of 65; expected at most 64 stages");
+    hp_config_destroy(c);
+    free(t.s);
+    /* resolve validates what is there; a run also needs the network and the stages */
+    c = load_ok("problem: {K: x}\n");
+    OK(hp_config_resolve(c, r, NULL));
+    assert_int_equal(hp_config_check_run(c), HP_ERR_CONFIG);
+    assert_string_equal(hp_error_message(), "t.yaml: network: missing section; expected network: {plugin: msff, ...}");
+    OK(hp_config_set(c, "network.plugin=mlp"));
+    assert_int_equal(hp_config_check_run(c), HP_ERR_CONFIG);
+    assert_contains(hp_error_message(), "t.yaml: stages: missing section; expected a list of training stages");
+    OK(hp_config_set(c, "stages=[{iterations: 3}]"));
+    OK(hp_config_check_run(c));
     hp_config_destroy(c);
     hp_registry_close(r);
 }
@@ -344,14 +606,23 @@ int main(void) {
         cmocka_unit_test(test_defaults_and_constants),
         cmocka_unit_test(test_unknown_key_with_suggestion),
         cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_numbers_beyond_their_type),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_missing_required),
         cmocka_unit_test(test_yaml_syntax_and_structure),
+        cmocka_unit_test(test_yaml_documents_and_aliases),
+        cmocka_unit_test(test_yaml_nesting_limit),
+        cmocka_unit_test(test_hostile_alias_bomb),
+        cmocka_unit_test(test_hostile_deep_nesting),
+        cmocka_unit_test(test_hostile_large_mapping),
+        cmocka_unit_test(test_constants_limit),
+        cmocka_unit_test(test_hostile_long_scalar),
         cmocka_unit_test(test_empty_document_is_empty_pipeline),
         cmocka_unit_test(test_set_overrides),
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_resolved_output),
         cmocka_unit_test(test_problem_expressions_checked),
+        cmocka_unit_test(test_sections_a_run_needs),
         cmocka_unit_test(test_params_from_strings),
         cmocka_unit_test(test_invalid_default_is_internal_error),
         cmocka_unit_test(test_location_of_paths),

@@ -37,6 +37,7 @@ for dir in "$work/ex" "$work/pc"; do
   # the plugin's table validates a pipeline: a bad value is a config error (exit 2)
   cat >"$work/p.yaml" <<YAML
 problem: {K: "1 + x"}
+network: {plugin: mlp, width: 4, depth: 1}
 stages:
   - iterations: 5
     optimizer: {plugin: sgd_momentum, lr: 0.01, momentum: 0.5}

@@ -54,6 +54,7 @@ hp_status hp_cmd_check(int argc, char **argv) {
         } else {
             st = hp_config_resolve(c, r, mem);
             fclose(mem);
+            if (st == HP_OK) st = hp_config_check_run(c); /* check refuses what run would */
             if (st == HP_OK && !a.gradient) printf("# %s — resolved pipeline (defaults filled in)\n%s", a.config, text);
             free(text);
         }

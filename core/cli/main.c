@@ -1,5 +1,6 @@
 /* main.c — the hpinn command: dispatch, help, --version, and the one place where
  * a status becomes an exit code (0 success, 2 user error, 1 internal failure). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,9 @@ const hp_cli_command hp_cli_commands[] = {
      "Loads CONFIG, applies the overrides, validates every section against its\n"
      "parameter table (plugins are looked up on the search path) and prints the\n"
      "resolved pipeline with every default filled in. Errors name FILE:LINE:COL, the\n"
-     "key, what was wrong and what is expected; the exit code is then 2.\n"
+     "key, what was wrong and what is expected; the exit code is then 2. Whatever\n"
+     "`run` refuses before training (no network: section, no stages, more than 64\n"
+     "stages or constants), check refuses with the same message.\n"
      "--gradient: instead of printing, build the hybrid objective and compare its\n"
      "gradient at the initial parameters with central finite differences on a random\n"
      "subset of parameters; prints the worst relative error (exit 1 above 1e-5).\n",
@@ -131,6 +134,19 @@ static hp_status cmd_version(int argc, char **argv) {
     return HP_OK;
 }
 
+/* What a command prints waits in stdout's buffer: a full disk or a closed stdout
+ * shows only when it is flushed, after the command has returned. Checked once
+ * here for every command, so that none reports success for output that was lost. */
+static hp_status check_stdout(hp_status st) {
+    errno = 0;
+    int failed = fflush(stdout) != 0;
+    int err = errno;
+    if (!failed && !ferror(stdout)) return st;
+    if (st != HP_OK) return st; /* the command's own error comes first */
+    return hp_error_set(HP_ERR_IO, __FILE__, __LINE__, __func__, "cannot write to standard output: %s",
+                        err ? strerror(err) : "write error");
+}
+
 int hp_cli_main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -145,8 +161,7 @@ int hp_cli_main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    hp_status st = c->run(argc - 1, argv + 1);
-    fflush(stdout);
+    hp_status st = check_stdout(c->run(argc - 1, argv + 1));
     if (st == HP_OK) return 0;
     fprintf(stderr, "hpinn: error: %s\n", hp_error_message());
     int user = hp_status_is_user_error(st);

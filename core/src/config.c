@@ -8,8 +8,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hpinn/expr.h"
 #include "params_internal.h"
@@ -37,7 +40,7 @@ static hp_status parse_path(const char *path, path_part *parts, size_t max, size
     size_t n = 0;
     const char *p = path;
     while (*p) {
-        if (n == max) HP_ERROR(HP_ERR_USAGE, "path '%s' is too deep", path);
+        if (n == max) HP_ERROR(HP_ERR_USAGE, "path '%s' is too deep; expected at most %zu keys", path, max);
         size_t len = strcspn(p, ".[");
         if (len == 0 || len >= sizeof parts[n].key)
             HP_ERROR(HP_ERR_USAGE, "'%s' is not a valid path; expected keys like network.width or stages[0].iterations", path);
@@ -116,6 +119,13 @@ static hp_status compute_constants(hp_config *c) {
     if (map->kind != HP__MAPPING)
         HP_ERROR(HP_ERR_CONFIG, "%s: constants: got a %s; expected a mapping of names to numbers", loc,
                  map->kind == HP__SEQUENCE ? "list" : "scalar");
+    if (map->count > HP_CONFIG_MAX_CONSTANTS) {
+        /* before evaluating: each expression sees all earlier constants (quadratic) */
+        const hp__node *key = map->keys[HP_CONFIG_MAX_CONSTANTS];
+        hp__node_location(key, loc, sizeof loc);
+        HP_ERROR(HP_ERR_CONFIG, "%s: constants.%s: constant %d of %zu; expected at most %d constants", loc,
+                 key->text, HP_CONFIG_MAX_CONSTANTS + 1, map->count, HP_CONFIG_MAX_CONSTANTS);
+    }
     hp__constants *k = &c->constants;
     k->names = calloc(map->count ? map->count : 1, sizeof *k->names);
     k->values = calloc(map->count ? map->count : 1, sizeof *k->values);
@@ -125,7 +135,8 @@ static hp_status compute_constants(hp_config *c) {
         const hp__node *key = map->keys[i], *val = map->items[i];
         hp__node_location(key, loc, sizeof loc);
         if (!identifier(key->text))
-            HP_ERROR(HP_ERR_CONFIG, "%s: constants.%s: not a valid name; expected letters, digits and _ (not starting with a digit)",
+            HP_ERROR(HP_ERR_CONFIG, "%s: constants.%.64s: not a valid name; expected letters, digits and _ (not starting "
+                     "with a digit, at most 63)",
                      loc, key->text);
         for (size_t r = 0; r < sizeof reserved / sizeof *reserved; r++)
             if (strcmp(key->text, reserved[r]) == 0)
@@ -169,9 +180,9 @@ static hp_status check_top_level(const hp_config *c) {
         hp__node_location(key, loc, sizeof loc);
         const char *near = hp__did_you_mean(key->text, names, n);
         if (near)
-            HP_ERROR(HP_ERR_CONFIG, "%s: %s: unknown section (did you mean '%s'?); expected one of: %s", loc, key->text,
-                     near, list);
-        HP_ERROR(HP_ERR_CONFIG, "%s: %s: unknown section; expected one of: %s", loc, key->text, list);
+            HP_ERROR(HP_ERR_CONFIG, "%s: %.64s: unknown section (did you mean '%s'?); expected one of: %s", loc,
+                     key->text, near, list);
+        HP_ERROR(HP_ERR_CONFIG, "%s: %.64s: unknown section; expected one of: %s", loc, key->text, list);
     }
     const hp__node *stages = hp__node_map_get(c->root, "stages");
     if (stages && stages->kind != HP__SEQUENCE) {
@@ -201,10 +212,36 @@ fail:
     return st;
 }
 
+static const char *file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
 hp_status hp_config_load_file(const char *path, hp_config **out) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) HP_ERROR(HP_ERR_NOT_FOUND, "%s: cannot open the pipeline: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO would otherwise wait for a writer; the kind of
+     * file is then read from the open descriptor, not from a racy stat(path) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) HP_ERROR(HP_ERR_NOT_FOUND, "%s: cannot open the pipeline: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int err = errno;
+        close(fd);
+        HP_ERROR(HP_ERR_NOT_FOUND, "%s: cannot open the pipeline: %s", path, strerror(err));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        HP_ERROR(HP_ERR_CONFIG, "%s: is %s; expected a YAML file", path, file_kind(sb.st_mode));
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        HP_ERROR(HP_ERR_NOMEM, "out of memory");
+    }
     char *buf = malloc(HP__MAX_CONFIG_BYTES + 1);
     if (!buf) {
         fclose(f);
@@ -271,7 +308,12 @@ hp_status hp_config_set(hp_config *c, const char *assignment) {
     path_part parts[16];
     size_t n;
     hp_status st = parse_path(path, parts, 16, &n);
-    if (st != HP_OK) HP_ERROR(HP_ERR_USAGE, "%s: %s", source, hp_error_message());
+    if (st != HP_OK) {
+        /* hp_error_message() is the buffer HP_ERROR formats into: copy it first */
+        char inner[2048];
+        snprintf(inner, sizeof inner, "%s", hp_error_message());
+        HP_ERROR(HP_ERR_USAGE, "%s: %s", source, inner);
+    }
 
     hp__node *value = NULL;
     st = hp__yaml_parse(eq + 1, strlen(eq + 1), source, &value);
@@ -447,6 +489,31 @@ static hp_status resolve_plugin_yaml(const hp_config *c, const char *path, hp_pl
     return HP_OK;
 }
 
+/* An empty list would train nothing; the trainer runs at most HP_CONFIG_MAX_STAGES. */
+static hp_status check_stage_count(const hp__node *stages) {
+    char loc[512];
+    if (stages->count == 0) {
+        hp__node_location(stages, loc, sizeof loc);
+        HP_ERROR(HP_ERR_CONFIG, "%s: stages: an empty list; expected at least one stage "
+                 "(- {iterations: 1000, optimizer: {plugin: adam}})", loc);
+    }
+    if (stages->count > HP_CONFIG_MAX_STAGES) {
+        hp__node_location(stages->items[HP_CONFIG_MAX_STAGES], loc, sizeof loc);
+        HP_ERROR(HP_ERR_CONFIG, "%s: stages[%d]: stage %d of %zu; expected at most %d stages", loc,
+                 HP_CONFIG_MAX_STAGES, HP_CONFIG_MAX_STAGES + 1, stages->count, HP_CONFIG_MAX_STAGES);
+    }
+    return HP_OK;
+}
+
+hp_status hp_config_check_run(const hp_config *c) {
+    if (!hp__node_map_get(c->root, "network"))
+        HP_ERROR(HP_ERR_CONFIG, "%s: network: missing section; expected network: {plugin: msff, ...}", c->file);
+    if (!hp__node_map_get(c->root, "stages"))
+        HP_ERROR(HP_ERR_CONFIG, "%s: stages: missing section; expected a list of training stages, e.g. "
+                 "stages: [{iterations: 2000, optimizer: {plugin: adam, lr: 1e-3}}]", c->file);
+    return HP_OK;
+}
+
 hp_status hp_config_resolve(const hp_config *c, const hp_registry *r, FILE *out) {
     for (const hp__section_def *s = hp__pipeline_sections; s->name; s++) {
         int present = hp__node_map_get(c->root, s->name) != NULL;
@@ -483,6 +550,7 @@ hp_status hp_config_resolve(const hp_config *c, const hp_registry *r, FILE *out)
             HP_CALL(resolve_plugin_yaml(c, s->name, s->plugin_kind, s->default_plugin, r, out, 2));
             break;
         case HP__SECTION_STAGES: {
+            if (present) HP_CALL(check_stage_count(hp__node_map_get(c->root, s->name)));
             size_t n = hp_config_list_length(c, s->name);
             if (!n) break;
             if (out) fprintf(out, "stages:\n");

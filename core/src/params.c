@@ -142,6 +142,24 @@ static hp_status value_error(const hp__node *at, const char *section, const char
 
 /* ---- scalar conversion ------------------------------------------------------ */
 
+/* A value as quoted in a message: long ones are cut, so that what was wrong with
+ * a 16 MB scalar still fits in the message after it. */
+typedef struct shown_text {
+    char s[72];
+} shown_text;
+
+static shown_text shown(const char *text) {
+    shown_text t;
+    if (strlen(text) < sizeof t.s)
+        snprintf(t.s, sizeof t.s, "%s", text);
+    else
+        snprintf(t.s, sizeof t.s, "%.*s...", (int)sizeof t.s - 4, text);
+    return t;
+}
+
+/* 1: the whole text is a number, in *out. 0: it is not (an expression, perhaps).
+ * -1: a number beyond the range of a double; *out is +-HUGE_VAL, the sign says
+ * which end. An underflow is left to the expression evaluator, as it always was. */
 static int parse_double_exact(const char *s, double *out) {
     while (isspace((unsigned char)*s)) s++;
     if (!*s) return 0;
@@ -149,9 +167,31 @@ static int parse_double_exact(const char *s, double *out) {
     errno = 0;
     double v = strtod(s, &end);
     while (isspace((unsigned char)*end)) end++;
-    if (*end || errno == ERANGE) return 0;
+    if (*end) return 0;
+    if (errno == ERANGE) {
+        if (!isinf(v)) return 0;
+        *out = v;
+        return -1;
+    }
     /* YAML 1.1 spellings of special values; strtod already took inf/nan. */
     *out = v;
+    return 1;
+}
+
+/* 1: the text is a decimal integer ("-12", "+7"), in *out. 0: it is not. -1/-2:
+ * it is one, too large/too small for 64 bits. Read exactly, not through a double,
+ * so that 2^53 + 1 stays itself and 10^21 is "too large", not "not an integer". */
+static int parse_int_literal(const char *s, int64_t *out) {
+    while (isspace((unsigned char)*s)) s++;
+    const char *digits = s + (*s == '-' || *s == '+');
+    if (!isdigit((unsigned char)*digits)) return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    while (isspace((unsigned char)*end)) end++;
+    if (*end) return 0;
+    if (errno == ERANGE) return v > 0 ? -1 : -2;
+    *out = (int64_t)v;
     return 1;
 }
 
@@ -160,12 +200,15 @@ static hp_status to_real(const hp__node *n, const char *section, const char *key
     if (n->kind != HP__SCALAR)
         return value_error(n, section, key, d, "got a %s", n->kind == HP__SEQUENCE ? "list" : "mapping");
     double v;
-    if (!parse_double_exact(n->text, &v)) {
+    int parsed = parse_double_exact(n->text, &v);
+    if (parsed < 0)
+        return value_error(n, section, key, d, "'%s' is too %s", shown(n->text).s, v > 0 ? "large" : "small");
+    if (!parsed) {
         char err[256];
         if (!hp__eval_constant_expression(n->text, c, &v, err, sizeof err))
-            return value_error(n, section, key, d, "'%s' is not a number (%s)", n->text, err);
+            return value_error(n, section, key, d, "'%s' is not a number (%s)", shown(n->text).s, err);
     }
-    if (!isfinite(v)) return value_error(n, section, key, d, "'%s' is not finite", n->text);
+    if (!isfinite(v)) return value_error(n, section, key, d, "'%s' is not finite", shown(n->text).s);
     *out = v;
     return HP_OK;
 }
@@ -203,12 +246,21 @@ static hp_status convert_value(hp__value *v, const hp__node *n, const char *sect
     const char *key = d->name;
     switch (d->type) {
     case HP_PARAM_INT: {
-        double r;
-        HP_CALL(to_real(n, section, key, d, c, &r));
-        if (r != floor(r) || fabs(r) > 9.0e15)
-            return value_error(n, section, key, d, "'%s' is not an integer", n->text);
-        HP_CALL(check_range(n, section, key, d, r));
-        v->i = (int64_t)r;
+        int64_t i;
+        int lit = n->kind == HP__SCALAR ? parse_int_literal(n->text, &i) : 0;
+        if (lit < 0)
+            return value_error(n, section, key, d, "'%s' is too %s", shown(n->text).s, lit == -1 ? "large" : "small");
+        if (!lit) { /* 1e3, 2*k, ...: a real that must be a whole number of 64 bits */
+            double r;
+            HP_CALL(to_real(n, section, key, d, c, &r));
+            if (r != floor(r)) return value_error(n, section, key, d, "'%s' is not an integer", shown(n->text).s);
+            if (r >= 0x1p63 || r < -0x1p63)
+                return value_error(n, section, key, d, "'%s' is too %s", shown(n->text).s,
+                                   r > 0 ? "large" : "small");
+            i = (int64_t)r;
+        }
+        HP_CALL(check_range(n, section, key, d, (double)i));
+        v->i = i;
         break;
     }
     case HP_PARAM_REAL:
@@ -223,7 +275,7 @@ static hp_status convert_value(hp__value *v, const hp__node *n, const char *sect
             if (strcasecmp(n->text, yes[i]) == 0) { v->b = 1; found = 1; }
             if (strcasecmp(n->text, no[i]) == 0) { v->b = 0; found = 1; }
         }
-        if (!found) return value_error(n, section, key, d, "'%s' is not a boolean", n->text);
+        if (!found) return value_error(n, section, key, d, "'%s' is not a boolean", shown(n->text).s);
         break;
     }
     case HP_PARAM_STRING:
@@ -247,8 +299,9 @@ static hp_status convert_value(hp__value *v, const hp__node *n, const char *sect
             }
             const char *near = hp__did_you_mean(n->text, ptrs, k);
             if (near)
-                return value_error(n, section, key, d, "unknown value '%s' (did you mean '%s'?)", n->text, near);
-            return value_error(n, section, key, d, "unknown value '%s'", n->text);
+                return value_error(n, section, key, d, "unknown value '%s' (did you mean '%s'?)", shown(n->text).s,
+                                   near);
+            return value_error(n, section, key, d, "unknown value '%s'", shown(n->text).s);
         }
         free(v->s);
         v->s = strdup(n->text);
@@ -354,7 +407,7 @@ static hp_status validate_map(hp_params *p, const hp_param_def *table, const hp_
         }
         /* unknown key */
         char names[128][64];
-        const char *ptrs[128];
+        const char *ptrs[128] = {0};
         size_t k = level_names(table, prefix, names, 128);
         for (size_t j = 0; j < k; j++) ptrs[j] = names[j];
         char loc[512], list[2048] = "";

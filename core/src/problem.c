@@ -74,9 +74,10 @@ static hp_status parse(const hp_config *c, const char *key, const char *text, in
     size_t used = strlen(where);
     snprintf(where + used, sizeof where - used, ": %s", path);
     size_t n = hp_config_constant_count(c);
-    const char *names[64];
-    double values[64];
-    if (n > 64) HP_ERROR(HP_ERR_CONFIG, "%s: more than 64 constants; expected fewer", where);
+    const char *names[HP_CONFIG_MAX_CONSTANTS];
+    double values[HP_CONFIG_MAX_CONSTANTS];
+    if (n > HP_CONFIG_MAX_CONSTANTS)
+        HP_ERROR(HP_ERR_CONFIG, "%s: more than %d constants; expected fewer", where, HP_CONFIG_MAX_CONSTANTS);
     for (size_t i = 0; i < n; i++) {
         names[i] = hp_config_constant_name(c, i);
         values[i] = hp_config_constant_value(c, i);

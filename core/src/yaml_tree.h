@@ -22,8 +22,18 @@ typedef struct hp__node {
     struct hp__node **keys; /* MAPPING keys (scalar nodes) */
 } hp__node;
 
+/* Limits of a parsed text. Real pipelines have a few hundred nodes, a nesting
+ * depth below 10 and a handful of anchors; the limits keep a hostile 16 MB file
+ * (the size limit of a pipeline file) within about a second and 100 MB. */
+#define HP__YAML_MAX_DEPTH 64                    /* nested lists/mappings */
+#define HP__YAML_MAX_NODES 500000                /* nodes, aliases expanded */
+#define HP__YAML_MAX_ALIAS_BYTES ((size_t)4 << 20) /* scalar bytes copied by aliases */
+#define HP__YAML_MAX_ANCHORS 256                 /* distinct anchor names */
+
 /* Parse one YAML document. A syntax error is HP_ERR_CONFIG "FILE:LINE:COL: YAML
- * syntax error: ...". An empty document gives an empty mapping. */
+ * syntax error: ...". An empty text gives an empty mapping. A second document, a
+ * duplicate key, an undefined or recursive alias and a text past one of the limits
+ * above are HP_ERR_CONFIG at the place where it happens. */
 hp_status hp__yaml_parse(const char *text, size_t length, const char *file, hp__node **out);
 
 hp__node *hp__node_new(hp__node_kind kind, const char *file, int line, int col);

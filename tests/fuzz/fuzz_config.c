@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(text);
     if (st == HP_OK) {
         FILE *sink = fopen("/dev/null", "w");
-        (void)hp_config_resolve(c, registry, sink);
+        if (hp_config_resolve(c, registry, sink) == HP_OK) (void)hp_config_check_run(c);
         if (sink) fclose(sink);
     }
     hp_config_destroy(c);

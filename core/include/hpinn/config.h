@@ -24,8 +24,15 @@ HP_BEGIN_API
 
 typedef struct hp_config hp_config;
 
+/* Sizes a pipeline may have, refused at load (constants) or by hp_config_resolve
+ * (stages) with the location of the first entry too many: the problem's
+ * expressions take at most this many constants, the trainer this many stages. */
+#define HP_CONFIG_MAX_CONSTANTS 64
+#define HP_CONFIG_MAX_STAGES 64
+
 /* Load a pipeline. A YAML syntax error, a top level that is not a mapping, an
- * unknown section or a bad `constants:` entry is HP_ERR_CONFIG with FILE:LINE:COL. */
+ * unknown section, a bad `constants:` entry or more than HP_CONFIG_MAX_CONSTANTS
+ * of them is HP_ERR_CONFIG with FILE:LINE:COL. */
 hp_status hp_config_load_file(const char *path, hp_config **out);
 /* Same from memory; `name` stands for the file name in messages. */
 hp_status hp_config_load_string(const char *text, size_t length, const char *name,
@@ -65,9 +72,16 @@ size_t hp_config_constant_count(const hp_config *c);
 const char *hp_config_constant_name(const hp_config *c, size_t i);
 double hp_config_constant_value(const hp_config *c, size_t i);
 
-/* Validate the whole pipeline (every present section, plugins looked up) and,
- * if `out` is not NULL, write the resolved configuration as YAML to it. */
+/* Validate the whole pipeline (every present section, plugins looked up; a
+ * `stages:` list of 1 to HP_CONFIG_MAX_STAGES entries) and, if `out` is not NULL,
+ * write the resolved configuration as YAML to it. */
 hp_status hp_config_resolve(const hp_config *c, const hp_registry *r, FILE *out);
+
+/* What a training run needs beyond valid sections: a `network:` section and a
+ * `stages:` list (hp_config_resolve already refuses an empty list or more than
+ * HP_CONFIG_MAX_STAGES). `hpinn check` and `hpinn run` both apply it, so check
+ * refuses what run would; `hpinn upscale` needs neither section. */
+hp_status hp_config_check_run(const hp_config *c);
 
 /* Location "FILE:LINE:COL" of the node at `path` (or of the nearest existing
  * ancestor) written into buf; for messages about values read through sections. */
