@@ -78,23 +78,23 @@ static int run(const char *name, int dim, coef *c, hp_scalar_field q, const int 
         mkdir(dir, 0777);
     }
     nodal_ctx nc = {fine};
-    hp_upscale_strategy strat = {ud, up, ups_name};
-    hp_upscale_reference_config cfg = {dim, K_eval, c, q, NULL, fine, nodal ? nodal_params : NULL, &nc,
+    hp__upscale_strategy strat = {ud, up, ups_name};
+    hp__upscale_reference_config cfg = {dim, K_eval, c, q, NULL, fine, nodal ? nodal_params : NULL, &nc,
                                        sizes, ns, &strat, 1, outdir ? dir : NULL,
-                                       HP_UPSCALE_FIELDS_FINEST, progress, NULL};
-    hp_upscale_reference_result *r;
+                                       HP__UPSCALE_FIELDS_FINEST, progress, NULL};
+    hp__upscale_reference_result *r;
     printf("\n== %s ==\n", name);
-    if (hp_upscale_reference_run(&cfg, &r)) {
+    if (hp__upscale_reference_run(&cfg, &r)) {
         fprintf(stderr, "%s: %s\n", name, hp_error_message());
         hp_params_destroy(up);
         return 1;
     }
-    hp_upscale_reference_write_table(r, &cfg, stdout);
+    hp__upscale_reference_write_table(r, &cfg, stdout);
     double h, a;
     means(dim, c, &h, &a);
     printf("harmonic mean of K %.6f, arithmetic mean %.6f\n", h, a);
     fflush(stdout);
-    hp_upscale_reference_result_destroy(r);
+    hp__upscale_reference_result_destroy(r);
     hp_params_destroy(up);
     return 0;
 }

@@ -73,29 +73,29 @@ static double uniform(void) {
     return (double)(lcg >> 11) / 9007199254740992.0 * 2.0 - 1.0;
 }
 
-static void compare_one(int dim, int N, int window, hp_window_shape shape, double delta) {
+static void compare_one(int dim, int N, int window, hp__window_shape shape, double delta) {
     grid g;
     grid_make(&g, dim, N);
-    hp_compression *Q = NULL;
-    if (hp_compression_create(&g.mesh, window, shape, delta, &Q) != HP_OK)
-        fail_msg("hp_compression_create: %s", hp_error_message());
+    hp__compression *Q = NULL;
+    if (hp__compression_create(&g.mesh, window, shape, delta, &Q) != HP_OK)
+        fail_msg("hp__compression_create: %s", hp_error_message());
     size_t n = g.mesh.n_nodes;
-    double *A = naive_matrix(dim, N, window, shape == HP_WINDOW_DISK, delta);
+    double *A = naive_matrix(dim, N, window, shape == HP__WINDOW_DISK, delta);
     double *v = calloc(n, sizeof *v), *gv = calloc(n, sizeof *gv);
     double *out = calloc(n, sizeof *out), *outT = calloc(n, sizeof *outT);
     for (size_t k = 0; k < n; k++) v[k] = uniform(), gv[k] = uniform();
 
-    hp_compression_apply(Q, v, out);
+    hp__compression_apply(Q, v, out);
     for (size_t k = 0; k < n; k++) {
         double want = 0.0;
         for (size_t m = 0; m < n; m++) want += A[k * n + m] * v[m];
         if (fabs(out[k] - want) > 1e-14)
             fail_msg("dim %d N %d window %d %s delta %g: (Q v)[%zu] = %.17g, naive %.17g", dim, N, window,
-                     shape == HP_WINDOW_DISK ? "disk" : "square", delta, k, out[k], want);
+                     shape == HP__WINDOW_DISK ? "disk" : "square", delta, k, out[k], want);
     }
     /* transpose: accumulates, so start from a known offset */
     for (size_t k = 0; k < n; k++) outT[k] = 0.5;
-    hp_compression_apply_transpose(Q, gv, outT);
+    hp__compression_apply_transpose(Q, gv, outT);
     double lhs = 0.0, rhs = 0.0;
     for (size_t m = 0; m < n; m++) {
         double want = 0.5;
@@ -110,7 +110,7 @@ static void compare_one(int dim, int N, int window, hp_window_shape shape, doubl
         fail_msg("<Q v, g> = %.17g but <v, Qᵀ g> = %.17g", lhs, rhs);
     /* every row of Q̄ is an average: a constant is kept everywhere */
     for (size_t k = 0; k < n; k++) v[k] = 3.25;
-    hp_compression_apply(Q, v, out);
+    hp__compression_apply(Q, v, out);
     for (size_t k = 0; k < n; k++) assert_double_equal(out[k], 3.25, 1e-14);
 
     free(A);
@@ -118,7 +118,7 @@ static void compare_one(int dim, int N, int window, hp_window_shape shape, doubl
     free(gv);
     free(out);
     free(outT);
-    hp_compression_destroy(Q);
+    hp__compression_destroy(Q);
     grid_free(&g);
 }
 
@@ -127,12 +127,12 @@ static void test_against_naive_1d(void **state) {
     const double deltas[] = {0.0, 0.1, 0.25, 0.3};
     for (int window = 0; window <= 2; window++)
         for (int t = 0; t < 4; t++) {
-            compare_one(1, 10, window, HP_WINDOW_SQUARE, deltas[t]);
-            compare_one(1, 7, window, HP_WINDOW_SQUARE, deltas[t]);
+            compare_one(1, 10, window, HP__WINDOW_SQUARE, deltas[t]);
+            compare_one(1, 7, window, HP__WINDOW_SQUARE, deltas[t]);
             /* in 1-D the disk and the square window are the same set */
-            compare_one(1, 10, window, HP_WINDOW_DISK, deltas[t]);
+            compare_one(1, 10, window, HP__WINDOW_DISK, deltas[t]);
         }
-    compare_one(1, 3, 5, HP_WINDOW_SQUARE, 0.0); /* window wider than the mesh: clipped everywhere */
+    compare_one(1, 3, 5, HP__WINDOW_SQUARE, 0.0); /* window wider than the mesh: clipped everywhere */
 }
 
 static void test_against_naive_2d(void **state) {
@@ -140,12 +140,12 @@ static void test_against_naive_2d(void **state) {
     const double deltas[] = {0.0, 0.15, 0.3};
     for (int window = 0; window <= 2; window++)
         for (int t = 0; t < 3; t++) {
-            compare_one(2, 8, window, HP_WINDOW_SQUARE, deltas[t]);
-            compare_one(2, 8, window, HP_WINDOW_DISK, deltas[t]);
-            compare_one(2, 5, window, HP_WINDOW_SQUARE, deltas[t]);
-            compare_one(2, 5, window, HP_WINDOW_DISK, deltas[t]);
+            compare_one(2, 8, window, HP__WINDOW_SQUARE, deltas[t]);
+            compare_one(2, 8, window, HP__WINDOW_DISK, deltas[t]);
+            compare_one(2, 5, window, HP__WINDOW_SQUARE, deltas[t]);
+            compare_one(2, 5, window, HP__WINDOW_DISK, deltas[t]);
         }
-    compare_one(2, 9, 3, HP_WINDOW_DISK, 0.2);
+    compare_one(2, 9, 3, HP__WINDOW_DISK, 0.2);
 }
 
 /* 1-D, N = 4 (h = 1/4), ω = 1, v = (1, 2, 4, 8, 16):
@@ -157,17 +157,17 @@ static void test_hand_values_1d(void **state) {
     grid g;
     grid_make(&g, 1, 4);
     double v[5] = {1, 2, 4, 8, 16}, out[5];
-    hp_compression *Q = NULL;
-    assert_int_equal(hp_compression_create(&g.mesh, 1, HP_WINDOW_SQUARE, 0.0, &Q), HP_OK);
-    hp_compression_apply(Q, v, out);
+    hp__compression *Q = NULL;
+    assert_int_equal(hp__compression_create(&g.mesh, 1, HP__WINDOW_SQUARE, 0.0, &Q), HP_OK);
+    hp__compression_apply(Q, v, out);
     const double want0[5] = {1, 7.0 / 3, 14.0 / 3, 28.0 / 3, 16};
     for (int k = 0; k < 5; k++) assert_double_equal(out[k], want0[k], 1e-14);
-    hp_compression_destroy(Q);
-    assert_int_equal(hp_compression_create(&g.mesh, 1, HP_WINDOW_SQUARE, 0.6, &Q), HP_OK);
-    hp_compression_apply(Q, v, out);
+    hp__compression_destroy(Q);
+    assert_int_equal(hp__compression_create(&g.mesh, 1, HP__WINDOW_SQUARE, 0.6, &Q), HP_OK);
+    hp__compression_apply(Q, v, out);
     const double want1[5] = {1, 2, 14.0 / 3, 8, 16};
     for (int k = 0; k < 5; k++) assert_double_equal(out[k], want1[k], 1e-14);
-    hp_compression_destroy(Q);
+    hp__compression_destroy(Q);
     grid_free(&g);
 }
 
@@ -183,22 +183,22 @@ static void test_hand_values_2d(void **state) {
     double v[25], w[25], out[25];
     for (int j = 0; j <= 4; j++)
         for (int i = 0; i <= 4; i++) v[j * 5 + i] = i + 10.0 * j, w[j * 5 + i] = (double)(i * i);
-    hp_compression *sq = NULL, *dk = NULL;
-    assert_int_equal(hp_compression_create(&g.mesh, 1, HP_WINDOW_SQUARE, 0.0, &sq), HP_OK);
-    assert_int_equal(hp_compression_create(&g.mesh, 1, HP_WINDOW_DISK, 0.0, &dk), HP_OK);
-    hp_compression_apply(sq, v, out);
+    hp__compression *sq = NULL, *dk = NULL;
+    assert_int_equal(hp__compression_create(&g.mesh, 1, HP__WINDOW_SQUARE, 0.0, &sq), HP_OK);
+    assert_int_equal(hp__compression_create(&g.mesh, 1, HP__WINDOW_DISK, 0.0, &dk), HP_OK);
+    hp__compression_apply(sq, v, out);
     assert_double_equal(out[2 * 5 + 2], 22.0, 1e-13);
     assert_double_equal(out[1 * 5 + 1], 11.0, 1e-13);
     assert_double_equal(out[0 * 5 + 3], 3.0, 0.0); /* boundary node keeps v */
-    hp_compression_apply(dk, v, out);
+    hp__compression_apply(dk, v, out);
     assert_double_equal(out[2 * 5 + 2], 22.0, 1e-13);
     assert_double_equal(out[1 * 5 + 1], 11.0, 1e-13);
-    hp_compression_apply(sq, w, out);
+    hp__compression_apply(sq, w, out);
     assert_double_equal(out[2 * 5 + 2], 14.0 / 3.0, 1e-14);
-    hp_compression_apply(dk, w, out);
+    hp__compression_apply(dk, w, out);
     assert_double_equal(out[2 * 5 + 2], 22.0 / 5.0, 1e-14);
-    hp_compression_destroy(sq);
-    hp_compression_destroy(dk);
+    hp__compression_destroy(sq);
+    hp__compression_destroy(dk);
     grid_free(&g);
 }
 

@@ -9,8 +9,8 @@
  *     the gradient (so a wrong coupling gradient could not hide under J_pinn);
  *   - the fallback path: a θ whose K̃ is not positive definite gives fallback = 1,
  *     R = NAN and exactly the plain PINN gradient (pipeline with form none / τ2 = 0);
- *   - hp_hybrid_validate's rel_l2 against the fields written by
- *     hp_outputs_write_fields;
+ *   - hp__hybrid_validate's rel_l2 against the fields written by
+ *     hp__outputs_write_fields;
  *   - `hpinn check --gradient` on every config in configs/ as a subprocess.
  *
  * Finite differences: Ĵ is smooth in θ (tanh/sin networks, a linear solve with an
@@ -40,7 +40,7 @@
 
 typedef struct hybrid {
     hp_config *config;
-    hp_hybrid *h;
+    hp__hybrid *h;
     hp_objective obj;
     size_t n;
     double *theta;
@@ -48,17 +48,17 @@ typedef struct hybrid {
 
 static void hybrid_open(hybrid *b, const char *yaml) {
     OK(hp_config_load_string(yaml, strlen(yaml), "objective.yaml", &b->config));
-    OK(hp_hybrid_create(b->config, registry, NULL, NULL, &b->h));
-    b->obj = hp_hybrid_objective(b->h);
-    b->n = hp_hybrid_n_params(b->h);
+    OK(hp__hybrid_create(b->config, registry, NULL, NULL, &b->h));
+    b->obj = hp__hybrid_objective(b->h);
+    b->n = hp__hybrid_n_params(b->h);
     assert_int_equal(b->obj.n, b->n);
     b->theta = calloc(b->n, sizeof *b->theta);
-    OK(hp_hybrid_init_params(b->h, b->theta));
+    OK(hp__hybrid_init_params(b->h, b->theta));
 }
 
 static void hybrid_close(hybrid *b) {
     free(b->theta);
-    hp_hybrid_destroy(b->h);
+    hp__hybrid_destroy(b->h);
     hp_config_destroy(b->config);
 }
 
@@ -87,8 +87,8 @@ static double fd_worst(hybrid *b, const double *g, int which, int expect_fallbac
         for (int s = 0; s < 4; s++) {
             th[k] = old + offsets[s] * h;
             OK(b->obj.value_and_gradient(b->obj.ctx, th, &f[s], NULL));
-            if (which == COUPLING) f[s] = hp_hybrid_last_terms(b->h)->coupling;
-            assert_int_equal(hp_hybrid_last_terms(b->h)->fallback, expect_fallback);
+            if (which == COUPLING) f[s] = hp__hybrid_last_terms(b->h)->coupling;
+            assert_int_equal(hp__hybrid_last_terms(b->h)->fallback, expect_fallback);
         }
         th[k] = old;
         double fd = (8.0 * (f[0] - f[1]) - (f[2] - f[3])) / (12.0 * h);
@@ -203,10 +203,10 @@ static void check_case(const char *label, const char *yaml) {
     hybrid b;
     hybrid_open(&b, yaml);
     double tau1, tau2;
-    hp_hybrid_get_weights(b.h, &tau1, &tau2);
+    hp__hybrid_get_weights(b.h, &tau1, &tau2);
     double *g = calloc(b.n, sizeof *g), *g0 = calloc(b.n, sizeof *g0), *gR = calloc(b.n, sizeof *gR);
     double J = value_grad(&b, b.theta, g);
-    const hp_hybrid_terms *t = hp_hybrid_last_terms(b.h);
+    const hp__hybrid_terms *t = hp__hybrid_last_terms(b.h);
     if (t->fallback)
         fail_msg("%s: K̃ is not positive definite at the initial θ (K̃[0] = %g): the coupling path is not exercised",
                  label, t->ktilde[0]);
@@ -223,15 +223,15 @@ static void check_case(const char *label, const char *yaml) {
      * this θ, so the coupling's share of the gradient is not negligible. */
     if (tau2 < Jp / R) {
         tau2 = Jp / R;
-        hp_hybrid_set_weights(b.h, tau1, tau2);
+        hp__hybrid_set_weights(b.h, tau1, tau2);
         J = value_grad(&b, b.theta, g);
     }
     size_t at_total, at_R;
     double worst_total = fd_worst(&b, g, TOTAL, 0, &at_total);
 
-    hp_hybrid_set_weights(b.h, tau1, 0.0);
+    hp__hybrid_set_weights(b.h, tau1, 0.0);
     (void)value_grad(&b, b.theta, g0);
-    hp_hybrid_set_weights(b.h, tau1, tau2);
+    hp__hybrid_set_weights(b.h, tau1, tau2);
     double dmax = 0.0, gmax = 0.0;
     for (size_t k = 0; k < b.n; k++) {
         gR[k] = (g[k] - g0[k]) / tau2;
@@ -372,7 +372,7 @@ static void test_gradient_plain_pinn(void **state) {
         hybrid_open(&b, yaml);
         double *g = calloc(b.n, sizeof *g);
         double J = value_grad(&b, b.theta, g);
-        const hp_hybrid_terms *t = hp_hybrid_last_terms(b.h);
+        const hp__hybrid_terms *t = hp__hybrid_last_terms(b.h);
         assert_double_equal(J, t->j_pinn + (f ? 3.0 * t->boundary : 0.0), 1e-12 * J);
         size_t at;
         double worst = fd_worst(&b, g, TOTAL, t->fallback, &at);
@@ -383,7 +383,7 @@ static void test_gradient_plain_pinn(void **state) {
     }
 }
 
-/* hp_hybrid_check_gradient (what `hpinn check --gradient` runs) agrees. */
+/* hp__hybrid_check_gradient (what `hpinn check --gradient` runs) agrees. */
 static void test_check_gradient_function(void **state) {
     (void)state;
     char yaml[2048];
@@ -394,12 +394,12 @@ static void test_check_gradient_function(void **state) {
     hybrid_open(&b, yaml);
     double worst;
     size_t at;
-    OK(hp_hybrid_check_gradient(b.h, b.theta, b.n, 1, 1e-6, &worst, &at, NULL)); /* all parameters */
-    print_message("hp_hybrid_check_gradient, all %zu parameters, step 1e-6: worst rel %.2e at theta[%zu]\n", b.n,
+    OK(hp__hybrid_check_gradient(b.h, b.theta, b.n, 1, 1e-6, &worst, &at, NULL)); /* all parameters */
+    print_message("hp__hybrid_check_gradient, all %zu parameters, step 1e-6: worst rel %.2e at theta[%zu]\n", b.n,
                   worst, at);
     assert_true(worst < 1e-5);
-    assert_int_equal(hp_hybrid_last_terms(b.h)->fallback, 0);
-    OK(hp_hybrid_check_gradient(b.h, b.theta, 10, 7, 1e-6, &worst, &at, NULL)); /* random subset */
+    assert_int_equal(hp__hybrid_last_terms(b.h)->fallback, 0);
+    OK(hp__hybrid_check_gradient(b.h, b.theta, 10, 7, 1e-6, &worst, &at, NULL)); /* random subset */
     assert_true(worst < 1e-5);
     assert_true(at < b.n);
     hybrid_close(&b);
@@ -420,8 +420,8 @@ static void scale_output(double *theta, const double *theta0, size_t n, size_t n
 
 /* θ with K̃[0] = −a/2 < 0 (a = K̃ at s = 0) by scaling the output layer; returns s. */
 static double non_pd_theta(hybrid *on, size_t width, double *th, double *a_out) {
-    size_t n_dir = (size_t)hp_hybrid_n_directions(on->h);
-    const hp_hybrid_terms *t = hp_hybrid_last_terms(on->h);
+    size_t n_dir = (size_t)hp__hybrid_n_directions(on->h);
+    const hp__hybrid_terms *t = hp__hybrid_last_terms(on->h);
     scale_output(th, on->theta, on->n, n_dir, width, 0.0);
     (void)value_grad(on, th, NULL);
     double a = t->ktilde[0];
@@ -447,7 +447,7 @@ static void fallback_case(const char *label, const char *problem_fmt, const char
     hybrid_open(&off, yaml_off);
     assert_int_equal(on.n, off.n);
     double *th = calloc(on.n, sizeof *th), *g_on = calloc(on.n, sizeof *g_on), *g_off = calloc(on.n, sizeof *g_off);
-    const hp_hybrid_terms *t = hp_hybrid_last_terms(on.h);
+    const hp__hybrid_terms *t = hp__hybrid_last_terms(on.h);
     double a, s = non_pd_theta(&on, width, th, &a);
 
     double J_on = value_grad(&on, th, g_on);
@@ -455,10 +455,10 @@ static void fallback_case(const char *label, const char *problem_fmt, const char
     assert_true(isnan(t->coupling));
     assert_double_equal(t->ktilde[0], -0.5 * a, 1e-9 * a); /* K̃ affine in s, as argued */
     double tau1, tau2;
-    hp_hybrid_get_weights(on.h, &tau1, &tau2);
+    hp__hybrid_get_weights(on.h, &tau1, &tau2);
     assert_double_equal(J_on, t->j_pinn + tau1 * t->boundary, 1e-13 * J_on);
     double J_off = value_grad(&off, th, g_off);
-    const hp_hybrid_terms *t_off = hp_hybrid_last_terms(off.h);
+    const hp__hybrid_terms *t_off = hp__hybrid_last_terms(off.h);
     assert_true(t_off->coupling == 0.0 || isnan(t_off->coupling));
     assert_double_equal(J_on, J_off, 0.0);
     double diff = 0.0;
@@ -529,8 +529,8 @@ static void test_plain_pinn_not_flagged(void **state) {
         hybrid b;
         hybrid_open(&b, yaml);
         (void)value_grad(&b, th, NULL);
-        flagged[f] = hp_hybrid_last_terms(b.h)->fallback;
-        R[f] = hp_hybrid_last_terms(b.h)->coupling;
+        flagged[f] = hp__hybrid_last_terms(b.h)->fallback;
+        R[f] = hp__hybrid_last_terms(b.h)->coupling;
         hybrid_close(&b);
     }
     free(th);
@@ -581,12 +581,12 @@ static double rel_l2_from_csv(const char *path, int dim, int n_dir, int n_ref, s
 static void validate_case(const char *label, const char *yaml, int dim, int n_dir, int n_ref, size_t n_rows) {
     hybrid b;
     hybrid_open(&b, yaml);
-    hp_hybrid_validation v;
-    OK(hp_hybrid_validate(b.h, b.theta, &v));
+    hp__hybrid_validation v;
+    OK(hp__hybrid_validate(b.h, b.theta, &v));
     assert_true(isfinite(v.rel_l2) && v.rel_l2 > 0.0);
     assert_true(isfinite(v.fine_residual) && v.fine_residual > 0.0);
     mkdir("objective_fields", 0777);
-    OK(hp_outputs_write_fields(b.h, b.theta, "objective_fields"));
+    OK(hp__outputs_write_fields(b.h, b.theta, "objective_fields"));
     size_t rows;
     double from_csv = rel_l2_from_csv("objective_fields/fields.csv", dim, n_dir, n_ref, &rows);
     assert_int_equal(rows, n_rows);
@@ -598,7 +598,7 @@ static void validate_case(const char *label, const char *yaml, int dim, int n_di
     free(nodes);
     /* θ = 0: the network output is 0, so v = 0 and rel_l2 = 1 exactly */
     memset(b.theta, 0, b.n * sizeof *b.theta);
-    OK(hp_hybrid_validate(b.h, b.theta, &v));
+    OK(hp__hybrid_validate(b.h, b.theta, &v));
     assert_double_equal(v.rel_l2, 1.0, 1e-15);
     hybrid_close(&b);
 }
@@ -631,7 +631,7 @@ static void test_validate_matches_fields(void **state) {
  * msff defaults (width 100, 100 features) cannot be validated: the network's
  * forward on the whole grid at once asks for ~51 GB ("out of memory allocating
  * 51248003200 bytes"), so every validation of a 2-D run with default settings
- * fails. Validation needs no backward, so hp_hybrid_validate can evaluate the
+ * fails. Validation needs no backward, so hp__hybrid_validate can evaluate the
  * grid in bounded chunks; or the 2-D default grid must be smaller. Failed huge
  * allocations are refused up front by the kernel (here: 51 GB > RAM + swap), and
  * under ASan allocator_may_return_null (below) turns them into HP_ERR_NOMEM
@@ -644,12 +644,12 @@ static void test_validate_2d_default_grid(void **state) {
                     "network: {plugin: msff, sigmas: [1, 4]}\n"
                     "coarse: {plugin: p1_2d, elements: 4}\n"
                     "coupling: {form: full, tau2: 10}\n");
-    hp_hybrid_validation v = {NAN, NAN};
-    hp_status st = hp_hybrid_validate(b.h, b.theta, &v);
+    hp__hybrid_validation v = {NAN, NAN};
+    hp_status st = hp__hybrid_validate(b.h, b.theta, &v);
     char msg[512];
     snprintf(msg, sizeof msg, "%s", st == HP_OK ? "" : hp_error_message());
     hybrid_close(&b); /* before any failure: a failed assertion must not leak */
-    if (st != HP_OK) fail_msg("hp_hybrid_validate on the default 2-D validation grid (1000 per axis): %s", msg);
+    if (st != HP_OK) fail_msg("hp__hybrid_validate on the default 2-D validation grid (1000 per axis): %s", msg);
     assert_true(isfinite(v.fine_residual));
 }
 

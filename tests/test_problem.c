@@ -14,13 +14,13 @@
 
 /* Create the problem of a pipeline given as YAML text (the config is only needed
  * during creation). */
-static hp_problem *problem_from(const char *yaml) {
+static hp__problem *problem_from(const char *yaml) {
     hp_config *c = NULL;
     OK(hp_config_load_string(yaml, strlen(yaml), "problem.yaml", &c));
-    hp_problem *p = NULL;
-    hp_status st = hp_problem_create(c, &p);
+    hp__problem *p = NULL;
+    hp_status st = hp__problem_create(c, &p);
     hp_config_destroy(c);
-    if (st != HP_OK) fail_msg("hp_problem_create: %s", hp_error_message());
+    if (st != HP_OK) fail_msg("hp__problem_create: %s", hp_error_message());
     return p;
 }
 
@@ -28,11 +28,11 @@ static hp_problem *problem_from(const char *yaml) {
 static hp_status problem_error(const char *yaml, char *msg, size_t size) {
     hp_config *c = NULL;
     OK(hp_config_load_string(yaml, strlen(yaml), "bad.yaml", &c));
-    hp_problem *p = NULL;
-    hp_status st = hp_problem_create(c, &p);
+    hp__problem *p = NULL;
+    hp_status st = hp__problem_create(c, &p);
     if (st == HP_OK && p) {
         /* the reference kind is checked at creation, the FEM plugin only later */
-        hp_problem_destroy(p);
+        hp__problem_destroy(p);
         hp_config_destroy(c);
         return HP_OK;
     }
@@ -51,7 +51,7 @@ static const hp_plugin_descriptor *coarse(const char *name) {
  * 0, 1/4, .., 1 with the end points flagged as boundary. Hard BC: no boundary set. */
 static void test_points_1d(void **state) {
     (void)state;
-    hp_problem *p = problem_from("problem:\n"
+    hp__problem *p = problem_from("problem:\n"
                                  "  dim: 1\n  K: \"2 + x^2\"\n  q: \"3*x\"\n"
                                  "  collocation: {points: 7}\n"
                                  "  validation: {points: 5}\n"
@@ -65,7 +65,7 @@ static void test_points_1d(void **state) {
         assert_double_equal(p->collocation.K[r], 2.0 + x * x, 1e-14);
         assert_double_equal(p->collocation.gradK[r], 2.0 * x, 1e-14);
         assert_double_equal(p->collocation.q[r], 3.0 * x, 1e-14);
-        assert_double_equal(hp_problem_f(&p->collocation, 1, r, 0), 3.0 * x + 2.0 * x, 1e-14);
+        assert_double_equal(hp__problem_f(&p->collocation, 1, r, 0), 3.0 * x + 2.0 * x, 1e-14);
     }
     assert_int_equal(p->boundary.n, 0);
     assert_int_equal(p->validation.n, 5);
@@ -77,17 +77,17 @@ static void test_points_1d(void **state) {
         assert_double_equal(p->validation.K[r], 2.0 + x * x, 1e-14);
         assert_int_equal(p->validation_interior[r], interior[r]);
     }
-    assert_int_equal(p->reference, HP_REFERENCE_NONE);
-    OK(hp_problem_compute_reference(p, 1, NULL, NULL, NULL));
+    assert_int_equal(p->reference, HP__REFERENCE_NONE);
+    OK(hp__problem_compute_reference(p, 1, NULL, NULL, NULL));
     assert_null(p->u_reference);
     assert_int_equal(p->n_reference_directions, 0);
-    hp_problem_destroy(p);
+    hp__problem_destroy(p);
 }
 
 /* Constants in expressions and the soft mode's boundary set (1-D: the two ends). */
 static void test_points_1d_soft_constants(void **state) {
     (void)state;
-    hp_problem *p = problem_from("constants: {a: 3, b: 0.5}\n"
+    hp__problem *p = problem_from("constants: {a: 3, b: 0.5}\n"
                                  "problem:\n"
                                  "  dim: 1\n  K: \"a + sin(b*x)\"\n  q: \"-a\"\n  boundary: soft\n"
                                  "  collocation: {points: 3}\n  validation: {points: 3}\n  reference: {kind: none}\n");
@@ -103,7 +103,7 @@ static void test_points_1d_soft_constants(void **state) {
     assert_double_equal(p->boundary.x[1], 1.0, 0.0);
     assert_double_equal(p->boundary.K[1], 3.0 + sin(0.5), 1e-14);
     assert_double_equal(p->boundary.gradK[1], 0.5 * cos(0.5), 1e-14);
-    hp_problem_destroy(p);
+    hp__problem_destroy(p);
 }
 
 /* 2-D, m = 3: M = 9 points ((i+1)/4, (j+1)/4), x fastest; K = 1 + x + 2y + xy,
@@ -112,7 +112,7 @@ static void test_points_1d_soft_constants(void **state) {
  * only the centre is interior. */
 static void test_points_2d(void **state) {
     (void)state;
-    hp_problem *p = problem_from("problem:\n"
+    hp__problem *p = problem_from("problem:\n"
                                  "  dim: 2\n  K: \"1 + x + 2*y + x*y\"\n  q: \"x - y\"\n  boundary: soft\n"
                                  "  collocation: {points: 3, boundary_points: 2}\n"
                                  "  validation: {points: 3}\n  reference: {kind: none}\n");
@@ -128,8 +128,8 @@ static void test_points_2d(void **state) {
             assert_double_equal(p->collocation.gradK[2 * r], 1 + y, 1e-14);
             assert_double_equal(p->collocation.gradK[2 * r + 1], 2 + x, 1e-14);
             assert_double_equal(p->collocation.q[r], x - y, 1e-14);
-            assert_double_equal(hp_problem_f(&p->collocation, 2, r, 0), x - y + 1 + y, 1e-14);
-            assert_double_equal(hp_problem_f(&p->collocation, 2, r, 1), x - y + 2 + x, 1e-14);
+            assert_double_equal(hp__problem_f(&p->collocation, 2, r, 0), x - y + 1 + y, 1e-14);
+            assert_double_equal(hp__problem_f(&p->collocation, 2, r, 1), x - y + 2 + x, 1e-14);
         }
     assert_int_equal(p->boundary.n, 8);
     const double want[8][2] = {{0, 0}, {0.5, 0}, {1, 0}, {1, 0.5}, {1, 1}, {0.5, 1}, {0, 1}, {0, 0.5}};
@@ -151,17 +151,17 @@ static void test_points_2d(void **state) {
         assert_double_equal(p->validation.x[2 * r + 1], (double)(r / 3) / 2.0, 1e-15);
         assert_int_equal(p->validation_interior[r], r == 4);
     }
-    hp_problem_destroy(p);
+    hp__problem_destroy(p);
 }
 
 /* K = 1, q = 1: K w' = C − x, w(0) = 0, w(1) = 1 → C = 3/2, w = 3x/2 − x²/2,
  * u = w − x = x(1 − x)/2. The quadrature is exact for these polynomials. */
 static void test_integral_reference_polynomial(void **state) {
     (void)state;
-    hp_problem *p = problem_from("problem:\n  dim: 1\n  K: \"1\"\n  q: \"1\"\n"
+    hp__problem *p = problem_from("problem:\n  dim: 1\n  K: \"1\"\n  q: \"1\"\n"
                                  "  validation: {points: 11}\n  reference: {kind: integral, integral_intervals: 10}\n");
-    assert_int_equal(p->reference, HP_REFERENCE_INTEGRAL);
-    OK(hp_problem_compute_reference(p, 1, NULL, NULL, NULL));
+    assert_int_equal(p->reference, HP__REFERENCE_INTEGRAL);
+    OK(hp__problem_compute_reference(p, 1, NULL, NULL, NULL));
     assert_int_equal(p->n_reference_directions, 1);
     assert_non_null(p->u_reference);
     for (size_t r = 0; r < 11; r++) {
@@ -169,23 +169,23 @@ static void test_integral_reference_polynomial(void **state) {
         assert_double_equal(p->u_reference[r], 0.5 * x * (1.0 - x), 1e-15);
     }
     assert_contains(p->reference_label, "flux integral");
-    hp_problem_destroy(p);
+    hp__problem_destroy(p);
 }
 
 /* K = e^x, q = 0: K w' = C → w = C(1 − e^{−x}), C = 1/(1 − e^{−1}). A
  * non-polynomial 1/K: the composite rule converges to machine precision. */
 static void test_integral_reference_exponential(void **state) {
     (void)state;
-    hp_problem *p = problem_from("problem:\n  dim: 1\n  K: \"exp(x)\"\n  q: \"0\"\n"
+    hp__problem *p = problem_from("problem:\n  dim: 1\n  K: \"exp(x)\"\n  q: \"0\"\n"
                                  "  validation: {points: 21}\n  reference: {kind: auto}\n");
-    assert_int_equal(p->reference, HP_REFERENCE_INTEGRAL); /* auto in 1-D without exact */
-    OK(hp_problem_compute_reference(p, 1, NULL, NULL, NULL));
+    assert_int_equal(p->reference, HP__REFERENCE_INTEGRAL); /* auto in 1-D without exact */
+    OK(hp__problem_compute_reference(p, 1, NULL, NULL, NULL));
     const double C = 1.0 / (1.0 - exp(-1.0));
     for (size_t r = 0; r < 21; r++) {
         double x = (double)r / 20.0;
         assert_double_equal(p->u_reference[r], C * (1.0 - exp(-x)) - x, 1e-14);
     }
-    hp_problem_destroy(p);
+    hp__problem_destroy(p);
 }
 
 /* The paper's 1-D problem, K = 1/(1.2 + sin(kx)), k = 2π/ε, q = −3(2x − 1), so
@@ -217,8 +217,8 @@ static void test_integral_reference_paper(void **state) {
     (void)state;
     char yaml[512];
     snprintf(yaml, sizeof yaml, paper_problem, "integral", 0);
-    hp_problem *p = problem_from(yaml);
-    OK(hp_problem_compute_reference(p, 1, NULL, NULL, NULL));
+    hp__problem *p = problem_from(yaml);
+    OK(hp__problem_compute_reference(p, 1, NULL, NULL, NULL));
     const double k = 2 * M_PI / 0.125, C = paper_C(k);
     double worst = 0.0, umax = 0.0;
     for (size_t r = 0; r < 101; r++) {
@@ -230,7 +230,7 @@ static void test_integral_reference_paper(void **state) {
                   umax);
     assert_true(umax > 0.01); /* a non-trivial solution */
     assert_true(worst < 1e-13);
-    hp_problem_destroy(p);
+    hp__problem_destroy(p);
 }
 
 /* The fine FEM reference (p1_1d) against the same closed form: second order in h
@@ -238,9 +238,9 @@ static void test_integral_reference_paper(void **state) {
 static double fem_error_1d(int elements) {
     char yaml[512];
     snprintf(yaml, sizeof yaml, paper_problem, "fem", elements);
-    hp_problem *p = problem_from(yaml);
-    assert_int_equal(p->reference, HP_REFERENCE_FEM);
-    OK(hp_problem_compute_reference(p, 1, coarse("p1_1d"), NULL, NULL));
+    hp__problem *p = problem_from(yaml);
+    assert_int_equal(p->reference, HP__REFERENCE_FEM);
+    OK(hp__problem_compute_reference(p, 1, coarse("p1_1d"), NULL, NULL));
     assert_contains(p->reference_label, "fine FEM");
     const double k = 2 * M_PI / 0.125, C = paper_C(k);
     double worst = 0.0;
@@ -248,7 +248,7 @@ static double fem_error_1d(int elements) {
         double x = (double)r / 100.0;
         worst = fmax(worst, fabs(p->u_reference[r] - (paper_w(x, C, k) - x)));
     }
-    hp_problem_destroy(p);
+    hp__problem_destroy(p);
     return worst;
 }
 
@@ -269,22 +269,22 @@ static void test_fem_reference_cache(void **state) {
     remove("refcache/reference.cache");
     char yaml[512];
     snprintf(yaml, sizeof yaml, paper_problem, "fem", 300);
-    hp_problem *a = problem_from(yaml);
-    OK(hp_problem_compute_reference(a, 1, coarse("p1_1d"), NULL, "refcache"));
+    hp__problem *a = problem_from(yaml);
+    OK(hp__problem_compute_reference(a, 1, coarse("p1_1d"), NULL, "refcache"));
     assert_null(strstr(a->reference_label, "cached"));
-    hp_problem *b = problem_from(yaml);
-    OK(hp_problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
+    hp__problem *b = problem_from(yaml);
+    OK(hp__problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
     assert_contains(b->reference_label, "cached");
     assert_memory_equal(a->u_reference, b->u_reference, a->validation.n * sizeof(double));
     assert_int_equal(a->n_ktilde_reference, b->n_ktilde_reference);
     assert_true(a->ktilde_reference[0] == b->ktilde_reference[0]);
-    hp_problem_destroy(b);
+    hp__problem_destroy(b);
     /* another mesh: another key, recomputed (and the cache now holds that one) */
     snprintf(yaml, sizeof yaml, paper_problem, "fem", 200);
     b = problem_from(yaml);
-    OK(hp_problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
+    OK(hp__problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
     assert_null(strstr(b->reference_label, "cached"));
-    hp_problem_destroy(b);
+    hp__problem_destroy(b);
     /* a flipped byte in the values: refused by the checksum, recomputed */
     FILE *f = fopen("refcache/reference.cache", "r+b");
     assert_non_null(f);
@@ -294,10 +294,10 @@ static void test_fem_reference_cache(void **state) {
     fputc(ch ^ 0x10, f);
     fclose(f);
     b = problem_from(yaml);
-    OK(hp_problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
+    OK(hp__problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
     assert_null(strstr(b->reference_label, "cached"));
-    hp_problem_destroy(b);
-    hp_problem_destroy(a);
+    hp__problem_destroy(b);
+    hp__problem_destroy(a);
 }
 
 /* 2-D, manufactured: K = 1 + x and u_1 = sin(πx) sin(πy), so that
@@ -312,9 +312,9 @@ static double fem_error_2d(int elements, double *err_dir2) {
              "  collocation: {points: 4}\n"
              "  validation: {points: 9}\n  reference: {fem_elements: %d}\n",
              elements);
-    hp_problem *p = problem_from(yaml);
-    assert_int_equal(p->reference, HP_REFERENCE_FEM); /* auto in 2-D without exact */
-    OK(hp_problem_compute_reference(p, 2, coarse("p1_2d"), NULL, NULL));
+    hp__problem *p = problem_from(yaml);
+    assert_int_equal(p->reference, HP__REFERENCE_FEM); /* auto in 2-D without exact */
+    OK(hp__problem_compute_reference(p, 2, coarse("p1_2d"), NULL, NULL));
     assert_int_equal(p->n_reference_directions, 2);
     double worst = 0.0, diff2 = 0.0;
     for (size_t r = 0; r < p->validation.n; r++) {
@@ -323,7 +323,7 @@ static double fem_error_2d(int elements, double *err_dir2) {
         diff2 = fmax(diff2, fabs(p->u_reference[p->validation.n + r] - p->u_reference[r]));
     }
     *err_dir2 = diff2; /* u_2 − u_1 solves −div(K∇·) = −1: clearly nonzero */
-    hp_problem_destroy(p);
+    hp__problem_destroy(p);
     return worst;
 }
 
@@ -341,26 +341,26 @@ static void test_fem_reference_2d(void **state) {
 /* An exact reference: evaluated as given, chosen by auto when present. */
 static void test_exact_reference(void **state) {
     (void)state;
-    hp_problem *p = problem_from("constants: {c: 0.5}\n"
+    hp__problem *p = problem_from("constants: {c: 0.5}\n"
                                  "problem:\n  dim: 1\n  K: \"1\"\n  q: \"1\"\n  validation: {points: 7}\n"
                                  "  reference: {exact: \"c*x*(1 - x)\"}\n");
-    assert_int_equal(p->reference, HP_REFERENCE_EXACT);
-    OK(hp_problem_compute_reference(p, 1, NULL, NULL, NULL));
+    assert_int_equal(p->reference, HP__REFERENCE_EXACT);
+    OK(hp__problem_compute_reference(p, 1, NULL, NULL, NULL));
     assert_int_equal(p->n_reference_directions, 1);
     for (size_t r = 0; r < 7; r++) {
         double x = (double)r / 6.0;
         assert_double_equal(p->u_reference[r], 0.5 * x * (1 - x), 1e-15);
     }
     assert_contains(p->reference_label, "exact expression");
-    hp_problem_destroy(p);
+    hp__problem_destroy(p);
     /* 2-D exact: covers direction 1 only */
     p = problem_from("problem:\n  dim: 2\n  K: \"2\"\n  q: \"0\"\n  collocation: {points: 2}\n"
                      "  validation: {points: 4}\n  reference: {kind: exact, exact: \"x*y\"}\n");
-    OK(hp_problem_compute_reference(p, 2, NULL, NULL, NULL));
+    OK(hp__problem_compute_reference(p, 2, NULL, NULL, NULL));
     assert_int_equal(p->n_reference_directions, 1);
     for (size_t r = 0; r < 16; r++)
         assert_double_equal(p->u_reference[r], p->validation.x[2 * r] * p->validation.x[2 * r + 1], 1e-15);
-    hp_problem_destroy(p);
+    hp__problem_destroy(p);
 }
 
 /* Refused: K ≤ 0 at a point (collocation, or only on the validation grid / the

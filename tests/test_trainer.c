@@ -95,18 +95,18 @@ static int abandon_after(void *ctx, uint64_t iteration) { return iteration >= *(
 static hp_status train(const char *text, const run_spec *spec, hp__trainer_result *res) {
     mkdir(spec->dir, 0777);
     hp_config *c = load(text);
-    hp_hybrid *h = NULL;
-    hp_status st = hp_hybrid_create(c, registry, NULL, NULL, &h);
+    hp__hybrid *h = NULL;
+    hp_status st = hp__hybrid_create(c, registry, NULL, NULL, &h);
     if (st != HP_OK) fail_msg("hybrid: %s", hp_error_message());
     char *resolved = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&resolved, &len);
     OK(hp_config_resolve(c, registry, mem));
     fclose(mem);
-    size_t n = hp_hybrid_n_params(h);
+    size_t n = hp__hybrid_n_params(h);
     double *theta = calloc(n, sizeof *theta);
-    assert_int_equal(hp_hybrid_init_params(h, theta), HP_OK);
-    hp_objective objective = hp_hybrid_objective(h);
+    assert_int_equal(hp__hybrid_init_params(h, theta), HP_OK);
+    hp_objective objective = hp__hybrid_objective(h);
     hp__trainer_options o;
     memset(&o, 0, sizeof o);
     o.out_dir = spec->dir;
@@ -133,7 +133,7 @@ static hp_status train(const char *text, const run_spec *spec, hp__trainer_resul
     hp__trainer_destroy(t);
     free(resolved);
     free(theta);
-    hp_hybrid_destroy(h);
+    hp__hybrid_destroy(h);
     hp_config_destroy(c);
     return st;
 }

@@ -20,9 +20,9 @@ static double K_paper(const double *x, void *ctx) {
 typedef struct setup {
     const hp_plugin_descriptor *fine, *global;
     hp_params *global_params;
-    hp_upscale_strategy strategy;
+    hp__upscale_strategy strategy;
     int sizes[2];
-    hp_upscale_reference_config cfg;
+    hp__upscale_reference_config cfg;
 } setup;
 
 static void setup_open(setup *s) {
@@ -31,11 +31,11 @@ static void setup_open(setup *s) {
     OK(hp_registry_find(registry, HP_PLUGIN_UPSCALING, "global", &s->global));
     const char *args[] = {"form=flux", "mode=isotropic"};
     OK(hp_params_from_strings(s->global->params, "upscale.global", args, 2, &s->global_params));
-    s->strategy = (hp_upscale_strategy){s->global, s->global_params, "global"};
+    s->strategy = (hp__upscale_strategy){s->global, s->global_params, "global"};
     s->sizes[0] = 512;
     s->sizes[1] = 1024;
-    s->cfg = (hp_upscale_reference_config){1, K_paper, NULL, NULL, NULL, s->fine, NULL, NULL, s->sizes, 2,
-                                           &s->strategy, 1, NULL, HP_UPSCALE_FIELDS_NONE, NULL, NULL};
+    s->cfg = (hp__upscale_reference_config){1, K_paper, NULL, NULL, NULL, s->fine, NULL, NULL, s->sizes, 2,
+                                           &s->strategy, 1, NULL, HP__UPSCALE_FIELDS_NONE, NULL, NULL};
 }
 
 static void setup_close(setup *s) { hp_params_destroy(s->global_params); }
@@ -44,8 +44,8 @@ static void test_strategy_without_needs_values(void **state) {
     (void)state;
     setup s;
     setup_open(&s);
-    hp_upscale_reference_result *full = NULL, *partial = NULL;
-    OK(hp_upscale_reference_run(&s.cfg, &full));
+    hp__upscale_reference_result *full = NULL, *partial = NULL;
+    OK(hp__upscale_reference_run(&s.cfg, &full));
     /* the same strategy without the optional member: same K̃, bit for bit */
     hp_upscaling_ops ops = *(const hp_upscaling_ops *)s.global->ops;
     assert_non_null(ops.needs_values);
@@ -54,13 +54,13 @@ static void test_strategy_without_needs_values(void **state) {
     bare.name = "global_bare";
     bare.ops = &ops;
     s.strategy.desc = &bare;
-    OK(hp_upscale_reference_run(&s.cfg, &partial));
+    OK(hp__upscale_reference_run(&s.cfg, &partial));
     for (size_t k = 0; k < 2; k++) {
         assert_true(partial->Kt[k][0] == full->Kt[k][0]);
         assert_double_equal(partial->Kt[k][0], 1.0 / 1.2, 1e-2); /* a real K̃, not a default */
     }
-    hp_upscale_reference_result_destroy(full);
-    hp_upscale_reference_result_destroy(partial);
+    hp__upscale_reference_result_destroy(full);
+    hp__upscale_reference_result_destroy(partial);
     setup_close(&s);
 }
 
@@ -73,15 +73,15 @@ static void test_fine_solver_without_optional_members(void **state) {
     bare.name = "p1_bare";
     bare.ops = &ops;
     s.cfg.fine = &bare;
-    hp_upscale_reference_result *res = NULL;
+    hp__upscale_reference_result *res = NULL;
     ops.element_data = NULL;
-    assert_int_equal(hp_upscale_reference_run(&s.cfg, &res), HP_ERR_CONFIG);
+    assert_int_equal(hp__upscale_reference_run(&s.cfg, &res), HP_ERR_CONFIG);
     assert_null(res);
     assert_contains(hp_error_message(), "coarse plugin 'p1_bare' has no element_data, which `hpinn upscale` needs");
     assert_contains(hp_error_message(), "such as p1_1d or p1_2d");
     ops = *(const hp_coarse_ops *)s.fine->ops;
     ops.set_coefficient_field = NULL;
-    assert_int_equal(hp_upscale_reference_run(&s.cfg, &res), HP_ERR_CONFIG);
+    assert_int_equal(hp__upscale_reference_run(&s.cfg, &res), HP_ERR_CONFIG);
     assert_null(res);
     assert_contains(hp_error_message(),
                     "coarse plugin 'p1_bare' has no set_coefficient_field, which `hpinn upscale` needs");

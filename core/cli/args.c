@@ -20,7 +20,7 @@ static int allowed_flag(const char *allowed, const char *flag) {
     return 0;
 }
 
-hp_status hp_cli_parse_pipeline_args(int argc, char **argv, const char *allowed, hp_cli_pipeline_args *a) {
+hp_status hp__cli_parse_pipeline_args(int argc, char **argv, const char *allowed, hp__cli_pipeline_args *a) {
     memset(a, 0, sizeof *a);
     a->sets = calloc((size_t)argc + 1, sizeof *a->sets);
     if (!a->sets) HP_ERROR(HP_ERR_NOMEM, "out of memory");
@@ -56,12 +56,12 @@ hp_status hp_cli_parse_pipeline_args(int argc, char **argv, const char *allowed,
     return HP_OK;
 }
 
-void hp_cli_pipeline_args_free(hp_cli_pipeline_args *a) {
+void hp__cli_pipeline_args_free(hp__cli_pipeline_args *a) {
     free(a->sets);
     memset(a, 0, sizeof *a);
 }
 
-hp_status hp_cli_load_config(const hp_cli_pipeline_args *a, hp_config **out) {
+hp_status hp__cli_load_config(const hp__cli_pipeline_args *a, hp_config **out) {
     hp_config *c;
     HP_CALL(hp_config_load_file(a->config, &c));
     for (size_t i = 0; i < a->n_sets; i++) {
@@ -76,7 +76,7 @@ hp_status hp_cli_load_config(const hp_cli_pipeline_args *a, hp_config **out) {
 }
 
 /* mkdir -p: create `path` and its missing parents. */
-hp_status hp_cli_make_dirs(const char *path) {
+hp_status hp__cli_make_dirs(const char *path) {
     char buf[4096];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) HP_ERROR(HP_ERR_USAGE, "path too long: %s", path);
     for (char *p = buf + 1; *p; p++) {
@@ -91,6 +91,6 @@ hp_status hp_cli_make_dirs(const char *path) {
     return HP_OK;
 }
 
-void hp_cli_print_registry_notes(const hp_registry *r, size_t *shown) {
+void hp__cli_print_registry_notes(const hp_registry *r, size_t *shown) {
     for (; r && *shown < hp_registry_note_count(r); ++*shown) fprintf(stderr, "hpinn: %s\n", hp_registry_get_note(r, *shown));
 }

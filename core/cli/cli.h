@@ -10,18 +10,18 @@
 #include "hpinn/registry.h"
 #include "hpinn/status.h"
 
-typedef struct hp_cli_command {
+typedef struct hp__cli_command {
     const char *name;
     const char *synopsis;   /* "check CONFIG [--set k=v]..." */
     const char *summary;    /* one line */
     const char *help;       /* full text for `hpinn help NAME` */
     hp_status (*run)(int argc, char **argv); /* argv[0] is the command name */
-} hp_cli_command;
+} hp__cli_command;
 
-extern const hp_cli_command hp_cli_commands[];
+extern const hp__cli_command hp__cli_commands[];
 
 /* Common options of commands that take a pipeline. */
-typedef struct hp_cli_pipeline_args {
+typedef struct hp__cli_pipeline_args {
     const char *config;
     const char *out_dir;
     const char **sets;
@@ -30,28 +30,28 @@ typedef struct hp_cli_pipeline_args {
     const char *resume;
     int force;         /* run --force: replace an earlier run in the output directory */
     const char *label; /* run --label: a name for the run in run.json, summaries and comparisons */
-} hp_cli_pipeline_args;
+} hp__cli_pipeline_args;
 
 /* Parse CONFIG [--set k=v]... [--out DIR] (+ flags listed in `allowed`, e.g.
  * "out,gradient,resume"). Unknown options are HP_ERR_USAGE. */
-hp_status hp_cli_parse_pipeline_args(int argc, char **argv, const char *allowed, hp_cli_pipeline_args *a);
-void hp_cli_pipeline_args_free(hp_cli_pipeline_args *a);
+hp_status hp__cli_parse_pipeline_args(int argc, char **argv, const char *allowed, hp__cli_pipeline_args *a);
+void hp__cli_pipeline_args_free(hp__cli_pipeline_args *a);
 
 /* mkdir -p (HP_ERR_IO naming the directory that could not be created). */
-hp_status hp_cli_make_dirs(const char *path);
+hp_status hp__cli_make_dirs(const char *path);
 
 /* Print the registry's notes not printed yet to stderr (*shown counts them;
  * start at 0): relative HPINN_PLUGIN_PATH entries, shadowed built-in plugins.
  * Commands call it once their plugins are looked up, and before closing. */
-void hp_cli_print_registry_notes(const hp_registry *r, size_t *shown);
+void hp__cli_print_registry_notes(const hp_registry *r, size_t *shown);
 
 /* Load the pipeline and apply the overrides. */
-hp_status hp_cli_load_config(const hp_cli_pipeline_args *a, hp_config **out);
+hp_status hp__cli_load_config(const hp__cli_pipeline_args *a, hp_config **out);
 
-hp_status hp_cmd_plugins(int argc, char **argv);
-hp_status hp_cmd_check(int argc, char **argv);
-hp_status hp_cmd_run(int argc, char **argv);
-hp_status hp_cmd_plot(int argc, char **argv);
-hp_status hp_cmd_upscale(int argc, char **argv);
+hp_status hp__cmd_plugins(int argc, char **argv);
+hp_status hp__cmd_check(int argc, char **argv);
+hp_status hp__cmd_run(int argc, char **argv);
+hp_status hp__cmd_plot(int argc, char **argv);
+hp_status hp__cmd_upscale(int argc, char **argv);
 
 #endif

@@ -12,20 +12,20 @@
  * on a random subset of parameters, at the initial θ — the first thing a plugin
  * author runs. */
 static hp_status check_gradient(const hp_config *c, const hp_registry *r) {
-    hp_hybrid *h = NULL;
+    hp__hybrid *h = NULL;
     double *theta = NULL;
     hp_status st = HP_OK;
-    HP_CALL_GOTO(st, hp_hybrid_create(c, r, stderr, NULL, &h), done);
-    size_t n = hp_hybrid_n_params(h);
+    HP_CALL_GOTO(st, hp__hybrid_create(c, r, stderr, NULL, &h), done);
+    size_t n = hp__hybrid_n_params(h);
     HP_CALL_GOTO(st, hp_calloc(n, sizeof *theta, &theta), done);
-    HP_CALL_GOTO(st, hp_hybrid_init_params(h, theta), done);
+    HP_CALL_GOTO(st, hp__hybrid_init_params(h, theta), done);
     double worst;
     size_t at;
     const size_t count = 24;
     printf("gradient check: %zu of %zu parameters, 4-point central differences with relative step 1e-3\n",
            count < n ? count : n, n);
-    HP_CALL_GOTO(st, hp_hybrid_check_gradient(h, theta, count, 12345, 1e-3, &worst, &at, stdout), done);
-    const hp_hybrid_terms *t = hp_hybrid_last_terms(h);
+    HP_CALL_GOTO(st, hp__hybrid_check_gradient(h, theta, count, 12345, 1e-3, &worst, &at, stdout), done);
+    const hp__hybrid_terms *t = hp__hybrid_last_terms(h);
     printf("J_pinn %.6e  boundary %.6e  R %.6e  total %.6e%s\n", t->j_pinn, t->boundary, t->coupling, t->total,
            t->fallback ? "  (K~ not positive definite: plain PINN gradient)" : "");
     printf("worst relative error %.3e at theta[%zu]: %s\n", worst, at, worst < 1e-5 ? "PASS" : "FAIL");
@@ -33,16 +33,16 @@ static hp_status check_gradient(const hp_config *c, const hp_registry *r) {
         st = HP_ERROR_SET(HP_ERR_NUMERIC, "check --gradient: worst relative error %.3e exceeds 1e-5", worst);
 done:
     free(theta);
-    hp_hybrid_destroy(h);
+    hp__hybrid_destroy(h);
     return st;
 }
 
-hp_status hp_cmd_check(int argc, char **argv) {
-    hp_cli_pipeline_args a;
-    hp_status st = hp_cli_parse_pipeline_args(argc, argv, "gradient", &a);
+hp_status hp__cmd_check(int argc, char **argv) {
+    hp__cli_pipeline_args a;
+    hp_status st = hp__cli_parse_pipeline_args(argc, argv, "gradient", &a);
     hp_config *c = NULL;
     hp_registry *r = NULL;
-    if (st == HP_OK) st = hp_cli_load_config(&a, &c);
+    if (st == HP_OK) st = hp__cli_load_config(&a, &c);
     if (st == HP_OK) st = hp_registry_open(&r);
     if (st == HP_OK) {
         /* resolve into memory first: nothing is printed for an invalid pipeline */
@@ -61,9 +61,9 @@ hp_status hp_cmd_check(int argc, char **argv) {
     }
     if (st == HP_OK && a.gradient) st = check_gradient(c, r);
     size_t notes = 0;
-    hp_cli_print_registry_notes(r, &notes);
+    hp__cli_print_registry_notes(r, &notes);
     hp_registry_close(r);
     hp_config_destroy(c);
-    hp_cli_pipeline_args_free(&a);
+    hp__cli_pipeline_args_free(&a);
     return st;
 }

@@ -257,7 +257,7 @@ static void write_script(FILE *g, const char *terminal, const csv_info *hist, co
     }
 }
 
-hp_status hp_cmd_plot(int argc, char **argv) {
+hp_status hp__cmd_plot(int argc, char **argv) {
     if (argc != 2 || argv[1][0] == '-')
         HP_ERROR(HP_ERR_USAGE, "plot: expected exactly one run directory (hpinn plot DIR), got %d arguments", argc - 1);
     const char *dir = argv[1];

@@ -34,7 +34,7 @@ static void print_plugin(const hp_plugin_descriptor *d, const char *file) {
     }
 }
 
-hp_status hp_cmd_plugins(int argc, char **argv) {
+hp_status hp__cmd_plugins(int argc, char **argv) {
     if (argc > 2) HP_ERROR(HP_ERR_USAGE, "plugins: expected at most one NAME, got %d arguments", argc - 1);
     hp_registry *r;
     HP_CALL(hp_registry_open(&r));
@@ -79,7 +79,7 @@ hp_status hp_cmd_plugins(int argc, char **argv) {
         }
     }
     size_t notes = 0;
-    hp_cli_print_registry_notes(r, &notes);
+    hp__cli_print_registry_notes(r, &notes);
     hp_registry_close(r);
     return st;
 }

@@ -65,10 +65,10 @@ static hp_status write_resolved(const char *text, const char *source, const char
 }
 
 typedef struct run_job {
-    hp_cli_pipeline_args a;
+    hp__cli_pipeline_args a;
     hp_config *c;
     hp_registry *r;
-    hp_hybrid *h;
+    hp__hybrid *h;
     hp__trainer *trainer;
     double *theta;
     char *text;          /* the resolved pipeline */
@@ -81,7 +81,7 @@ typedef struct run_job {
 
 /* Steps 1 and 2: everything that can refuse the run, writing nothing. */
 static hp_status prepare(run_job *j, int argc, char **argv) {
-    hp_cli_pipeline_args *a = &j->a;
+    hp__cli_pipeline_args *a = &j->a;
     if (a->resume) {
         if (a->config || a->out_dir || a->force || a->label)
             HP_ERROR(HP_ERR_USAGE, "run: --resume DIR takes no CONFIG, --out, --force or --label: the run continues "
@@ -93,11 +93,11 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
                      strerror(errno));
         a->config = j->source; /* --set applies to the run's own resolved pipeline */
     }
-    HP_CALL(hp_cli_load_config(a, &j->c));
+    HP_CALL(hp__cli_load_config(a, &j->c));
     HP_CALL(hp_registry_open(&j->r));
     HP_CALL(resolve_text(j->c, j->r, &j->text));
     HP_CALL(hp_config_check_run(j->c));
-    hp_cli_print_registry_notes(j->r, &j->notes); /* the plugins are chosen now */
+    hp__cli_print_registry_notes(j->r, &j->notes); /* the plugins are chosen now */
     if (!a->resume) {
         hp_params *out = NULL;
         HP_CALL(hp_config_section(j->c, "output", hp__output_params, &out));
@@ -105,7 +105,7 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
         hp_params_destroy(out);
         snprintf(j->source, sizeof j->source, "%s", a->config);
     }
-    HP_CALL(hp_cli_make_dirs(j->dir));
+    HP_CALL(hp__cli_make_dirs(j->dir));
     HP_CALL(hp__run_lock_acquire(j->dir, &j->lock));
     if (a->resume) {
         hp_status st = hp__run_info_read_id(j->dir, j->run_id);
@@ -121,10 +121,10 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
                      j->dir, j->dir);
         HP_CALL(hp__run_id_new(j->run_id));
     }
-    HP_CALL(hp_hybrid_create(j->c, j->r, stderr, j->dir, &j->h));
-    size_t n = hp_hybrid_n_params(j->h);
+    HP_CALL(hp__hybrid_create(j->c, j->r, stderr, j->dir, &j->h));
+    size_t n = hp__hybrid_n_params(j->h);
     HP_CALL(hp_calloc(n, sizeof *j->theta, &j->theta));
-    if (!a->resume) HP_CALL(hp_hybrid_init_params(j->h, j->theta));
+    if (!a->resume) HP_CALL(hp__hybrid_init_params(j->h, j->theta));
     (void)argc;
     (void)argv;
     return HP_OK;
@@ -134,11 +134,11 @@ static void job_free(run_job *j) {
     hp__trainer_destroy(j->trainer);
     free(j->theta);
     free(j->text);
-    hp_hybrid_destroy(j->h);
+    hp__hybrid_destroy(j->h);
     hp_registry_close(j->r);
     hp_config_destroy(j->c);
     hp__run_lock_release(&j->lock);
-    hp_cli_pipeline_args_free(&j->a);
+    hp__cli_pipeline_args_free(&j->a);
 }
 
 /* The end of a run: fields and the summary; a failed run gets a summary that
@@ -147,13 +147,13 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
     if (st == HP_ERR_NUMERIC) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", hp_error_message());
-        if (hp_outputs_write_summary(j->c, j->r, j->h, NULL, res, j->dir) != HP_OK)
+        if (hp__outputs_write_summary(j->c, j->r, j->h, NULL, res, j->dir) != HP_OK)
             fprintf(stderr, "hpinn run: also could not write summary.json: %s\n", hp_error_message());
         return HP_ERROR_SET(HP_ERR_NUMERIC, "%s", msg);
     }
     if (st != HP_OK || res->abandoned) return st;
-    if (!res->interrupted) HP_CALL(hp_outputs_write_fields(j->h, j->theta, j->dir));
-    HP_CALL(hp_outputs_write_summary(j->c, j->r, j->h, j->theta, res, j->dir));
+    if (!res->interrupted) HP_CALL(hp__outputs_write_fields(j->h, j->theta, j->dir));
+    HP_CALL(hp__outputs_write_summary(j->c, j->r, j->h, j->theta, res, j->dir));
     if (res->interrupted) return HP_OK;
     fprintf(stderr, "hpinn run: %s after %llu iterations; %.1f s in all", res->stop_reason,
             (unsigned long long)res->iterations, res->seconds);
@@ -166,11 +166,11 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
     fprintf(stderr, "\n");
     printf("outputs in %s/: config.resolved.yaml run.json history.csv fields.csv nodes.csv%s summary.json "
            "checkpoint.bin\nplots: hpinn plot %s\n",
-           j->dir, hp_hybrid_dim(j->h) == 2 ? " fields.vtk nodes.vtk" : "", j->dir);
+           j->dir, hp__hybrid_dim(j->h) == 2 ? " fields.vtk nodes.vtk" : "", j->dir);
     return HP_OK;
 }
 
-hp_status hp_cmd_run(int argc, char **argv) {
+hp_status hp__cmd_run(int argc, char **argv) {
     run_job j;
     memset(&j, 0, sizeof j);
     j.lock.fd = -1;
@@ -178,7 +178,7 @@ hp_status hp_cmd_run(int argc, char **argv) {
     memset(&res, 0, sizeof res);
     int interrupted = 0, handlers = 0;
     struct sigaction old_int, old_term;
-    hp_status st = hp_cli_parse_pipeline_args(argc, argv, "out,resume,force,label", &j.a);
+    hp_status st = hp__cli_parse_pipeline_args(argc, argv, "out,resume,force,label", &j.a);
     if (st == HP_OK) st = prepare(&j, argc, argv);
 
     hp__trainer_options opt;
@@ -192,7 +192,7 @@ hp_status hp_cmd_run(int argc, char **argv) {
     opt.interrupt = &run_interrupt;
     hp_objective objective;
     if (st == HP_OK) {
-        objective = hp_hybrid_objective(j.h);
+        objective = hp__hybrid_objective(j.h);
         st = hp__trainer_create(j.c, j.r, j.h, &objective, j.theta, &opt, &j.trainer);
     }
     /* step 3: every check passed; now the directory is written */
@@ -213,7 +213,7 @@ hp_status hp_cmd_run(int argc, char **argv) {
         goto done;
     }
     if (st == HP_OK) {
-        fprintf(stderr, "hpinn run: %s -> %s (%zu parameters)\n", j.source, j.dir, hp_hybrid_n_params(j.h));
+        fprintf(stderr, "hpinn run: %s -> %s (%zu parameters)\n", j.source, j.dir, hp__hybrid_n_params(j.h));
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
@@ -222,7 +222,7 @@ hp_status hp_cmd_run(int argc, char **argv) {
         sigaction(SIGTERM, &sa, &old_term);
         handlers = 1;
         st = hp__trainer_run(j.trainer, &res);
-        hp_cli_print_registry_notes(j.r, &j.notes);
+        hp__cli_print_registry_notes(j.r, &j.notes);
         interrupted = res.interrupted;
         st = finish(&j, st, &res);
     }

@@ -42,22 +42,22 @@ static void progress(const char *message, void *ctx) {
     fprintf(stderr, "hpinn upscale: %s\n", message);
 }
 
-hp_status hp_cmd_upscale(int argc, char **argv) {
-    hp_cli_pipeline_args a;
+hp_status hp__cmd_upscale(int argc, char **argv) {
+    hp__cli_pipeline_args a;
     hp_config *c = NULL;
     hp_registry *r = NULL;
     hp_params *up = NULL, *out_params = NULL, *strat_params = NULL, *global_params = NULL;
-    hp_problem *problem = NULL;
-    hp_upscale_reference_result *result = NULL;
+    hp__problem *problem = NULL;
+    hp__upscale_reference_result *result = NULL;
     int *sizes = NULL;
-    hp_status st = hp_cli_parse_pipeline_args(argc, argv, "out", &a);
+    hp_status st = hp__cli_parse_pipeline_args(argc, argv, "out", &a);
     if (st != HP_OK) goto done;
-    HP_CALL_GOTO(st, hp_cli_load_config(&a, &c), done);
+    HP_CALL_GOTO(st, hp__cli_load_config(&a, &c), done);
     HP_CALL_GOTO(st, hp_registry_open(&r), done);
     HP_CALL_GOTO(st, hp_config_resolve(c, r, NULL), done);
     HP_CALL_GOTO(st, hp_config_section(c, "upscale", hp__upscale_params, &up), done);
     HP_CALL_GOTO(st, hp_config_section(c, "output", hp__output_params, &out_params), done);
-    HP_CALL_GOTO(st, hp_problem_create(c, &problem), done);
+    HP_CALL_GOTO(st, hp__problem_create(c, &problem), done);
     int dim = problem->dim;
 
     /* the fine solver: the coarse section's plugin kind, P1 of the right dimension */
@@ -70,7 +70,7 @@ hp_status hp_cmd_upscale(int argc, char **argv) {
                      (int)hp_params_int(up, "quadrature_subdivisions")};
 
     /* strategies: the pipeline's upscaling section, plus the global tensor beside blocks */
-    hp_upscale_strategy strategies[2];
+    hp__upscale_strategy strategies[2];
     size_t n_strategies = 0;
     const hp_plugin_descriptor *strat;
     HP_CALL_GOTO(st, hp_config_plugin_section(c, "upscaling", HP_PLUGIN_UPSCALING, "global", r, &strat, &strat_params),
@@ -80,9 +80,9 @@ hp_status hp_cmd_upscale(int argc, char **argv) {
         HP_CALL_GOTO(st, hp_registry_find(r, HP_PLUGIN_UPSCALING, "global", &g), done);
         const char *args[] = {"form=flux", dim == 1 ? "mode=isotropic" : "mode=anisotropic"};
         HP_CALL_GOTO(st, hp_params_from_strings(g->params, "upscale.global", args, 2, &global_params), done);
-        strategies[n_strategies++] = (hp_upscale_strategy){g, global_params, "global"};
+        strategies[n_strategies++] = (hp__upscale_strategy){g, global_params, "global"};
     }
-    strategies[n_strategies++] = (hp_upscale_strategy){strat, strat_params, strat->name};
+    strategies[n_strategies++] = (hp__upscale_strategy){strat, strat_params, strat->name};
 
     size_t n_sizes;
     const double *fe = hp_params_reals(up, "fine_elements", &n_sizes);
@@ -95,30 +95,30 @@ hp_status hp_cmd_upscale(int argc, char **argv) {
         sizes[i] = (int)fe[i];
     }
     const char *dir = a.out_dir ? a.out_dir : hp_params_string(out_params, "dir");
-    HP_CALL_GOTO(st, hp_cli_make_dirs(dir), done);
+    HP_CALL_GOTO(st, hp__cli_make_dirs(dir), done);
     int fields = hp_params_enum_index(up, "fields");
-    hp_upscale_reference_config cfg = {
+    hp__upscale_reference_config cfg = {
         dim, hp_expr_field, problem->K, hp_expr_field, problem->q, fine, fine_params, &fctx, sizes, n_sizes,
         strategies, n_strategies, dir,
-        fields == 0 ? HP_UPSCALE_FIELDS_NONE : (fields == 1 ? HP_UPSCALE_FIELDS_FINEST : HP_UPSCALE_FIELDS_ALL),
+        fields == 0 ? HP__UPSCALE_FIELDS_NONE : (fields == 1 ? HP__UPSCALE_FIELDS_FINEST : HP__UPSCALE_FIELDS_ALL),
         progress, NULL};
-    HP_CALL_GOTO(st, hp_upscale_reference_run(&cfg, &result), done);
+    HP_CALL_GOTO(st, hp__upscale_reference_run(&cfg, &result), done);
     printf("# %s: K̃ by fine %s solves (%s quadrature of K), q = %s\n", a.config, fine->name, fctx.rule,
            hp_expr_text(problem->q));
-    HP_CALL_GOTO(st, hp_upscale_reference_write_table(result, &cfg, stdout), done);
+    HP_CALL_GOTO(st, hp__upscale_reference_write_table(result, &cfg, stdout), done);
     printf("# written to %s/\n", dir);
 done:
     free(sizes);
-    hp_upscale_reference_result_destroy(result);
-    hp_problem_destroy(problem);
+    hp__upscale_reference_result_destroy(result);
+    hp__problem_destroy(problem);
     hp_params_destroy(global_params);
     hp_params_destroy(strat_params);
     hp_params_destroy(out_params);
     hp_params_destroy(up);
     size_t notes = 0;
-    hp_cli_print_registry_notes(r, &notes);
+    hp__cli_print_registry_notes(r, &notes);
     hp_registry_close(r);
     hp_config_destroy(c);
-    hp_cli_pipeline_args_free(&a);
+    hp__cli_pipeline_args_free(&a);
     return st;
 }

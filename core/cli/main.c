@@ -13,7 +13,7 @@
 static hp_status cmd_help(int argc, char **argv);
 static hp_status cmd_version(int argc, char **argv);
 
-const hp_cli_command hp_cli_commands[] = {
+const hp__cli_command hp__cli_commands[] = {
     {"plugins", "plugins [NAME]", "list the plugins found, or the parameters of one",
      "Without NAME: a table of every plugin found on the search path (kind, name,\n"
      "version, summary, file), followed by any plugin file that could not be loaded\n"
@@ -22,7 +22,7 @@ const hp_cli_command hp_cli_commands[] = {
      "then the plugin directory next to libhpinn, then the install prefix. Listing\n"
      "opens every plugin file; check and run open only the plugins they name.\n"
      "World-writable files or directories, and those of other users, are refused.\n",
-     hp_cmd_plugins},
+     hp__cmd_plugins},
     {"check", "check CONFIG [--gradient] [--set KEY=VALUE]...", "validate a pipeline and print it resolved",
      "Loads CONFIG, applies the overrides, validates every section against its\n"
      "parameter table (plugins are looked up on the search path) and prints the\n"
@@ -33,7 +33,7 @@ const hp_cli_command hp_cli_commands[] = {
      "--gradient: instead of printing, build the hybrid objective and compare its\n"
      "gradient at the initial parameters with central finite differences on a random\n"
      "subset of parameters; prints the worst relative error (exit 1 above 1e-5).\n",
-     hp_cmd_check},
+     hp__cmd_check},
     {"run", "run CONFIG [--set K=V]... [--out DIR] [--force]", "train a pipeline (run --resume DIR continues one)",
      "Validates CONFIG like `check`, writes the resolved configuration to the output\n"
      "directory (output.dir, or --out DIR), builds the hybrid objective and trains the\n"
@@ -50,7 +50,7 @@ const hp_cli_command hp_cli_commands[] = {
      "DIR/config.resolved.yaml; the history then matches an uninterrupted run.\n"
      "Ctrl-C writes a checkpoint and stops (exit 130). A non-finite loss stops the\n"
      "run (exit 1) and keeps the last good checkpoint.\n",
-     hp_cmd_run},
+     hp__cmd_run},
     {"upscale", "upscale CONFIG [--set KEY=VALUE]... [--out DIR]", "reference K̃ from fine FEM solves",
      "Solves the fine-scale direction problems of the pipeline's problem section with\n"
      "the P1 plugin on each mesh of upscale.fine_elements, computes K̃ with the\n"
@@ -58,7 +58,7 @@ const hp_cli_command hp_cli_commands[] = {
      "prints a table with the change and observed order under refinement, and writes\n"
      "ktilde.csv and the fine solutions (CSV; 2-D also legacy VTK) to output.dir.\n"
      "upscale.quadrature_rule: nodal reproduces the paper's 1-D reference values.\n",
-     hp_cmd_upscale},
+     hp__cmd_upscale},
     {"plot", "plot DIR", "draw the figures of a run directory (PNG, gnuplot)",
      "Writes PNG figures into DIR/plots/ with gnuplot: solution.png (network vs\n"
      "reference, fields.csv), losses.png (losses and errors vs iteration, log scale,\n"
@@ -67,15 +67,15 @@ const hp_cli_command hp_cli_commands[] = {
      "nodes.csv), and in 2-D heat maps of the fields. The gnuplot script is kept as\n"
      "DIR/plots/plots.gp. Needs gnuplot (Debian package gnuplot-nox); without it the\n"
      "exit code is 1.\n",
-     hp_cmd_plot},
+     hp__cmd_plot},
     {"help", "help [COMMAND]", "show help for hpinn or one command", "Shows the commands, or one command's help.\n",
      cmd_help},
     {"--version", "--version", "print the version and the plugin ABI version", "Prints the version.\n",
      cmd_version},
     {NULL, NULL, NULL, NULL, NULL}};
 
-static const hp_cli_command *find_command(const char *name) {
-    for (const hp_cli_command *c = hp_cli_commands; c->name; c++)
+static const hp__cli_command *find_command(const char *name) {
+    for (const hp__cli_command *c = hp__cli_commands; c->name; c++)
         if (strcmp(c->name, name) == 0) return c;
     return NULL;
 }
@@ -85,7 +85,7 @@ static void usage(FILE *out) {
             "hpinn %s — hybrid physics-informed neural network / finite-element multiscale solver\n\n"
             "usage: hpinn COMMAND [ARGS]\n\ncommands:\n",
             hp_version());
-    for (const hp_cli_command *c = hp_cli_commands; c->name; c++)
+    for (const hp__cli_command *c = hp__cli_commands; c->name; c++)
         fprintf(out, "  %-46s %s\n", c->synopsis, c->summary);
     fprintf(out, "\nexit codes: 0 success, 2 user error (config, arguments, unknown plugin), 1 failure.\n"
                  "`hpinn help COMMAND` shows more, `hpinn help pipeline` the pipeline sections;\n"
@@ -122,7 +122,7 @@ static hp_status cmd_help(int argc, char **argv) {
         print_pipeline_reference();
         return HP_OK;
     }
-    const hp_cli_command *c = find_command(argv[1]);
+    const hp__cli_command *c = find_command(argv[1]);
     if (!c) HP_ERROR(HP_ERR_USAGE, "help: unknown command '%s'; expected one of the commands `hpinn help` lists", argv[1]);
     printf("usage: hpinn %s\n\n%s", c->synopsis, c->help);
     return HP_OK;
@@ -155,7 +155,7 @@ int hp_cli_main(int argc, char **argv) {
     const char *name = argv[1];
     if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) name = "help";
     if (strcmp(name, "-V") == 0 || strcmp(name, "version") == 0) name = "--version";
-    const hp_cli_command *c = find_command(name);
+    const hp__cli_command *c = find_command(name);
     if (!c) {
         fprintf(stderr, "hpinn: error: unknown command '%s'\n\n", argv[1]);
         usage(stderr);

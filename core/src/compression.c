@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-void hp_compression_destroy(hp_compression *q) {
+void hp__compression_destroy(hp__compression *q) {
     if (!q) return;
     free(q->start);
     free(q->column);
@@ -14,8 +14,8 @@ void hp_compression_destroy(hp_compression *q) {
     free(q);
 }
 
-hp_status hp_compression_create(const hp_coarse_mesh *mesh, int window, hp_window_shape shape, double delta,
-                                hp_compression **out) {
+hp_status hp__compression_create(const hp_coarse_mesh *mesh, int window, hp__window_shape shape, double delta,
+                                hp__compression **out) {
     *out = NULL;
     int d = mesh->dim;
     long N = mesh->elements_per_dim; /* nodes 0..N per axis */
@@ -23,7 +23,7 @@ hp_status hp_compression_create(const hp_coarse_mesh *mesh, int window, hp_windo
     long w = window;
     size_t per_row = 1;
     for (int a = 0; a < d; a++) per_row *= (size_t)(2 * w + 1);
-    hp_compression *q = calloc(1, sizeof *q);
+    hp__compression *q = calloc(1, sizeof *q);
     if (!q) HP_ERROR(HP_ERR_NOMEM, "out of memory");
     q->n = n;
     hp_status st = HP_OK;
@@ -50,7 +50,7 @@ hp_status hp_compression_create(const hp_coarse_mesh *mesh, int window, hp_windo
             if (j < 0 || j > (d == 2 ? N : 0)) continue;
             for (long i = ki - w; i <= ki + w; i++) {
                 if (i < 0 || i > N) continue;
-                if (shape == HP_WINDOW_DISK) {
+                if (shape == HP__WINDOW_DISK) {
                     double di = (double)(i - ki), dj = (double)(j - kj);
                     if (di * di + dj * dj > (double)(w * w)) continue;
                 }
@@ -64,11 +64,11 @@ hp_status hp_compression_create(const hp_coarse_mesh *mesh, int window, hp_windo
     *out = q;
     return HP_OK;
 fail:
-    hp_compression_destroy(q);
+    hp__compression_destroy(q);
     return st;
 }
 
-void hp_compression_apply(const hp_compression *q, const double *v, double *out) {
+void hp__compression_apply(const hp__compression *q, const double *v, double *out) {
     for (size_t k = 0; k < q->n; k++) {
         double s = 0.0;
         for (size_t t = q->start[k]; t < q->start[k + 1]; t++) s += q->weight[t] * v[q->column[t]];
@@ -76,7 +76,7 @@ void hp_compression_apply(const hp_compression *q, const double *v, double *out)
     }
 }
 
-void hp_compression_apply_transpose(const hp_compression *q, const double *g, double *out) {
+void hp__compression_apply_transpose(const hp__compression *q, const double *g, double *out) {
     for (size_t k = 0; k < q->n; k++)
         for (size_t t = q->start[k]; t < q->start[k + 1]; t++) out[q->column[t]] += q->weight[t] * g[k];
 }

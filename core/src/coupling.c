@@ -12,15 +12,15 @@ hp_status hp__coupling_create(const hp_config *c, const hp_coarse_mesh *mesh, hp
     out->form = (hp__coupling_form)hp_params_enum_index(p, "form");
     out->tau2 = hp_params_real(p, "tau2");
     out->mesh = mesh;
-    hp_status st = hp_compression_create(mesh, (int)hp_params_int(p, "window"),
-                                         hp_params_enum_index(p, "window_shape") == 1 ? HP_WINDOW_DISK : HP_WINDOW_SQUARE,
+    hp_status st = hp__compression_create(mesh, (int)hp_params_int(p, "window"),
+                                         hp_params_enum_index(p, "window_shape") == 1 ? HP__WINDOW_DISK : HP__WINDOW_SQUARE,
                                          hp_params_real(p, "delta"), &out->Q);
     hp_params_destroy(p);
     return st;
 }
 
 void hp__coupling_destroy(hp__coupling *c) {
-    hp_compression_destroy(c->Q);
+    hp__compression_destroy(c->Q);
     memset(c, 0, sizeof *c);
 }
 
@@ -30,10 +30,10 @@ double hp__coupling_value(const hp__coupling *c, const double *v, const double *
                           const double **yhat) {
     size_t n = c->mesh->n_nodes;
     const double *w = c->mesh->weights;
-    hp_compression_apply(c->Q, v, z);
+    hp__compression_apply(c->Q, v, z);
     const double *yh = y;
     if (c->form == HP__COUPLING_COMPRESSED) {
-        hp_compression_apply(c->Q, y, yc);
+        hp__compression_apply(c->Q, y, yc);
         yh = yc;
     }
     double R = 0.0;
@@ -50,7 +50,7 @@ void hp__coupling_gradient(const hp__coupling *c, const double *z, const double 
     size_t n = c->mesh->n_nodes;
     for (size_t k = 0; k < n; k++) work[k] = 2.0 * c->tau2 * c->mesh->weights[k] * (z[k] - yhat[k]);
     memset(d_v, 0, n * sizeof *d_v);
-    hp_compression_apply_transpose(c->Q, work, d_v);
+    hp__compression_apply_transpose(c->Q, work, d_v);
     /* ∂/∂y of Σ w (z − ŷ)²: −(ŷ map)ᵀ of the same weights */
     if (c->form == HP__COUPLING_COMPRESSED)
         for (size_t k = 0; k < n; k++) d_y[k] = -d_v[k];
@@ -59,13 +59,13 @@ void hp__coupling_gradient(const hp__coupling *c, const double *z, const double 
 }
 
 void hp__coupling_yhat_map(const hp__coupling *c, const double *dy, double *out) {
-    if (c->form == HP__COUPLING_COMPRESSED) hp_compression_apply(c->Q, dy, out);
+    if (c->form == HP__COUPLING_COMPRESSED) hp__compression_apply(c->Q, dy, out);
     else memcpy(out, dy, c->mesh->n_nodes * sizeof *out);
 }
 
 void hp__coupling_yhat_map_transpose(const hp__coupling *c, const double *u, double *out) {
     if (c->form == HP__COUPLING_COMPRESSED) {
-        hp_compression_apply_transpose(c->Q, u, out);
+        hp__compression_apply_transpose(c->Q, u, out);
     } else {
         for (size_t k = 0; k < c->mesh->n_nodes; k++) out[k] += u[k];
     }

@@ -23,7 +23,7 @@ typedef struct hp__coupling {
     hp__coupling_form form;
     double tau2;
     const hp_coarse_mesh *mesh;
-    hp_compression *Q;
+    hp__compression *Q;
 } hp__coupling;
 
 /* From the pipeline's coupling section (form, window, window_shape, delta; τ2

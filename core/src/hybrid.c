@@ -24,7 +24,7 @@
 
 /* ---- creation -------------------------------------------------------------------- */
 
-void hp_hybrid_destroy(hp_hybrid *h) {
+void hp__hybrid_destroy(hp__hybrid *h) {
     if (!h) return;
     for (int i = 0; i < 2; i++) {
         hp__tape_destroy(h->tape_colloc[i]);
@@ -42,7 +42,7 @@ void hp_hybrid_destroy(hp_hybrid *h) {
     hp_params_destroy(h->up_params);
     hp_params_destroy(h->co_params);
     hp__coupling_destroy(&h->coupling);
-    hp_problem_destroy(h->problem);
+    hp__problem_destroy(h->problem);
     hp__hybrid_gauss_newton_free(h);
     free(h->col_cot);
     free(h->rho);
@@ -68,7 +68,7 @@ void hp_hybrid_destroy(hp_hybrid *h) {
 
 /* The plugins of the pipeline: networks (one per direction the upscaling needs),
  * upscaling, coarse solver. */
-static hp_status create_plugins(hp_hybrid *h, const hp_config *c, const hp_registry *r) {
+static hp_status create_plugins(hp__hybrid *h, const hp_config *c, const hp_registry *r) {
     int d = h->dim;
     if (!hp_config_has(c, "network"))
         HP_ERROR(HP_ERR_CONFIG, "%s: network: missing section; expected network: {plugin: msff, ...}", hp_config_file(c));
@@ -99,8 +99,8 @@ static hp_status create_plugins(hp_hybrid *h, const hp_config *c, const hp_regis
 }
 
 /* Tapes for the fixed point sets and the work buffers of one evaluation. */
-static hp_status create_buffers(hp_hybrid *h) {
-    hp_problem *p = h->problem;
+static hp_status create_buffers(hp__hybrid *h) {
+    hp__problem *p = h->problem;
     size_t M = p->collocation.n, C = (size_t)h->C, nn = h->mesh->n_nodes, nb = h->mesh->n_blocks;
     size_t nd = (size_t)h->n_dir, dd = (size_t)h->dim;
     for (int i = 0; i < h->n_dir; i++) {
@@ -144,13 +144,13 @@ static hp_status create_buffers(hp_hybrid *h) {
     return HP_OK;
 }
 
-hp_status hp_hybrid_create(const hp_config *c, const hp_registry *r, FILE *log, const char *cache_dir,
-                           hp_hybrid **out) {
+hp_status hp__hybrid_create(const hp_config *c, const hp_registry *r, FILE *log, const char *cache_dir,
+                           hp__hybrid **out) {
     *out = NULL;
-    hp_hybrid *h = calloc(1, sizeof *h);
+    hp__hybrid *h = calloc(1, sizeof *h);
     if (!h) HP_ERROR(HP_ERR_NOMEM, "out of memory");
     hp_status st = HP_OK;
-    HP_CALL_GOTO(st, hp_problem_create(c, &h->problem), fail);
+    HP_CALL_GOTO(st, hp__problem_create(c, &h->problem), fail);
     h->dim = h->problem->dim;
     h->C = hp_jet_components(2, h->dim);
     HP_CALL_GOTO(st, create_plugins(h, c, r), fail);
@@ -160,39 +160,39 @@ hp_status hp_hybrid_create(const hp_config *c, const hp_registry *r, FILE *log, 
     h->tau1 = hp_params_real(coupling, "tau1");
     hp_params_destroy(coupling);
     HP_CALL_GOTO(st, create_buffers(h), fail);
-    HP_CALL_GOTO(st, hp_problem_compute_reference(h->problem, h->n_dir, h->co_desc, log, cache_dir), fail);
+    HP_CALL_GOTO(st, hp__problem_compute_reference(h->problem, h->n_dir, h->co_desc, log, cache_dir), fail);
     *out = h;
     return HP_OK;
 fail:
-    hp_hybrid_destroy(h);
+    hp__hybrid_destroy(h);
     return st;
 }
 
-size_t hp_hybrid_n_params(const hp_hybrid *h) { return h->n_theta_dir * (size_t)h->n_dir; }
-int hp_hybrid_dim(const hp_hybrid *h) { return h->dim; }
-size_t hp_hybrid_n_blocks(const hp_hybrid *h) { return h->mesh->n_blocks; }
-int hp_hybrid_n_directions(const hp_hybrid *h) { return h->n_dir; }
-const hp_hybrid_terms *hp_hybrid_last_terms(const hp_hybrid *h) { return &h->terms; }
-const hp_hybrid_timing *hp_hybrid_get_timing(const hp_hybrid *h) { return &h->timing; }
+size_t hp__hybrid_n_params(const hp__hybrid *h) { return h->n_theta_dir * (size_t)h->n_dir; }
+int hp__hybrid_dim(const hp__hybrid *h) { return h->dim; }
+size_t hp__hybrid_n_blocks(const hp__hybrid *h) { return h->mesh->n_blocks; }
+int hp__hybrid_n_directions(const hp__hybrid *h) { return h->n_dir; }
+const hp__hybrid_terms *hp__hybrid_last_terms(const hp__hybrid *h) { return &h->terms; }
+const hp__hybrid_timing *hp__hybrid_get_timing(const hp__hybrid *h) { return &h->timing; }
 
-hp_status hp_hybrid_init_params(hp_hybrid *h, double *theta) {
+hp_status hp__hybrid_init_params(hp__hybrid *h, double *theta) {
     for (int i = 0; i < h->n_dir; i++) HP_CALL(hp__net_init(h->net[i], theta + (size_t)i * h->n_theta_dir));
     return HP_OK;
 }
 
-void hp_hybrid_set_weights(hp_hybrid *h, double tau1, double tau2) {
+void hp__hybrid_set_weights(hp__hybrid *h, double tau1, double tau2) {
     h->tau1 = tau1;
     h->coupling.tau2 = tau2;
 }
 
-void hp_hybrid_get_weights(const hp_hybrid *h, double *tau1, double *tau2) {
+void hp__hybrid_get_weights(const hp__hybrid *h, double *tau1, double *tau2) {
     *tau1 = h->tau1;
     *tau2 = h->coupling.tau2;
 }
 
 /* ---- the network, lifted ------------------------------------------------------------- */
 
-hp_status hp__hybrid_network_jet(hp_hybrid *h, int i, hp__tape *tape, const double *theta, double *dst) {
+hp_status hp__hybrid_network_jet(hp__hybrid *h, int i, hp__tape *tape, const double *theta, double *dst) {
     const double *out;
     HP_CALL(hp__net_forward(h->net[i], tape, theta + (size_t)i * h->n_theta_dir, &out));
     size_t n = hp__tape_points(tape);
@@ -204,14 +204,14 @@ hp_status hp__hybrid_network_jet(hp_hybrid *h, int i, hp__tape *tape, const doub
     return HP_OK;
 }
 
-hp_status hp__hybrid_network_eval(hp_hybrid *h, int i, const double *theta, const double *x, size_t n, int order,
+hp_status hp__hybrid_network_eval(hp__hybrid *h, int i, const double *theta, const double *x, size_t n, int order,
                                   double *dst) {
     HP_CALL(hp__net_eval(h->net[i], theta + (size_t)i * h->n_theta_dir, x, n, order, dst));
     if (h->problem->hard_bc) hp_jet_lift_forward(dst, dst, x, 1, n, order, h->dim);
     return HP_OK;
 }
 
-hp_status hp__hybrid_network_backward(hp_hybrid *h, int i, hp__tape *tape, const double *theta, double *cot,
+hp_status hp__hybrid_network_backward(hp__hybrid *h, int i, hp__tape *tape, const double *theta, double *cot,
                                       double *grad) {
     int order = tape == h->tape_colloc[i] ? 2 : 0;
     if (h->problem->hard_bc) hp_jet_lift_backward(cot, cot, hp__tape_x(tape), 1, hp__tape_points(tape), order, h->dim);
@@ -219,8 +219,8 @@ hp_status hp__hybrid_network_backward(hp_hybrid *h, int i, hp__tape *tape, const
     return HP_OK;
 }
 
-void hp__hybrid_upscaling_input(const hp_hybrid *h, hp_upscaling_input *in) {
-    const hp_point_set *s = &h->problem->collocation;
+void hp__hybrid_upscaling_input(const hp__hybrid *h, hp_upscaling_input *in) {
+    const hp__point_set *s = &h->problem->collocation;
     in->dim = h->dim;
     in->n_directions = h->n_dir;
     in->n_points = s->n;
@@ -236,7 +236,7 @@ void hp__hybrid_upscaling_input(const hp_hybrid *h, hp_upscaling_input *in) {
 
 /* K̃ from the collocation jets: the moments of the points, then the finish.
  * Returns whether K̃ is unusable for the coarse problem (not SPD, singular). */
-static hp_status upscale(hp_hybrid *h, int *unusable) {
+static hp_status upscale(hp__hybrid *h, int *unusable) {
     hp_upscaling_input in;
     hp__hybrid_upscaling_input(h, &in);
     memset(h->moments, 0, h->n_moments * sizeof *h->moments);
@@ -249,15 +249,15 @@ static hp_status upscale(hp_hybrid *h, int *unusable) {
     return HP_OK;
 }
 
-hp_status hp__hybrid_evaluate(hp_hybrid *h, const double *theta, double *value, double *grad) {
-    hp_problem *p = h->problem;
-    const hp_point_set *col = &p->collocation;
+hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value, double *grad) {
+    hp__problem *p = h->problem;
+    const hp__point_set *col = &p->collocation;
     size_t M = col->n, d = (size_t)h->dim, ne = h->mesh->n_blocks * d * d;
-    hp_hybrid_terms *t = &h->terms;
+    hp__hybrid_terms *t = &h->terms;
     t->j_pinn = t->boundary = t->coupling = 0.0;
     t->fallback = 0;
     h->linearized = 0;
-    if (grad) memset(grad, 0, hp_hybrid_n_params(h) * sizeof *grad);
+    if (grad) memset(grad, 0, hp__hybrid_n_params(h) * sizeof *grad);
 
     /* 1. collocation jets → PINN residual ρ, J_pinn; ∇v and v for the upscaling */
     for (int i = 0; i < h->n_dir; i++) {
@@ -353,7 +353,7 @@ hp_status hp__hybrid_evaluate(hp_hybrid *h, const double *theta, double *value, 
 }
 
 static hp_status value_and_gradient(void *ctx, const double *theta, double *value, double *grad) {
-    hp_hybrid *h = ctx;
+    hp__hybrid *h = ctx;
     double t0 = hp__now_seconds();
     HP_CALL(hp__hybrid_evaluate(h, theta, value, grad));
     h->timing.total_seconds += hp__now_seconds() - t0;
@@ -361,10 +361,10 @@ static hp_status value_and_gradient(void *ctx, const double *theta, double *valu
     return HP_OK;
 }
 
-hp_objective hp_hybrid_objective(hp_hybrid *h) {
+hp_objective hp__hybrid_objective(hp__hybrid *h) {
     hp_objective o;
     memset(&o, 0, sizeof o);
-    o.n = hp_hybrid_n_params(h);
+    o.n = hp__hybrid_n_params(h);
     o.m = h->n_residuals;
     o.ctx = h;
     o.value_and_gradient = value_and_gradient;
@@ -379,23 +379,23 @@ hp_objective hp_hybrid_objective(hp_hybrid *h) {
 
 /* ---- validation --------------------------------------------------------------------- */
 
-int hp_hybrid_reference_ktilde(const hp_hybrid *h, double out[4], const char **label) {
-    const hp_problem *p = h->problem;
+int hp__hybrid_reference_ktilde(const hp__hybrid *h, double out[4], const char **label) {
+    const hp__problem *p = h->problem;
     if (label) *label = p->reference_label;
     for (int k = 0; k < p->n_ktilde_reference; k++) out[k] = p->ktilde_reference[k];
     return p->n_ktilde_reference;
 }
 
 /* The validation points [offset, offset + count) as a point set of their own. */
-static hp_point_set validation_part(const hp_problem *p, size_t offset, size_t count) {
-    const hp_point_set *v = &p->validation;
+static hp__point_set validation_part(const hp__problem *p, size_t offset, size_t count) {
+    const hp__point_set *v = &p->validation;
     size_t d = (size_t)p->dim;
-    hp_point_set part = {count, v->x + offset * d, v->K + offset, v->gradK + offset * d, v->q + offset};
+    hp__point_set part = {count, v->x + offset * d, v->K + offset, v->gradK + offset * d, v->q + offset};
     return part;
 }
 
-hp_status hp_hybrid_validate(hp_hybrid *h, const double *theta, hp_hybrid_validation *out) {
-    hp_problem *p = h->problem;
+hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_validation *out) {
+    hp__problem *p = h->problem;
     size_t n = p->validation.n;
     double err2 = 0.0, ref2 = 0.0, res = 0.0;
     size_t interior = 0;
@@ -403,7 +403,7 @@ hp_status hp_hybrid_validate(hp_hybrid *h, const double *theta, hp_hybrid_valida
     for (int i = 0; i < h->n_dir; i++) {
         for (size_t off = 0; off < n; off += HP__VALIDATION_CHUNK) {
             size_t cnt = n - off < HP__VALIDATION_CHUNK ? n - off : HP__VALIDATION_CHUNK;
-            hp_point_set part = validation_part(p, off, cnt);
+            hp__point_set part = validation_part(p, off, cnt);
             HP_CALL(hp__hybrid_network_eval(h, i, theta, part.x, cnt, 2, h->val_jet));
             res += hp__pinn_residual(&part, h->dim, h->val_jet, i, NULL, p->validation_interior + off);
             if (i >= p->n_reference_directions) continue;
@@ -422,9 +422,9 @@ hp_status hp_hybrid_validate(hp_hybrid *h, const double *theta, hp_hybrid_valida
 
 /* ---- gradient check ---------------------------------------------------------------------- */
 
-hp_status hp_hybrid_check_gradient(hp_hybrid *h, const double *theta, size_t count, unsigned long long seed,
+hp_status hp__hybrid_check_gradient(hp__hybrid *h, const double *theta, size_t count, unsigned long long seed,
                                    double step, double *worst_rel, size_t *worst_index, FILE *report) {
-    size_t n = hp_hybrid_n_params(h);
+    size_t n = hp__hybrid_n_params(h);
     double *g = NULL, *th = NULL;
     hp_status st = HP_OK;
     HP_CALL_GOTO(st, hp_calloc(n, sizeof *g, &g), done);

@@ -22,10 +22,10 @@
 #include "hpinn/registry.h"
 #include "hpinn/status.h"
 
-typedef struct hp_hybrid hp_hybrid;
+typedef struct hp__hybrid hp__hybrid;
 
 /* The terms of the last evaluation (value_and_gradient or residuals). */
-typedef struct hp_hybrid_terms {
+typedef struct hp__hybrid_terms {
     double j_pinn;      /* Σ_i (1/M) Σ_r ρ_i(x_r)² */
     double boundary;    /* soft mode: Σ_i mean over boundary points of v_i² (unweighted) */
     double coupling;    /* R (unweighted); 0 when skipped */
@@ -34,63 +34,63 @@ typedef struct hp_hybrid_terms {
     int dim;
     size_t n_blocks;
     const double *ktilde; /* n_blocks x dim x dim of the last evaluation */
-} hp_hybrid_terms;
+} hp__hybrid_terms;
 
 /* Where the time of the optimizer's evaluations went (value_and_gradient and
  * residuals_and_jacobian calls; validation and outputs excluded). */
-typedef struct hp_hybrid_timing {
+typedef struct hp__hybrid_timing {
     unsigned long long evaluations;
     double total_seconds;
     double coarse_seconds; /* assembly + factorization, state, adjoint, dK̃ */
-} hp_hybrid_timing;
+} hp__hybrid_timing;
 
 /* Validation against the reference on the validation grid. */
-typedef struct hp_hybrid_validation {
+typedef struct hp__hybrid_validation {
     double rel_l2;        /* sqrt(Σ (v - u)²) / sqrt(Σ u²), all directions; NAN without reference */
     double fine_residual; /* mean ρ² on the validation grid's interior points (finer than collocation) */
-} hp_hybrid_validation;
+} hp__hybrid_validation;
 
 /* Build everything from the pipeline: problem point sets and coefficients,
  * networks (one per direction), upscaling, coarse solver, compression, reference.
  * Messages on progress (reference solve) go to `log` when not NULL; a fine FEM
  * reference is cached in cache_dir (the run directory) when not NULL. */
-hp_status hp_hybrid_create(const hp_config *config, const hp_registry *registry, FILE *log,
-                           const char *cache_dir, hp_hybrid **out);
-void hp_hybrid_destroy(hp_hybrid *h);
+hp_status hp__hybrid_create(const hp_config *config, const hp_registry *registry, FILE *log,
+                           const char *cache_dir, hp__hybrid **out);
+void hp__hybrid_destroy(hp__hybrid *h);
 
-size_t hp_hybrid_n_params(const hp_hybrid *h);
+size_t hp__hybrid_n_params(const hp__hybrid *h);
 /* Glorot initialisation of every network from its seed. */
-hp_status hp_hybrid_init_params(hp_hybrid *h, double *theta);
+hp_status hp__hybrid_init_params(hp__hybrid *h, double *theta);
 
 /* Stage overrides of the weights (the pipeline's coupling.tau1/tau2 at creation). */
-void hp_hybrid_set_weights(hp_hybrid *h, double tau1, double tau2);
-void hp_hybrid_get_weights(const hp_hybrid *h, double *tau1, double *tau2);
+void hp__hybrid_set_weights(hp__hybrid *h, double tau1, double tau2);
+void hp__hybrid_get_weights(const hp__hybrid *h, double *tau1, double *tau2);
 
 /* The objective for optimizers (ctx = h): value and gradient; residuals with
  * their dense Jacobian; and, when the network plugin has a tangent pass, the
  * matrix-free products J v and Jᵀ u. */
-hp_objective hp_hybrid_objective(hp_hybrid *h);
+hp_objective hp__hybrid_objective(hp__hybrid *h);
 
-const hp_hybrid_terms *hp_hybrid_last_terms(const hp_hybrid *h);
-const hp_hybrid_timing *hp_hybrid_get_timing(const hp_hybrid *h);
+const hp__hybrid_terms *hp__hybrid_last_terms(const hp__hybrid *h);
+const hp__hybrid_timing *hp__hybrid_get_timing(const hp__hybrid *h);
 
 /* Dimension and K̃ layout (for history columns). */
-int hp_hybrid_dim(const hp_hybrid *h);
-size_t hp_hybrid_n_blocks(const hp_hybrid *h);
-int hp_hybrid_n_directions(const hp_hybrid *h);
+int hp__hybrid_dim(const hp__hybrid *h);
+size_t hp__hybrid_n_blocks(const hp__hybrid *h);
+int hp__hybrid_n_directions(const hp__hybrid *h);
 
 /* The global flux-form K̃ of the reference solution (dim x dim; isotropic
  * problems: K̃11 only), when the reference provides one: returns the number of
  * entries written to out (0: none) and the label of the reference. */
-int hp_hybrid_reference_ktilde(const hp_hybrid *h, double out[4], const char **label);
+int hp__hybrid_reference_ktilde(const hp__hybrid *h, double out[4], const char **label);
 
-hp_status hp_hybrid_validate(hp_hybrid *h, const double *theta, hp_hybrid_validation *out);
+hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_validation *out);
 
 
 /* Fourth-order central differences of Ĵ (relative step `step`) on `count` parameters drawn with `seed` (all
  * when count >= n): worst relative error |g - g_fd| / max(|g|, |g_fd|, floor).
  * Returns the worst value and its index. */
-hp_status hp_hybrid_check_gradient(hp_hybrid *h, const double *theta, size_t count, unsigned long long seed,
+hp_status hp__hybrid_check_gradient(hp__hybrid *h, const double *theta, size_t count, unsigned long long seed,
                                    double step, double *worst_rel, size_t *worst_index, FILE *report);
 
 #endif

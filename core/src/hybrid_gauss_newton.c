@@ -22,7 +22,7 @@
 
 #include "pinn_residual.h"
 
-void hp__hybrid_gauss_newton_free(hp_hybrid *h) {
+void hp__hybrid_gauss_newton_free(hp__hybrid *h) {
     free(h->jac_rows);
     free(h->jac_nodes);
     free(h->jac_dy);
@@ -37,10 +37,10 @@ void hp__hybrid_gauss_newton_free(hp_hybrid *h) {
     free(h->mf_theta);
 }
 
-static size_t n_entries(const hp_hybrid *h) { return h->mesh->n_blocks * (size_t)h->dim * (size_t)h->dim; }
+static size_t n_entries(const hp__hybrid *h) { return h->mesh->n_blocks * (size_t)h->dim * (size_t)h->dim; }
 
 /* The buffers both forms share, allocated on first use. */
-static hp_status common_alloc(hp_hybrid *h) {
+static hp_status common_alloc(hp__hybrid *h) {
     if (h->jac_dy) return HP_OK;
     size_t nn = h->mesh->n_nodes, ne = n_entries(h);
     HP_CALL(hp_calloc((size_t)h->n_dir * nn * ne, sizeof(double), &h->jac_dy));
@@ -50,7 +50,7 @@ static hp_status common_alloc(hp_hybrid *h) {
 }
 
 /* ∂y_i/∂K̃ (n_nodes x n_entries) by unit adjoints; boundary rows are zero (y = 0). */
-static hp_status state_sensitivity(hp_hybrid *h, int i) {
+static hp_status state_sensitivity(hp__hybrid *h, int i) {
     size_t nn = h->mesh->n_nodes, ne = n_entries(h);
     double *dy = h->jac_dy + (size_t)i * nn * ne;
     memset(dy, 0, nn * ne * sizeof *dy);
@@ -68,9 +68,9 @@ static hp_status state_sensitivity(hp_hybrid *h, int i) {
 }
 
 /* The residual vector at the state the last evaluation left (tapes at θ). */
-static hp_status residual_vector(hp_hybrid *h, const double *theta, double *r, int coupled) {
-    hp_problem *p = h->problem;
-    const hp_point_set *col = &p->collocation;
+static hp_status residual_vector(hp__hybrid *h, const double *theta, double *r, int coupled) {
+    hp__problem *p = h->problem;
+    const hp__point_set *col = &p->collocation;
     size_t M = col->n, nb = p->boundary.n, nn = h->mesh->n_nodes, row = 0;
     for (int i = 0; i < h->n_dir; i++) {
         double sp = sqrt(2.0 / (double)M);
@@ -94,7 +94,7 @@ static hp_status residual_vector(hp_hybrid *h, const double *theta, double *r, i
 
 /* ---- the dense Jacobian --------------------------------------------------------------- */
 
-static hp_status dense_alloc(hp_hybrid *h) {
+static hp_status dense_alloc(hp__hybrid *h) {
     HP_CALL(common_alloc(h));
     if (h->jac_rows) return HP_OK;
     size_t M = h->problem->collocation.n, nb = h->problem->boundary.n, nn = h->mesh->n_nodes;
@@ -102,14 +102,14 @@ static hp_status dense_alloc(hp_hybrid *h) {
     if (nb > rows) rows = nb;
     HP_CALL(hp_calloc(rows * h->n_theta_dir, sizeof(double), &h->jac_rows));
     HP_CALL(hp_calloc(nn * h->n_theta_dir, sizeof(double), &h->jac_nodes));
-    HP_CALL(hp_calloc(n_entries(h) * hp_hybrid_n_params(h), sizeof(double), &h->jac_dk));
+    HP_CALL(hp_calloc(n_entries(h) * hp__hybrid_n_params(h), sizeof(double), &h->jac_dk));
     return HP_OK;
 }
 
 /* Copy rows (count x n_theta_dir) scaled into J's block for direction i. */
-static void place_rows(const hp_hybrid *h, double *J, size_t row0, int i, const double *rows, size_t count,
+static void place_rows(const hp__hybrid *h, double *J, size_t row0, int i, const double *rows, size_t count,
                        double scale) {
-    size_t n = hp_hybrid_n_params(h), nt = h->n_theta_dir;
+    size_t n = hp__hybrid_n_params(h), nt = h->n_theta_dir;
     for (size_t r = 0; r < count; r++) {
         double *dst = J + (row0 + r) * n;
         memset(dst, 0, n * sizeof *dst);
@@ -119,7 +119,7 @@ static void place_rows(const hp_hybrid *h, double *J, size_t row0, int i, const 
 
 /* Per-point Jacobian rows of a functional of the lifted jet given by weights
  * (jet-shaped, overwritten by the lift's pullback). */
-static hp_status lifted_jacobian(hp_hybrid *h, int i, hp__tape *tape, const double *theta, int order,
+static hp_status lifted_jacobian(hp__hybrid *h, int i, hp__tape *tape, const double *theta, int order,
                                  double *weights) {
     if (h->problem->hard_bc) hp_jet_lift_backward(weights, weights, hp__tape_x(tape), 1, hp__tape_points(tape), order, h->dim);
     HP_CALL(hp__net_jacobian(h->net[i], tape, theta + (size_t)i * h->n_theta_dir, weights, h->jac_rows));
@@ -128,9 +128,9 @@ static hp_status lifted_jacobian(hp_hybrid *h, int i, hp__tape *tape, const doub
 
 /* ∂K̃/∂θ (n_entries x n): per entry, a unit cotangent through the upscaling and
  * the collocation networks. */
-static hp_status ktilde_jacobian(hp_hybrid *h, const double *theta) {
+static hp_status ktilde_jacobian(hp__hybrid *h, const double *theta) {
     size_t M = h->problem->collocation.n, d = (size_t)h->dim, C = (size_t)h->C, ne = n_entries(h);
-    size_t n = hp_hybrid_n_params(h);
+    size_t n = hp__hybrid_n_params(h);
     hp_upscaling_input in;
     hp__hybrid_upscaling_input(h, &in);
     memset(h->jac_dk, 0, ne * n * sizeof *h->jac_dk);
@@ -156,9 +156,9 @@ static hp_status ktilde_jacobian(hp_hybrid *h, const double *theta) {
 }
 
 /* The coupling rows of direction i: s_k (Q̄ ∂v/∂θ − ∂ŷ/∂K̃ ∂K̃/∂θ). */
-static hp_status coupling_rows(hp_hybrid *h, const double *theta, int i, double *J, size_t row) {
-    size_t nn = h->mesh->n_nodes, ne = n_entries(h), n = hp_hybrid_n_params(h), nt = h->n_theta_dir;
-    const hp_compression *Q = h->coupling.Q;
+static hp_status coupling_rows(hp__hybrid *h, const double *theta, int i, double *J, size_t row) {
+    size_t nn = h->mesh->n_nodes, ne = n_entries(h), n = hp__hybrid_n_params(h), nt = h->n_theta_dir;
+    const hp__compression *Q = h->coupling.Q;
     for (size_t k = 0; k < nn; k++) h->jac_tmp[k] = 1.0;
     HP_CALL(lifted_jacobian(h, i, h->tape_nodes[i], theta, 0, h->jac_tmp));
     memcpy(h->jac_nodes, h->jac_rows, nn * nt * sizeof *h->jac_nodes);
@@ -195,10 +195,10 @@ static hp_status coupling_rows(hp_hybrid *h, const double *theta, int i, double 
 }
 
 hp_status hp__hybrid_residuals_and_jacobian(void *ctx, const double *theta, double *r, double *J) {
-    hp_hybrid *h = ctx;
-    hp_problem *p = h->problem;
-    const hp_point_set *col = &p->collocation;
-    size_t M = col->n, nb = p->boundary.n, nn = h->mesh->n_nodes, n = hp_hybrid_n_params(h);
+    hp__hybrid *h = ctx;
+    hp__problem *p = h->problem;
+    const hp__point_set *col = &p->collocation;
+    size_t M = col->n, nb = p->boundary.n, nn = h->mesh->n_nodes, n = hp__hybrid_n_params(h);
     double value, t_start = hp__now_seconds();
     HP_CALL(hp__hybrid_evaluate(h, theta, &value, NULL)); /* every tape, y, z, K̃ at θ */
     int coupled = hp__coupling_active(&h->coupling, h->terms.fallback);
@@ -234,7 +234,7 @@ hp_status hp__hybrid_residuals_and_jacobian(void *ctx, const double *theta, doub
 
 /* ---- matrix-free products ------------------------------------------------------------------ */
 
-static hp_status free_alloc(hp_hybrid *h) {
+static hp_status free_alloc(hp__hybrid *h) {
     HP_CALL(common_alloc(h));
     if (h->mf_jet) return HP_OK;
     size_t M = h->problem->collocation.n, nn = h->mesh->n_nodes, ne = n_entries(h), nm = h->n_moments;
@@ -243,12 +243,12 @@ static hp_status free_alloc(hp_hybrid *h) {
     HP_CALL(hp_calloc(nn, sizeof(double), &h->mf_nodes));
     HP_CALL(hp_calloc(nm ? nm : 1, sizeof(double), &h->mf_dm));
     HP_CALL(hp_calloc(ne, sizeof(double), &h->mf_dk));
-    HP_CALL(hp_calloc(hp_hybrid_n_params(h), sizeof(double), &h->mf_theta));
+    HP_CALL(hp_calloc(hp__hybrid_n_params(h), sizeof(double), &h->mf_theta));
     return HP_OK;
 }
 
 hp_status hp__hybrid_linearize(void *ctx, const double *theta, double *r) {
-    hp_hybrid *h = ctx;
+    hp__hybrid *h = ctx;
     double value, t_start = hp__now_seconds();
     HP_CALL(free_alloc(h));
     HP_CALL(hp__hybrid_evaluate(h, theta, &value, NULL));
@@ -267,21 +267,21 @@ hp_status hp__hybrid_linearize(void *ctx, const double *theta, double *r) {
         }
         for (int i = 0; i < h->n_dir; i++) HP_CALL(state_sensitivity(h, i));
     }
-    memcpy(h->mf_theta, theta, hp_hybrid_n_params(h) * sizeof *theta);
+    memcpy(h->mf_theta, theta, hp__hybrid_n_params(h) * sizeof *theta);
     h->linearized = 1;
     h->timing.total_seconds += hp__now_seconds() - t_start;
     h->timing.evaluations++;
     return HP_OK;
 }
 
-static hp_status check_linearized(const hp_hybrid *h, const double *theta) {
-    if (!h->linearized || memcmp(h->mf_theta, theta, hp_hybrid_n_params(h) * sizeof *theta) != 0)
+static hp_status check_linearized(const hp__hybrid *h, const double *theta) {
+    if (!h->linearized || memcmp(h->mf_theta, theta, hp__hybrid_n_params(h) * sizeof *theta) != 0)
         HP_ERROR(HP_ERR_INTERNAL, "Jacobian product at a point that was not linearized last (call linearize first)");
     return HP_OK;
 }
 
 /* The lifted tangent of direction i on a tape into dst. */
-static hp_status lifted_tangent(hp_hybrid *h, int i, hp__tape *tape, int order, const double *theta,
+static hp_status lifted_tangent(hp__hybrid *h, int i, hp__tape *tape, int order, const double *theta,
                                 const double *v, double *dst) {
     size_t off = (size_t)i * h->n_theta_dir;
     HP_CALL(hp__net_tangent(h->net[i], tape, theta + off, v + off, dst));
@@ -290,10 +290,10 @@ static hp_status lifted_tangent(hp_hybrid *h, int i, hp__tape *tape, int order, 
 }
 
 hp_status hp__hybrid_jvp(void *ctx, const double *theta, const double *v, double *Jv) {
-    hp_hybrid *h = ctx;
+    hp__hybrid *h = ctx;
     HP_CALL(check_linearized(h, theta));
-    hp_problem *p = h->problem;
-    const hp_point_set *col = &p->collocation;
+    hp__problem *p = h->problem;
+    const hp__point_set *col = &p->collocation;
     size_t M = col->n, nb = p->boundary.n, nn = h->mesh->n_nodes, d = (size_t)h->dim, ne = n_entries(h);
     int coupled = hp__coupling_active(&h->coupling, h->terms.fallback);
     double t_start = hp__now_seconds();
@@ -342,7 +342,7 @@ hp_status hp__hybrid_jvp(void *ctx, const double *theta, const double *v, double
         }
         /* s_k (Q̄ dv − ŷmap(∂y/∂K̃ dK̃)) */
         HP_CALL(lifted_tangent(h, i, h->tape_nodes[i], 0, theta, v, h->mf_nodes));
-        hp_compression_apply(h->coupling.Q, h->mf_nodes, h->node_work);
+        hp__compression_apply(h->coupling.Q, h->mf_nodes, h->node_work);
         const double *dy = h->jac_dy + (size_t)i * nn * ne;
         for (size_t k = 0; k < nn; k++) {
             double s = 0.0;
@@ -359,15 +359,15 @@ hp_status hp__hybrid_jvp(void *ctx, const double *theta, const double *v, double
 }
 
 hp_status hp__hybrid_vjp(void *ctx, const double *theta, const double *u, double *JTu) {
-    hp_hybrid *h = ctx;
+    hp__hybrid *h = ctx;
     HP_CALL(check_linearized(h, theta));
-    hp_problem *p = h->problem;
-    const hp_point_set *col = &p->collocation;
+    hp__problem *p = h->problem;
+    const hp__point_set *col = &p->collocation;
     size_t M = col->n, nb = p->boundary.n, nn = h->mesh->n_nodes, d = (size_t)h->dim, ne = n_entries(h);
     size_t stride = M + nb + nn;
     int coupled = hp__coupling_active(&h->coupling, h->terms.fallback);
     double t_start = hp__now_seconds();
-    memset(JTu, 0, hp_hybrid_n_params(h) * sizeof *JTu);
+    memset(JTu, 0, hp__hybrid_n_params(h) * sizeof *JTu);
     /* the coupling rows through ŷ(K̃): w = Σ_i (∂y_i/∂K̃)ᵀ ŷmapᵀ(−s u_i), then the
      * upscaling's reverse onto ∇v_i, v_i at the collocation points */
     if (coupled) {
@@ -416,7 +416,7 @@ hp_status hp__hybrid_vjp(void *ctx, const double *theta, const double *u, double
             const double *uc = ui + M + nb;
             for (size_t k = 0; k < nn; k++) h->node_work[k] = hp__coupling_row_scale(&h->coupling, k) * uc[k];
             memset(h->mf_nodes, 0, nn * sizeof *h->mf_nodes);
-            hp_compression_apply_transpose(h->coupling.Q, h->node_work, h->mf_nodes);
+            hp__compression_apply_transpose(h->coupling.Q, h->node_work, h->mf_nodes);
             HP_CALL(hp__hybrid_network_backward(h, i, h->tape_nodes[i], theta, h->mf_nodes, JTu));
         }
     }

@@ -17,8 +17,8 @@
  * a fine 2-D grid never needs an output buffer for all of its points at once. */
 #define HP__VALIDATION_CHUNK 4096
 
-struct hp_hybrid {
-    hp_problem *problem;
+struct hp__hybrid {
+    hp__problem *problem;
     int dim, n_dir, C; /* C: jet components at order 2 */
 
     /* one network per direction, θ = [θ_1 | θ_2], each with a tape per point set */
@@ -78,8 +78,8 @@ struct hp_hybrid {
     int linearized;          /* jvp/vjp act at the θ of the last linearize (cleared by any evaluation) */
     double *mf_theta;        /* n: that θ, for the check */
 
-    hp_hybrid_terms terms;
-    hp_hybrid_timing timing;
+    hp__hybrid_terms terms;
+    hp__hybrid_timing timing;
 };
 
 /* Run a coarse-solver call and add its time to the coarse share. */
@@ -92,25 +92,25 @@ struct hp_hybrid {
 
 /* The terms and state of Ĵ at θ (no gradient when grad is NULL): y, z, K̃ and the
  * tapes are left as at θ. (hybrid.c) */
-hp_status hp__hybrid_evaluate(hp_hybrid *h, const double *theta, double *value, double *grad);
+hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value, double *grad);
 
 /* The lifted jet of direction i on a tape at θ into dst (forward on the tape). */
-hp_status hp__hybrid_network_jet(hp_hybrid *h, int i, hp__tape *tape, const double *theta, double *dst);
+hp_status hp__hybrid_network_jet(hp__hybrid *h, int i, hp__tape *tape, const double *theta, double *dst);
 /* The lifted jet of direction i at any points (no tape) into dst. */
-hp_status hp__hybrid_network_eval(hp_hybrid *h, int i, const double *theta, const double *x, size_t n, int order,
+hp_status hp__hybrid_network_eval(hp__hybrid *h, int i, const double *theta, const double *x, size_t n, int order,
                                   double *dst);
 /* Cotangent on the lifted jet at a tape → network backward (cot is overwritten). */
-hp_status hp__hybrid_network_backward(hp_hybrid *h, int i, hp__tape *tape, const double *theta, double *cot,
+hp_status hp__hybrid_network_backward(hp__hybrid *h, int i, hp__tape *tape, const double *theta, double *cot,
                                       double *grad);
 
 /* The upscaling input at the collocation points (∇v_i, v_i of the last evaluation). */
-void hp__hybrid_upscaling_input(const hp_hybrid *h, hp_upscaling_input *in);
+void hp__hybrid_upscaling_input(const hp__hybrid *h, hp_upscaling_input *in);
 
 /* Gauss–Newton callbacks of the objective (hybrid_gauss_newton.c). */
 hp_status hp__hybrid_residuals_and_jacobian(void *ctx, const double *theta, double *r, double *J);
 hp_status hp__hybrid_linearize(void *ctx, const double *theta, double *r);
 hp_status hp__hybrid_jvp(void *ctx, const double *theta, const double *v, double *Jv);
 hp_status hp__hybrid_vjp(void *ctx, const double *theta, const double *u, double *JTu);
-void hp__hybrid_gauss_newton_free(hp_hybrid *h);
+void hp__hybrid_gauss_newton_free(hp__hybrid *h);
 
 #endif

@@ -24,9 +24,9 @@
  * x, v_i, Q̄v_i, y_i); 2-D the same as CSV plus legacy VTK (fields.vtk,
  * nodes.vtk). With the coupling off the coarse state the network implies is
  * still shown (it is what the coupling would compare with). */
-hp_status hp_outputs_write_fields(hp_hybrid *h, const double *theta, const char *dir) {
-    hp_problem *p = h->problem;
-    const hp_point_set *val = &p->validation;
+hp_status hp__outputs_write_fields(hp__hybrid *h, const double *theta, const char *dir) {
+    hp__problem *p = h->problem;
+    const hp__point_set *val = &p->validation;
     size_t n = val->n, d = (size_t)h->dim, nn = h->mesh->n_nodes;
     double value;
     HP_CALL(hp__hybrid_evaluate(h, theta, &value, NULL)); /* y, z, K̃ at θ */
@@ -167,23 +167,23 @@ static int table_has(const hp_param_def *t, const char *name) {
     return 0;
 }
 
-hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_hybrid *h, const double *theta,
+hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp__hybrid *h, const double *theta,
                                    const hp__trainer_result *res, const char *dir) {
     /* final values at θ */
     double value = NAN;
-    hp_hybrid_terms terms;
+    hp__hybrid_terms terms;
     memset(&terms, 0, sizeof terms);
-    hp_hybrid_validation val = {NAN, NAN};
-    size_t n_k = hp_hybrid_n_blocks(h) * (size_t)hp_hybrid_dim(h) * (size_t)hp_hybrid_dim(h);
+    hp__hybrid_validation val = {NAN, NAN};
+    size_t n_k = hp__hybrid_n_blocks(h) * (size_t)hp__hybrid_dim(h) * (size_t)hp__hybrid_dim(h);
     double *k = NULL;
     HP_CALL(hp_calloc(n_k, sizeof *k, &k));
     if (theta) {
-        hp_objective o = hp_hybrid_objective(h);
+        hp_objective o = hp__hybrid_objective(h);
         hp_status st = o.value_and_gradient(o.ctx, theta, &value, NULL);
         if (st == HP_OK) {
-            terms = *hp_hybrid_last_terms(h);
+            terms = *hp__hybrid_last_terms(h);
             memcpy(k, terms.ktilde, n_k * sizeof *k);
-            st = hp_hybrid_validate(h, theta, &val);
+            st = hp__hybrid_validate(h, theta, &val);
         }
         if (st != HP_OK) {
             free(k);
@@ -192,14 +192,14 @@ hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_
     }
 
     hp__out_file out;
-    hp_status ost = hp__out_open(&out, dir, HP_OUTPUTS_SUMMARY_FILE);
+    hp_status ost = hp__out_open(&out, dir, HP__OUTPUTS_SUMMARY_FILE);
     if (ost != HP_OK) {
         free(k);
         return ost;
     }
     FILE *f = out.f;
     double tau1, tau2;
-    hp_hybrid_get_weights(h, &tau1, &tau2);
+    hp__hybrid_get_weights(h, &tau1, &tau2);
     fprintf(f, "{\n  \"hpinn_version\": ");
     json_string(f, hp_version());
     fprintf(f, ",\n  \"config\": ");
@@ -212,7 +212,7 @@ hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_
     fprintf(f, ",\n  \"ms_per_iteration\": ");
     json_number(f, res->session_iterations ? 1e3 * res->session_seconds / (double)res->session_iterations : NAN);
     fprintf(f, ",\n  \"fallback_steps\": %llu", (unsigned long long)res->fallback_steps);
-    const hp_hybrid_timing *tm = hp_hybrid_get_timing(h);
+    const hp__hybrid_timing *tm = hp__hybrid_get_timing(h);
     fprintf(f, ",\n  \"objective\": {\"evaluations\": %llu, \"seconds\": ", tm->evaluations);
     json_number(f, tm->total_seconds);
     fprintf(f, ", \"coarse_seconds\": ");
@@ -236,8 +236,8 @@ hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_
     json_number(f, tau1);
     fprintf(f, ",\n    \"tau2\": ");
     json_number(f, tau2);
-    fprintf(f, "\n  },\n  \"ktilde\": {\"dim\": %d, \"blocks\": %zu, \"values\": [", hp_hybrid_dim(h),
-            hp_hybrid_n_blocks(h));
+    fprintf(f, "\n  },\n  \"ktilde\": {\"dim\": %d, \"blocks\": %zu, \"values\": [", hp__hybrid_dim(h),
+            hp__hybrid_n_blocks(h));
     for (size_t i = 0; i < n_k; i++) {
         if (i) fputs(", ", f);
         json_number(f, theta ? k[i] : NAN);
@@ -245,7 +245,7 @@ hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_
     fprintf(f, "]},\n");
     double kref[4];
     const char *ref_label = NULL;
-    int n_ref = hp_hybrid_reference_ktilde(h, kref, &ref_label);
+    int n_ref = hp__hybrid_reference_ktilde(h, kref, &ref_label);
     if (n_ref > 0) {
         fprintf(f, "  \"ktilde_reference\": [");
         for (int i = 0; i < n_ref; i++) {
@@ -259,16 +259,16 @@ hp_status hp_outputs_write_summary(const hp_config *c, const hp_registry *r, hp_
         if (*ch == '"' || *ch == '\\') fputc('\\', f);
         fputc(*ch, f);
     }
-    fprintf(f, "\",\n  \"parameters\": %zu,\n  \"plugins\": {", hp_hybrid_n_params(h));
+    fprintf(f, "\",\n  \"parameters\": %zu,\n  \"plugins\": {", hp__hybrid_n_params(h));
     free(k);
 
     int first = 1;
     const hp_plugin_descriptor *net = NULL;
     hp_params *net_params = NULL;
     hp_status st = plugin_entry(f, c, r, "network", NULL, &first, &net, &net_params);
-    if (st == HP_OK) st = plugin_entry(f, c, r, "upscaling", hp__pipeline_default_plugin("upscaling", hp_hybrid_dim(h)), &first, NULL, NULL);
+    if (st == HP_OK) st = plugin_entry(f, c, r, "upscaling", hp__pipeline_default_plugin("upscaling", hp__hybrid_dim(h)), &first, NULL, NULL);
     if (st == HP_OK)
-        st = plugin_entry(f, c, r, "coarse", hp__pipeline_default_plugin("coarse", hp_hybrid_dim(h)), &first, NULL, NULL);
+        st = plugin_entry(f, c, r, "coarse", hp__pipeline_default_plugin("coarse", hp__hybrid_dim(h)), &first, NULL, NULL);
     fprintf(f, "\n  },\n  \"seed\": ");
     if (net && net_params && table_has(net->params, "seed"))
         fprintf(f, "%lld", (long long)hp_params_int(net_params, "seed"));

@@ -1,5 +1,5 @@
 /* outputs.h (private) — the end-of-run files of `hpinn run` besides history.csv
- * and the checkpoint: the fields (through hp_outputs_write_fields) and
+ * and the checkpoint: the fields (through hp__outputs_write_fields) and
  * summary.json, the machine-readable record of what ran and how it ended. */
 #ifndef HPINN_OUTPUTS_H
 #define HPINN_OUTPUTS_H
@@ -11,15 +11,15 @@
 #include "trainer.h"
 
 /* The fields at θ into dir (fields.csv, nodes.csv; 2-D also fields.vtk, nodes.vtk). */
-hp_status hp_outputs_write_fields(hp_hybrid *h, const double *theta, const char *dir);
+hp_status hp__outputs_write_fields(hp__hybrid *h, const double *theta, const char *dir);
 
-#define HP_OUTPUTS_SUMMARY_FILE "summary.json"
+#define HP__OUTPUTS_SUMMARY_FILE "summary.json"
 
 /* Write dir/summary.json: final errors and terms at θ (evaluated here), K̃,
  * iterations, wall time, ms per iteration, hpinn version, plugins with versions,
  * the network seed when its plugin has one, stages and the stop reason.
  * `theta` may be NULL (a run that failed before training): no final values then. */
-hp_status hp_outputs_write_summary(const hp_config *config, const hp_registry *registry, hp_hybrid *h,
+hp_status hp__outputs_write_summary(const hp_config *config, const hp_registry *registry, hp__hybrid *h,
                                    const double *theta, const hp__trainer_result *result, const char *dir);
 
 #endif

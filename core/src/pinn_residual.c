@@ -3,21 +3,21 @@
 
 #include <string.h>
 
-double hp__pinn_residual(const hp_point_set *s, int dim, const double *jet, int direction, double *rho,
+double hp__pinn_residual(const hp__point_set *s, int dim, const double *jet, int direction, double *rho,
                          const unsigned char *mask) {
     size_t n = s->n, d = (size_t)dim;
     double sum = 0.0;
     for (size_t r = 0; r < n; r++) {
         double lap = jet[(d + 1) * n + r], adv = 0.0;
         for (size_t a = 0; a < d; a++) adv += s->gradK[r * d + a] * jet[(1 + a) * n + r];
-        double v = -s->K[r] * lap - adv - hp_problem_f(s, dim, r, direction);
+        double v = -s->K[r] * lap - adv - hp__problem_f(s, dim, r, direction);
         if (rho) rho[r] = v;
         if (!mask || mask[r]) sum += v * v;
     }
     return sum;
 }
 
-void hp__pinn_residual_linear(const hp_point_set *s, int dim, const double *t, double *out) {
+void hp__pinn_residual_linear(const hp__point_set *s, int dim, const double *t, double *out) {
     size_t n = s->n, d = (size_t)dim;
     for (size_t r = 0; r < n; r++) {
         double adv = 0.0;
@@ -26,7 +26,7 @@ void hp__pinn_residual_linear(const hp_point_set *s, int dim, const double *t, d
     }
 }
 
-void hp__pinn_residual_pullback(const hp_point_set *s, int dim, const double *g, double *cot) {
+void hp__pinn_residual_pullback(const hp__point_set *s, int dim, const double *g, double *cot) {
     size_t n = s->n, d = (size_t)dim;
     memset(cot, 0, n * sizeof *cot);
     for (size_t r = 0; r < n; r++) {

@@ -14,14 +14,14 @@
 
 /* ρ at the points of s from the lifted jet (C*n, order 2) of direction i into rho
  * (may be NULL); returns Σ ρ² over the points where mask is 1 (NULL: all). */
-double hp__pinn_residual(const hp_point_set *s, int dim, const double *jet, int direction, double *rho,
+double hp__pinn_residual(const hp__point_set *s, int dim, const double *jet, int direction, double *rho,
                          const unsigned char *mask);
 
 /* The linear part of ρ applied to a jet tangent (no f): out_r = −K Δt − ∇K·∇t. */
-void hp__pinn_residual_linear(const hp_point_set *s, int dim, const double *tangent, double *out);
+void hp__pinn_residual_linear(const hp__point_set *s, int dim, const double *tangent, double *out);
 
 /* cot (C*n, OVERWRITTEN) = the cotangent on the jet of Σ_r g_r ρ_r:
  * value 0, ∂_a: −g ∂_a K, Laplacian: −g K. */
-void hp__pinn_residual_pullback(const hp_point_set *s, int dim, const double *g, double *cot);
+void hp__pinn_residual_pullback(const hp__point_set *s, int dim, const double *g, double *cot);
 
 #endif

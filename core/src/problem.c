@@ -16,7 +16,7 @@
 #include "hpinn/coarse.h"
 #include "pipeline.h"
 
-static void point_set_free(hp_point_set *s) {
+static void point_set_free(hp__point_set *s) {
     free(s->x);
     free(s->K);
     free(s->gradK);
@@ -24,7 +24,7 @@ static void point_set_free(hp_point_set *s) {
     memset(s, 0, sizeof *s);
 }
 
-void hp_problem_destroy(hp_problem *p) {
+void hp__problem_destroy(hp__problem *p) {
     if (!p) return;
     hp_expr_destroy(p->K);
     hp_expr_destroy(p->q);
@@ -41,7 +41,7 @@ void hp_problem_destroy(hp_problem *p) {
 }
 
 /* Allocate a set of n points and evaluate K, ∇K, q there (x filled by caller). */
-static hp_status point_set_alloc(hp_point_set *s, size_t n, int dim) {
+static hp_status point_set_alloc(hp__point_set *s, size_t n, int dim) {
     s->n = n;
     HP_CALL(hp_calloc(n * (size_t)dim, sizeof *s->x, &s->x));
     HP_CALL(hp_calloc(n, sizeof *s->K, &s->K));
@@ -50,7 +50,7 @@ static hp_status point_set_alloc(hp_point_set *s, size_t n, int dim) {
     return HP_OK;
 }
 
-static hp_status point_set_evaluate(const hp_problem *p, hp_point_set *s, const char *name) {
+static hp_status point_set_evaluate(const hp__problem *p, hp__point_set *s, const char *name) {
     HP_CALL(hp_expr_eval_points(p->K, s->x, s->n, s->K));
     HP_CALL(hp_expr_eval_points(p->q, s->x, s->n, s->q));
     for (size_t r = 0; r < s->n; r++) {
@@ -86,11 +86,11 @@ static hp_status parse(const hp_config *c, const char *key, const char *text, in
     return HP_OK;
 }
 
-hp_status hp_problem_create(const hp_config *c, hp_problem **out) {
+hp_status hp__problem_create(const hp_config *c, hp__problem **out) {
     *out = NULL;
     hp_params *pp = NULL;
     HP_CALL(hp_config_section(c, "problem", hp__problem_params, &pp));
-    hp_problem *p = calloc(1, sizeof *p);
+    hp__problem *p = calloc(1, sizeof *p);
     hp_status st = HP_OK;
     if (!p) {
         hp_params_destroy(pp);
@@ -168,17 +168,17 @@ hp_status hp_problem_create(const hp_config *c, hp_problem **out) {
             st = hp_params_error(pp, "reference.kind", "kind exact needs reference.exact; expected an expression for u");
             goto fail;
         }
-        p->reference = HP_REFERENCE_EXACT;
+        p->reference = HP__REFERENCE_EXACT;
     } else if (strcmp(kind, "integral") == 0) {
         if (dim != 1) {
             st = hp_params_error(pp, "reference.kind", "the integral reference exists in 1-D only; expected fem or exact in 2-D");
             goto fail;
         }
-        p->reference = HP_REFERENCE_INTEGRAL;
+        p->reference = HP__REFERENCE_INTEGRAL;
     } else if (strcmp(kind, "fem") == 0) {
-        p->reference = HP_REFERENCE_FEM;
+        p->reference = HP__REFERENCE_FEM;
     } else {
-        p->reference = HP_REFERENCE_NONE;
+        p->reference = HP__REFERENCE_NONE;
     }
     p->fem_elements = (int)hp_params_int(pp, "reference.fem_elements");
     if (p->fem_elements == 0) p->fem_elements = dim == 1 ? 20000 : 512;
@@ -203,7 +203,7 @@ hp_status hp_problem_create(const hp_config *c, hp_problem **out) {
     return HP_OK;
 fail:
     hp_params_destroy(pp);
-    hp_problem_destroy(p);
+    hp__problem_destroy(p);
     return st;
 }
 
@@ -214,7 +214,7 @@ fail:
  * quadrature node s is Q(a) + ∫_a^s q by the same rule on [a, s].
  * One sweep computes ∫ 1/K and ∫ Q/K (w == NULL); a second, with C known, the
  * cumulative w at the validation points. */
-static hp_status flux_sweep(const hp_problem *p, size_t sub, const double *gx, const double *gw, double C,
+static hp_status flux_sweep(const hp__problem *p, size_t sub, const double *gx, const double *gw, double C,
                             double *int_invK, double *int_QinvK, double *int_Q, double *w) {
     size_t nv = p->validation.n;
     double Q = 0.0, I1 = 0.0, I2 = 0.0, I3 = 0.0, W = 0.0;
@@ -250,7 +250,7 @@ static hp_status flux_sweep(const hp_problem *p, size_t sub, const double *gx, c
     return HP_OK;
 }
 
-static hp_status reference_integral(hp_problem *p, int intervals) {
+static hp_status reference_integral(hp__problem *p, int intervals) {
     double gx[8], gw[8], I1, I2, IQ;
     HP_CALL(hp_gauss_legendre(8, gx, gw));
     size_t nv = p->validation.n;
@@ -271,7 +271,7 @@ static hp_status reference_integral(hp_problem *p, int intervals) {
     return HP_OK;
 }
 
-static hp_status reference_fem(hp_problem *p, int n_directions, const hp_plugin_descriptor *d, int elements,
+static hp_status reference_fem(hp__problem *p, int n_directions, const hp_plugin_descriptor *d, int elements,
                                FILE *log) {
     const hp_coarse_ops *ops = d->ops;
     char arg[64];
@@ -330,13 +330,13 @@ done:
 #define REFERENCE_CACHE_FILE "reference.cache"
 #define REFERENCE_CACHE_MAGIC "HPINNREF"
 
-static void full_key(const hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse, char *buf,
+static void full_key(const hp__problem *p, int n_directions, const hp_plugin_descriptor *coarse, char *buf,
                      size_t size) {
     snprintf(buf, size, "hpinn reference v2|%s|directions=%d|solver=%s %s", p->reference_key, n_directions,
              coarse->name, coarse->version);
 }
 
-static int cache_load(hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse, const char *dir) {
+static int cache_load(hp__problem *p, int n_directions, const hp_plugin_descriptor *coarse, const char *dir) {
     char key[8192];
     full_key(p, n_directions, coarse, key, sizeof key);
     unsigned char *buf = NULL;
@@ -367,7 +367,7 @@ static int cache_load(hp_problem *p, int n_directions, const hp_plugin_descripto
     return ok;
 }
 
-static void cache_store(const hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse, const char *dir,
+static void cache_store(const hp__problem *p, int n_directions, const hp_plugin_descriptor *coarse, const char *dir,
                         FILE *log) {
     char key[8192];
     full_key(p, n_directions, coarse, key, sizeof key);
@@ -387,25 +387,25 @@ static void cache_store(const hp_problem *p, int n_directions, const hp_plugin_d
     hp_error_clear();
 }
 
-hp_status hp_problem_compute_reference(hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse,
+hp_status hp__problem_compute_reference(hp__problem *p, int n_directions, const hp_plugin_descriptor *coarse,
                                        FILE *log, const char *cache_dir) {
-    if (p->reference == HP_REFERENCE_NONE) {
+    if (p->reference == HP__REFERENCE_NONE) {
         p->n_reference_directions = 0;
         snprintf(p->reference_label, sizeof p->reference_label, "none");
         return HP_OK;
     }
-    int nd = p->reference == HP_REFERENCE_FEM ? n_directions : 1;
+    int nd = p->reference == HP__REFERENCE_FEM ? n_directions : 1;
     HP_CALL(hp_calloc((size_t)nd * p->validation.n, sizeof *p->u_reference, &p->u_reference));
     p->n_reference_directions = nd;
     switch (p->reference) {
-    case HP_REFERENCE_EXACT:
+    case HP__REFERENCE_EXACT:
         HP_CALL(hp_expr_eval_points(p->exact, p->validation.x, p->validation.n, p->u_reference));
         snprintf(p->reference_label, sizeof p->reference_label, "exact expression %s", hp_expr_text(p->exact));
         break;
-    case HP_REFERENCE_INTEGRAL:
+    case HP__REFERENCE_INTEGRAL:
         HP_CALL(reference_integral(p, p->integral_intervals));
         break;
-    case HP_REFERENCE_FEM:
+    case HP__REFERENCE_FEM:
         if (cache_dir && cache_load(p, n_directions, coarse, cache_dir)) {
             snprintf(p->reference_label, sizeof p->reference_label, "fine FEM (%s, %d elements per axis; cached)",
                      coarse->name, p->fem_elements);

@@ -12,32 +12,32 @@
 #include "hpinn/expr.h"
 #include "hpinn/registry.h"
 
-typedef enum hp_reference_kind {
-    HP_REFERENCE_NONE = 0,
-    HP_REFERENCE_EXACT,
-    HP_REFERENCE_INTEGRAL,
-    HP_REFERENCE_FEM
-} hp_reference_kind;
+typedef enum hp__reference_kind {
+    HP__REFERENCE_NONE = 0,
+    HP__REFERENCE_EXACT,
+    HP__REFERENCE_INTEGRAL,
+    HP__REFERENCE_FEM
+} hp__reference_kind;
 
 /* A point set with the coefficient data there. */
-typedef struct hp_point_set {
+typedef struct hp__point_set {
     size_t n;
     double *x;     /* n x dim */
     double *K;     /* n */
     double *gradK; /* n x dim */
     double *q;     /* n */
-} hp_point_set;
+} hp__point_set;
 
-typedef struct hp_problem {
+typedef struct hp__problem {
     int dim;
     int hard_bc;               /* 1: v = l(x) N(x); 0: soft penalty on boundary points */
     hp_expr *K, *q, *dK[2], *exact;
-    hp_point_set collocation;  /* M interior equispaced points (2-D: m x m grid) */
-    hp_point_set boundary;     /* soft mode: boundary points (1-D: 0 and 1) */
-    hp_point_set validation;   /* equispaced grid including the boundary */
+    hp__point_set collocation;  /* M interior equispaced points (2-D: m x m grid) */
+    hp__point_set boundary;     /* soft mode: boundary points (1-D: 0 and 1) */
+    hp__point_set validation;   /* equispaced grid including the boundary */
     int validation_per_axis;
     unsigned char *validation_interior; /* 1 for points off the boundary */
-    hp_reference_kind reference;
+    hp__reference_kind reference;
     int fem_elements;          /* fine mesh of the fem reference, per axis */
     int integral_intervals;    /* sub-intervals of the 1-D integral reference */
     int n_reference_directions;/* directions the reference covers (exact: 1) */
@@ -49,21 +49,21 @@ typedef struct hp_problem {
     double ktilde_reference[4];
     /* what determines a fem reference (K, q, constants, grid, mesh), for its cache */
     char *reference_key;
-} hp_problem;
+} hp__problem;
 
-hp_status hp_problem_create(const hp_config *c, hp_problem **out);
-void hp_problem_destroy(hp_problem *p);
+hp_status hp__problem_create(const hp_config *c, hp__problem **out);
+void hp__problem_destroy(hp__problem *p);
 
 /* Compute the reference on the validation grid for n_directions problems (the
  * FEM kind uses the coarse plugin `coarse` with a fine mesh). With cache_dir, a
  * fem reference is read from cache_dir/reference.cache when that file was made
  * for the same problem, and written there otherwise (a damaged or stale cache is
  * recomputed, never trusted). */
-hp_status hp_problem_compute_reference(hp_problem *p, int n_directions, const hp_plugin_descriptor *coarse,
+hp_status hp__problem_compute_reference(hp__problem *p, int n_directions, const hp_plugin_descriptor *coarse,
                                        FILE *log, const char *cache_dir);
 
 /* f_i = q + ∂K/∂x_i at point r of a set. */
-static inline double hp_problem_f(const hp_point_set *s, int dim, size_t r, int direction) {
+static inline double hp__problem_f(const hp__point_set *s, int dim, size_t r, int direction) {
     return s->q[r] + s->gradK[r * (size_t)dim + (size_t)direction];
 }
 

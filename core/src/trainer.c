@@ -52,7 +52,7 @@ typedef struct stage_plan {
 
 struct hp__trainer {
     const hp_config *config;
-    hp_hybrid *h;
+    hp__hybrid *h;
     hp_objective objective;
     double *theta;
     size_t n;
@@ -246,7 +246,7 @@ static hp_status resume_check(hp__trainer *t, hp__checkpoint *ck) {
     return HP_OK;
 }
 
-hp_status hp__trainer_create(const hp_config *config, const hp_registry *registry, hp_hybrid *h,
+hp_status hp__trainer_create(const hp_config *config, const hp_registry *registry, hp__hybrid *h,
                              const hp_objective *objective, double *theta, const hp__trainer_options *options,
                              hp__trainer **out) {
     *out = NULL;
@@ -257,7 +257,7 @@ hp_status hp__trainer_create(const hp_config *config, const hp_registry *registr
     t->h = h;
     t->objective = *objective;
     t->theta = theta;
-    t->n = hp_hybrid_n_params(h);
+    t->n = hp__hybrid_n_params(h);
     t->o = options;
     t->best = INFINITY;
     hp_status st = HP_OK;
@@ -331,8 +331,8 @@ static hp_status history_open(hp__trainer *t) {
     t->history_hash = HP__FNV1A64_BASIS;
     char head[8192];
     size_t used = (size_t)snprintf(head, sizeof head, "iteration,seconds,J_pinn,boundary,R,J_hat,rel_l2,fine_residual");
-    int d = hp_hybrid_dim(t->h);
-    size_t nb = hp_hybrid_n_blocks(t->h);
+    int d = hp__hybrid_dim(t->h);
+    size_t nb = hp__hybrid_n_blocks(t->h);
     for (size_t b = 0; b < nb && used < sizeof head - 64; b++)
         for (int j = 0; j < d; j++)
             for (int i = 0; i < d; i++) used += (size_t)snprintf(head + used, sizeof head - used, ",k_%zu_%d_%d", b, j, i);
@@ -396,9 +396,9 @@ static hp_status guard_theta(hp__trainer *t) {
 static hp_status history_row(hp__trainer *t, double *value) {
     HP_CALL(t->objective.value_and_gradient(t->objective.ctx, t->theta, value, NULL));
     HP_CALL(guard_value(t, *value));
-    const hp_hybrid_terms *terms = hp_hybrid_last_terms(t->h);
-    hp_hybrid_validation val;
-    HP_CALL(hp_hybrid_validate(t->h, t->theta, &val));
+    const hp__hybrid_terms *terms = hp__hybrid_last_terms(t->h);
+    hp__hybrid_validation val;
+    HP_CALL(hp__hybrid_validate(t->h, t->theta, &val));
     char row[16384];
     size_t used = (size_t)snprintf(row, sizeof row, "%llu,%.3f,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g",
                                    (unsigned long long)t->g, elapsed(t), terms->j_pinn, terms->boundary,
@@ -459,7 +459,7 @@ static hp_status write_checkpoint(hp__trainer *t, int value_known) {
 
 static hp_status begin_stage(hp__trainer *t) {
     stage_plan *s = &t->plan[t->stage];
-    hp_hybrid_set_weights(t->h, s->tau1, s->tau2);
+    hp__hybrid_set_weights(t->h, s->tau1, s->tau2);
     t->res->stages[t->stage].ran = 1;
     if (!t->opt) {
         HP_CALL(s->ops->create(s->opt_params, t->n, &t->opt));
@@ -495,7 +495,7 @@ static hp_status step(hp__trainer *t, int *stop) {
     HP_CALL(s->ops->step(t->opt, t->theta, &t->objective, &info));
     t->it++;
     t->g++;
-    if (hp_hybrid_last_terms(t->h)->fallback) {
+    if (hp__hybrid_last_terms(t->h)->fallback) {
         t->display.fallback_since_row++;
         t->res->fallback_steps++;
     }

@@ -80,10 +80,10 @@ typedef struct hp__trainer_result {
 typedef struct hp__trainer hp__trainer;
 
 /* Plan the stages and, on resume, check and load the checkpoint into theta
- * (hp_hybrid_n_params(h) doubles; for a fresh run it holds the initial θ).
- * `objective` is what the optimizers step on: normally hp_hybrid_objective(h);
+ * (hp__hybrid_n_params(h) doubles; for a fresh run it holds the initial θ).
+ * `objective` is what the optimizers step on: normally hp__hybrid_objective(h);
  * callers may wrap it (fault injection, counting). Nothing is written. */
-hp_status hp__trainer_create(const hp_config *config, const hp_registry *registry, hp_hybrid *h,
+hp_status hp__trainer_create(const hp_config *config, const hp_registry *registry, hp__hybrid *h,
                              const hp_objective *objective, double *theta, const hp__trainer_options *options,
                              hp__trainer **out);
 /* Nonzero when a resumed run has nothing left to train (it completed and the

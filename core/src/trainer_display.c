@@ -7,7 +7,7 @@
 
 #include "fileio.h"
 
-hp_status hp__trainer_display_init(hp__trainer_display *d, const hp_hybrid *h, FILE *log, hp__trainer_progress mode) {
+hp_status hp__trainer_display_init(hp__trainer_display *d, const hp__hybrid *h, FILE *log, hp__trainer_progress mode) {
     memset(d, 0, sizeof *d);
     d->h = h;
     d->log = log;
@@ -38,7 +38,7 @@ void hp__trainer_display_log(hp__trainer_display *d, const char *fmt, ...) {
 }
 
 /* The first entries of K̃ as "a b c ..." into buf. */
-static void ktilde_text(const hp_hybrid_terms *terms, size_t shown_max, const char *fmt, char *buf, size_t size) {
+static void ktilde_text(const hp__hybrid_terms *terms, size_t shown_max, const char *fmt, char *buf, size_t size) {
     size_t n_k = terms->n_blocks * (size_t)terms->dim * (size_t)terms->dim, used = 0;
     size_t shown = n_k < shown_max ? n_k : shown_max;
     buf[0] = '\0';
@@ -50,7 +50,7 @@ static void ktilde_text(const hp_hybrid_terms *terms, size_t shown_max, const ch
 }
 
 void hp__trainer_display_row(hp__trainer_display *d, uint64_t g, uint64_t planned, size_t stage, double elapsed,
-                             double value, const hp_hybrid_terms *terms, const hp_hybrid_validation *val,
+                             double value, const hp__hybrid_terms *terms, const hp__hybrid_validation *val,
                              double session_seconds, uint64_t session_steps) {
     d->fallback_since_row = 0;
     d->have_row = 1;
@@ -74,7 +74,7 @@ void hp__trainer_display_draw(hp__trainer_display *d, size_t stage, size_t n_sta
     d->last_draw = session_seconds;
     double per = session_steps ? session_seconds / (double)session_steps : 0.0;
     double eta = per * (double)(planned > g ? planned - g : 0);
-    const hp_hybrid_terms *terms = hp_hybrid_last_terms(d->h);
+    const hp__hybrid_terms *terms = hp__hybrid_last_terms(d->h);
     if (!isfinite(value)) value = terms->total;
     char k[96];
     ktilde_text(terms, 2, "%.5g", k, sizeof k);

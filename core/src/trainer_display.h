@@ -11,7 +11,7 @@
 #include "trainer.h"
 
 typedef struct hp__trainer_display {
-    const hp_hybrid *h;
+    const hp__hybrid *h;
     FILE *log;
     hp__trainer_progress mode;
     int drawn;                 /* a terminal line is on screen */
@@ -22,7 +22,7 @@ typedef struct hp__trainer_display {
     uint64_t row_iteration;
 } hp__trainer_display;
 
-hp_status hp__trainer_display_init(hp__trainer_display *d, const hp_hybrid *h, FILE *log, hp__trainer_progress mode);
+hp_status hp__trainer_display_init(hp__trainer_display *d, const hp__hybrid *h, FILE *log, hp__trainer_progress mode);
 void hp__trainer_display_free(hp__trainer_display *d);
 /* A message on its own line (ends an in-place line first). */
 void hp__trainer_display_log(hp__trainer_display *d, const char *fmt, ...)
@@ -32,7 +32,7 @@ void hp__trainer_display_log(hp__trainer_display *d, const char *fmt, ...)
     ;
 /* A history row was written (resets fallback_since_row). */
 void hp__trainer_display_row(hp__trainer_display *d, uint64_t g, uint64_t planned, size_t stage, double elapsed,
-                             double value, const hp_hybrid_terms *terms, const hp_hybrid_validation *val,
+                             double value, const hp__hybrid_terms *terms, const hp__hybrid_validation *val,
                              double session_seconds, uint64_t session_steps);
 /* Redraw the terminal line (at most every 0.1 s unless forced). */
 void hp__trainer_display_draw(hp__trainer_display *d, size_t stage, size_t n_stages, uint64_t g, uint64_t planned,

@@ -30,7 +30,7 @@ static hp_status upscaling_apply(const hp_upscaling_ops *ops, void *state, const
     return st;
 }
 
-static void progress(const hp_upscale_reference_config *cfg, const char *fmt, ...) {
+static void progress(const hp__upscale_reference_config *cfg, const char *fmt, ...) {
     if (!cfg->progress) return;
     char msg[256];
     va_list ap;
@@ -40,7 +40,7 @@ static void progress(const hp_upscale_reference_config *cfg, const char *fmt, ..
     cfg->progress(msg, cfg->progress_ctx);
 }
 
-void hp_upscale_reference_result_destroy(hp_upscale_reference_result *r) {
+void hp__upscale_reference_result_destroy(hp__upscale_reference_result *r) {
     if (!r) return;
     size_t n = r->n_sizes * r->n_strategies;
     for (size_t k = 0; k < n; ++k) {
@@ -57,7 +57,7 @@ void hp_upscale_reference_result_destroy(hp_upscale_reference_result *r) {
     free(r);
 }
 
-static hp_status check_config(const hp_upscale_reference_config *c) {
+static hp_status check_config(const hp__upscale_reference_config *c) {
     if (c->dim != 1 && c->dim != 2)
         HP_ERROR(HP_ERR_CONFIG, "upscale: problem dimension %d; expected 1 or 2", c->dim);
     if (!c->K) HP_ERROR(HP_ERR_CONFIG, "upscale: no coefficient K given");
@@ -113,7 +113,7 @@ static hp_status close_output(FILE *f, const char *dir, const char *name) {
 
 /* fine_<N>.csv: node coordinates, u_i and w_i = u_i + x_i per direction;
  * 2-D also fine_<N>.vtk (STRUCTURED_POINTS, the node grid) for ParaView. */
-static hp_status write_fields(const hp_upscale_reference_config *cfg, const hp_coarse_mesh *mesh,
+static hp_status write_fields(const hp__upscale_reference_config *cfg, const hp_coarse_mesh *mesh,
                               int n_dir, double *const *u) {
     char name[64];
     FILE *f;
@@ -153,7 +153,7 @@ typedef struct size_work {
     double *u[2], *x, *w, *K, *q, *v, *grad;
 } size_work;
 
-static void free_work(const hp_upscale_reference_config *cfg, size_work *W) {
+static void free_work(const hp__upscale_reference_config *cfg, size_work *W) {
     const hp_coarse_ops *fops = cfg->fine->ops;
     if (W->fine) fops->destroy(W->fine);
     hp_params_destroy(W->fine_params);
@@ -163,7 +163,7 @@ static void free_work(const hp_upscale_reference_config *cfg, size_work *W) {
     memset(W, 0, sizeof *W);
 }
 
-static hp_status run_size(const hp_upscale_reference_config *cfg, hp_upscale_reference_result *r,
+static hp_status run_size(const hp__upscale_reference_config *cfg, hp__upscale_reference_result *r,
                           size_t k, size_work *W) {
     const hp_coarse_ops *fops = cfg->fine->ops;
     int N = cfg->mesh_sizes[k], d = cfg->dim;
@@ -222,12 +222,12 @@ static hp_status run_size(const hp_upscale_reference_config *cfg, hp_upscale_ref
     r->seconds[k] = hp__now_seconds() - t0;
     progress(cfg, "fine mesh %d%s: done in %.2f s", N, d == 2 ? "^2" : "", r->seconds[k]);
     int last = k + 1 == cfg->n_mesh_sizes;
-    if (cfg->output_dir && (cfg->fields == HP_UPSCALE_FIELDS_ALL || (cfg->fields && last)))
+    if (cfg->output_dir && (cfg->fields == HP__UPSCALE_FIELDS_ALL || (cfg->fields && last)))
         HP_CALL(write_fields(cfg, mesh, n_dir, W->u));
     return HP_OK;
 }
 
-double hp_upscale_reference_order(const hp_upscale_reference_result *r, size_t s, size_t k) {
+double hp__upscale_reference_order(const hp__upscale_reference_result *r, size_t s, size_t k) {
     if (k < 2 || k >= r->n_sizes || s >= r->n_strategies) return NAN;
     size_t m = r->n_blocks[s] * (size_t)r->dim * r->dim;
     double D[2] = {0, 0};
@@ -239,7 +239,7 @@ double hp_upscale_reference_order(const hp_upscale_reference_result *r, size_t s
     return log(D[1] / D[0]) / log((double)r->mesh_sizes[k] / r->mesh_sizes[k - 1]);
 }
 
-static void write_rows(const hp_upscale_reference_result *r, const hp_upscale_reference_config *cfg,
+static void write_rows(const hp__upscale_reference_result *r, const hp__upscale_reference_config *cfg,
                        FILE *f, int csv) {
     int d = r->dim;
     const char *sep = csv ? "," : "  ";
@@ -258,7 +258,7 @@ static void write_rows(const hp_upscale_reference_result *r, const hp_upscale_re
                 for (size_t j = 0; j < r->n_blocks[s] * d * d; ++j)
                     change = fmax(change, fabs(r->Kt[idx][j] - r->Kt[idx - r->n_strategies][j]));
             }
-            double order = hp_upscale_reference_order(r, s, k);
+            double order = hp__upscale_reference_order(r, s, k);
             for (size_t b = 0; b < r->n_blocks[s]; ++b) {
                 if (csv) fprintf(f, "%d,%.17g,%s,%zu", r->mesh_sizes[k], 1.0 / r->mesh_sizes[k],
                                  cfg->strategies[s].label, b);
@@ -275,18 +275,18 @@ static void write_rows(const hp_upscale_reference_result *r, const hp_upscale_re
         }
 }
 
-hp_status hp_upscale_reference_write_table(const hp_upscale_reference_result *r,
-                                           const hp_upscale_reference_config *cfg, FILE *out) {
+hp_status hp__upscale_reference_write_table(const hp__upscale_reference_result *r,
+                                           const hp__upscale_reference_config *cfg, FILE *out) {
     write_rows(r, cfg, out, 0);
     if (ferror(out)) HP_ERROR(HP_ERR_IO, "error writing the K̃ table");
     return HP_OK;
 }
 
-hp_status hp_upscale_reference_run(const hp_upscale_reference_config *cfg,
-                                   hp_upscale_reference_result **out) {
+hp_status hp__upscale_reference_run(const hp__upscale_reference_config *cfg,
+                                   hp__upscale_reference_result **out) {
     HP_CALL(check_config(cfg));
     if (cfg->n_strategies > 8) HP_ERROR(HP_ERR_CONFIG, "upscale: at most 8 strategies at once");
-    hp_upscale_reference_result *r = NULL;
+    hp__upscale_reference_result *r = NULL;
     hp_status st;
     size_t n = cfg->n_mesh_sizes * cfg->n_strategies;
     HP_CALL(hp_calloc(1, sizeof *r, &r));
@@ -319,6 +319,6 @@ hp_status hp_upscale_reference_run(const hp_upscale_reference_config *cfg,
     *out = r;
     return HP_OK;
 fail:
-    hp_upscale_reference_result_destroy(r);
+    hp__upscale_reference_result_destroy(r);
     return st;
 }

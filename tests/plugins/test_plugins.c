@@ -17,7 +17,7 @@
 #include "hpinn/optimizer.h"
 #include "hpinn/plugin.h"
 
-static const hp_param_def params[] = {
+static const hp_param_def params[] __attribute__((unused)) = {
     {"rate", HP_PARAM_REAL, "0.5", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN, 0.0, 0.0, NULL, 0, "step length"},
     HP_PARAM_END};
 
@@ -30,7 +30,7 @@ static hp_status create(const hp_params *p, size_t n, void **state) {
     return HP_OK;
 }
 static void destroy(void *state) { free(state); }
-static hp_status step(void *state, double *theta, const hp_objective *o, hp_opt_step_info *info) {
+__attribute__((unused)) static hp_status step(void *state, double *theta, const hp_objective *o, hp_opt_step_info *info) {
     double *g = malloc(o->n * sizeof *g);
     if (!g) HP_ERROR(HP_ERR_NOMEM, "out of memory");
     double value;
