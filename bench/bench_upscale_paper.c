@@ -81,7 +81,7 @@ static int run(const char *name, int dim, coef *c, hp_scalar_field q, const int 
     hp__upscale_strategy strat = {ud, up, ups_name};
     hp__upscale_reference_config cfg = {dim, K_eval, c, q, NULL, fine, nodal ? nodal_params : NULL, &nc,
                                        sizes, ns, &strat, 1, outdir ? dir : NULL,
-                                       HP__UPSCALE_FIELDS_FINEST, progress, NULL};
+                                       HP__UPSCALE_FIELDS_FINEST, progress, NULL, NULL, 0, NULL};
     hp__upscale_reference_result *r;
     printf("\n== %s ==\n", name);
     if (hp__upscale_reference_run(&cfg, &r)) {

@@ -11,6 +11,7 @@
 #include "hpinn/config.h"
 #include "hpinn/registry.h"
 #include "problem.h"
+#include "reference.h"
 
 /* Create the problem of a pipeline given as YAML text (the config is only needed
  * during creation). */
@@ -39,6 +40,12 @@ static hp_status problem_error(const char *yaml, char *msg, size_t size) {
     snprintf(msg, size, "%s", hp_error_message());
     hp_config_destroy(c);
     return st;
+}
+
+static const hp_plugin_descriptor *global_plugin(void) {
+    const hp_plugin_descriptor *d = NULL;
+    OK(hp_registry_find(registry, HP_PLUGIN_UPSCALING, "global", &d));
+    return d;
 }
 
 static const hp_plugin_descriptor *coarse(const char *name) {
@@ -78,7 +85,7 @@ static void test_points_1d(void **state) {
         assert_int_equal(p->validation_interior[r], interior[r]);
     }
     assert_int_equal(p->reference, HP__REFERENCE_NONE);
-    OK(hp__problem_compute_reference(p, 1, NULL, NULL, NULL));
+    OK(hp__reference_compute(p, 1, NULL, global_plugin(), NULL, NULL));
     assert_null(p->u_reference);
     assert_int_equal(p->n_reference_directions, 0);
     hp__problem_destroy(p);
@@ -161,7 +168,7 @@ static void test_integral_reference_polynomial(void **state) {
     hp__problem *p = problem_from("problem:\n  dim: 1\n  K: \"1\"\n  q: \"1\"\n"
                                  "  validation: {points: 11}\n  reference: {kind: integral, integral_intervals: 10}\n");
     assert_int_equal(p->reference, HP__REFERENCE_INTEGRAL);
-    OK(hp__problem_compute_reference(p, 1, NULL, NULL, NULL));
+    OK(hp__reference_compute(p, 1, NULL, global_plugin(), NULL, NULL));
     assert_int_equal(p->n_reference_directions, 1);
     assert_non_null(p->u_reference);
     for (size_t r = 0; r < 11; r++) {
@@ -179,7 +186,7 @@ static void test_integral_reference_exponential(void **state) {
     hp__problem *p = problem_from("problem:\n  dim: 1\n  K: \"exp(x)\"\n  q: \"0\"\n"
                                  "  validation: {points: 21}\n  reference: {kind: auto}\n");
     assert_int_equal(p->reference, HP__REFERENCE_INTEGRAL); /* auto in 1-D without exact */
-    OK(hp__problem_compute_reference(p, 1, NULL, NULL, NULL));
+    OK(hp__reference_compute(p, 1, NULL, global_plugin(), NULL, NULL));
     const double C = 1.0 / (1.0 - exp(-1.0));
     for (size_t r = 0; r < 21; r++) {
         double x = (double)r / 20.0;
@@ -218,7 +225,7 @@ static void test_integral_reference_paper(void **state) {
     char yaml[512];
     snprintf(yaml, sizeof yaml, paper_problem, "integral", 0);
     hp__problem *p = problem_from(yaml);
-    OK(hp__problem_compute_reference(p, 1, NULL, NULL, NULL));
+    OK(hp__reference_compute(p, 1, NULL, global_plugin(), NULL, NULL));
     const double k = 2 * M_PI / 0.125, C = paper_C(k);
     double worst = 0.0, umax = 0.0;
     for (size_t r = 0; r < 101; r++) {
@@ -240,7 +247,7 @@ static double fem_error_1d(int elements) {
     snprintf(yaml, sizeof yaml, paper_problem, "fem", elements);
     hp__problem *p = problem_from(yaml);
     assert_int_equal(p->reference, HP__REFERENCE_FEM);
-    OK(hp__problem_compute_reference(p, 1, coarse("p1_1d"), NULL, NULL));
+    OK(hp__reference_compute(p, 1, coarse("p1_1d"), global_plugin(), NULL, NULL));
     assert_contains(p->reference_label, "fine FEM");
     const double k = 2 * M_PI / 0.125, C = paper_C(k);
     double worst = 0.0;
@@ -270,10 +277,10 @@ static void test_fem_reference_cache(void **state) {
     char yaml[512];
     snprintf(yaml, sizeof yaml, paper_problem, "fem", 300);
     hp__problem *a = problem_from(yaml);
-    OK(hp__problem_compute_reference(a, 1, coarse("p1_1d"), NULL, "refcache"));
+    OK(hp__reference_compute(a, 1, coarse("p1_1d"), global_plugin(), NULL, "refcache"));
     assert_null(strstr(a->reference_label, "cached"));
     hp__problem *b = problem_from(yaml);
-    OK(hp__problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
+    OK(hp__reference_compute(b, 1, coarse("p1_1d"), global_plugin(), NULL, "refcache"));
     assert_contains(b->reference_label, "cached");
     assert_memory_equal(a->u_reference, b->u_reference, a->validation.n * sizeof(double));
     assert_int_equal(a->n_ktilde_reference, b->n_ktilde_reference);
@@ -282,7 +289,7 @@ static void test_fem_reference_cache(void **state) {
     /* another mesh: another key, recomputed (and the cache now holds that one) */
     snprintf(yaml, sizeof yaml, paper_problem, "fem", 200);
     b = problem_from(yaml);
-    OK(hp__problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
+    OK(hp__reference_compute(b, 1, coarse("p1_1d"), global_plugin(), NULL, "refcache"));
     assert_null(strstr(b->reference_label, "cached"));
     hp__problem_destroy(b);
     /* a flipped byte in the values: refused by the checksum, recomputed */
@@ -294,7 +301,7 @@ static void test_fem_reference_cache(void **state) {
     fputc(ch ^ 0x10, f);
     fclose(f);
     b = problem_from(yaml);
-    OK(hp__problem_compute_reference(b, 1, coarse("p1_1d"), NULL, "refcache"));
+    OK(hp__reference_compute(b, 1, coarse("p1_1d"), global_plugin(), NULL, "refcache"));
     assert_null(strstr(b->reference_label, "cached"));
     hp__problem_destroy(b);
     hp__problem_destroy(a);
@@ -314,7 +321,7 @@ static double fem_error_2d(int elements, double *err_dir2) {
              elements);
     hp__problem *p = problem_from(yaml);
     assert_int_equal(p->reference, HP__REFERENCE_FEM); /* auto in 2-D without exact */
-    OK(hp__problem_compute_reference(p, 2, coarse("p1_2d"), NULL, NULL));
+    OK(hp__reference_compute(p, 2, coarse("p1_2d"), global_plugin(), NULL, NULL));
     assert_int_equal(p->n_reference_directions, 2);
     double worst = 0.0, diff2 = 0.0;
     for (size_t r = 0; r < p->validation.n; r++) {
@@ -345,7 +352,7 @@ static void test_exact_reference(void **state) {
                                  "problem:\n  dim: 1\n  K: \"1\"\n  q: \"1\"\n  validation: {points: 7}\n"
                                  "  reference: {exact: \"c*x*(1 - x)\"}\n");
     assert_int_equal(p->reference, HP__REFERENCE_EXACT);
-    OK(hp__problem_compute_reference(p, 1, NULL, NULL, NULL));
+    OK(hp__reference_compute(p, 1, NULL, global_plugin(), NULL, NULL));
     assert_int_equal(p->n_reference_directions, 1);
     for (size_t r = 0; r < 7; r++) {
         double x = (double)r / 6.0;
@@ -356,7 +363,7 @@ static void test_exact_reference(void **state) {
     /* 2-D exact: covers direction 1 only */
     p = problem_from("problem:\n  dim: 2\n  K: \"2\"\n  q: \"0\"\n  collocation: {points: 2}\n"
                      "  validation: {points: 4}\n  reference: {kind: exact, exact: \"x*y\"}\n");
-    OK(hp__problem_compute_reference(p, 2, NULL, NULL, NULL));
+    OK(hp__reference_compute(p, 2, NULL, global_plugin(), NULL, NULL));
     assert_int_equal(p->n_reference_directions, 1);
     for (size_t r = 0; r < 16; r++)
         assert_double_equal(p->u_reference[r], p->validation.x[2 * r] * p->validation.x[2 * r + 1], 1e-15);

@@ -35,7 +35,7 @@ static void setup_open(setup *s) {
     s->sizes[0] = 512;
     s->sizes[1] = 1024;
     s->cfg = (hp__upscale_reference_config){1, K_paper, NULL, NULL, NULL, s->fine, NULL, NULL, s->sizes, 2,
-                                           &s->strategy, 1, NULL, HP__UPSCALE_FIELDS_NONE, NULL, NULL};
+                                           &s->strategy, 1, NULL, HP__UPSCALE_FIELDS_NONE, NULL, NULL, NULL, 0, NULL};
 }
 
 static void setup_close(setup *s) { hp_params_destroy(s->global_params); }

@@ -101,7 +101,7 @@ hp_status hp__cmd_upscale(int argc, char **argv) {
         dim, hp_expr_field, problem->K, hp_expr_field, problem->q, fine, fine_params, &fctx, sizes, n_sizes,
         strategies, n_strategies, dir,
         fields == 0 ? HP__UPSCALE_FIELDS_NONE : (fields == 1 ? HP__UPSCALE_FIELDS_FINEST : HP__UPSCALE_FIELDS_ALL),
-        progress, NULL};
+        progress, NULL, NULL, 0, NULL};
     HP_CALL_GOTO(st, hp__upscale_reference_run(&cfg, &result), done);
     printf("# %s: K̃ by fine %s solves (%s quadrature of K), q = %s\n", a.config, fine->name, fctx.rule,
            hp_expr_text(problem->q));

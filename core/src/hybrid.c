@@ -21,6 +21,7 @@
 #include "hpinn/rng.h"
 #include "pinn_residual.h"
 #include "pipeline.h"
+#include "reference.h"
 
 /* ---- creation -------------------------------------------------------------------- */
 
@@ -160,7 +161,9 @@ hp_status hp__hybrid_create(const hp_config *c, const hp_registry *r, FILE *log,
     h->tau1 = hp_params_real(coupling, "tau1");
     hp_params_destroy(coupling);
     HP_CALL_GOTO(st, create_buffers(h), fail);
-    HP_CALL_GOTO(st, hp__problem_compute_reference(h->problem, h->n_dir, h->co_desc, log, cache_dir), fail);
+    const hp_plugin_descriptor *global = NULL;
+    HP_CALL_GOTO(st, hp_registry_find(r, HP_PLUGIN_UPSCALING, "global", &global), fail);
+    HP_CALL_GOTO(st, hp__reference_compute(h->problem, h->n_dir, h->co_desc, global, log, cache_dir), fail);
     *out = h;
     return HP_OK;
 fail:

@@ -54,14 +54,6 @@ typedef struct hp__problem {
 hp_status hp__problem_create(const hp_config *c, hp__problem **out);
 void hp__problem_destroy(hp__problem *p);
 
-/* Compute the reference on the validation grid for n_directions problems (the
- * FEM kind uses the coarse plugin `coarse` with a fine mesh). With cache_dir, a
- * fem reference is read from cache_dir/reference.cache when that file was made
- * for the same problem, and written there otherwise (a damaged or stale cache is
- * recomputed, never trusted). */
-hp_status hp__problem_compute_reference(hp__problem *p, int n_directions, const hp_plugin_descriptor *coarse,
-                                       FILE *log, const char *cache_dir);
-
 /* f_i = q + ∂K/∂x_i at point r of a set. */
 static inline double hp__problem_f(const hp__point_set *s, int dim, size_t r, int direction) {
     return s->q[r] + s->gradK[r * (size_t)dim + (size_t)direction];

@@ -222,6 +222,9 @@ static hp_status run_size(const hp__upscale_reference_config *cfg, hp__upscale_r
     r->seconds[k] = hp__now_seconds() - t0;
     progress(cfg, "fine mesh %d%s: done in %.2f s", N, d == 2 ? "^2" : "", r->seconds[k]);
     int last = k + 1 == cfg->n_mesh_sizes;
+    if (last && cfg->eval_u)
+        for (int i = 0; i < n_dir; ++i)
+            HP_CALL(fops->evaluate(W->fine, W->u[i], cfg->eval_points, cfg->n_eval, cfg->eval_u + (size_t)i * cfg->n_eval));
     if (cfg->output_dir && (cfg->fields == HP__UPSCALE_FIELDS_ALL || (cfg->fields && last)))
         HP_CALL(write_fields(cfg, mesh, n_dir, W->u));
     return HP_OK;

@@ -51,6 +51,10 @@ typedef struct hp__upscale_reference_config {
     hp__upscale_fields fields;
     void (*progress)(const char *message, void *ctx); /* optional */
     void *progress_ctx;
+    /* optional: u_i of the finest mesh at these points, n_directions x n_eval */
+    const double *eval_points;
+    size_t n_eval;
+    double *eval_u;
 } hp__upscale_reference_config;
 
 typedef struct hp__upscale_reference_result {
