@@ -1,7 +1,7 @@
 # Tests of the core foundation: config (YAML, params, overrides), expressions,
 # registry (with real test plugins), and the CLI driven as a subprocess.
 set(hp_test_plugin_dir ${CMAKE_BINARY_DIR}/tests/plugins)
-foreach(variant GOOD BAD_ABI NO_SYMBOL NULL_STEP CTOR PARTIAL_STATE)
+foreach(variant GOOD BAD_ABI NO_SYMBOL NULL_STEP CTOR PARTIAL_STATE SHORT_OPS OLD_OPS)
   string(TOLOWER ${variant} v)
   string(REPLACE "_" "" v ${v})
   hp_add_plugin(NAME test${v} SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/plugins/test_plugins.c
@@ -16,7 +16,8 @@ foreach(dup a b)
   target_compile_definitions(hpinn_plugin_testdup_${dup} PRIVATE DUP_NAME="${dup}")
 endforeach()
 add_custom_target(hp_test_plugins DEPENDS hpinn_plugin_testgood hpinn_plugin_testbadabi
-  hpinn_plugin_testnosymbol hpinn_plugin_testnullstep hpinn_plugin_testctor hpinn_plugin_testpartialstate
+  hpinn_plugin_testnosymbol hpinn_plugin_testnullstep hpinn_plugin_testctor hpinn_plugin_testpartialstate hpinn_plugin_testshortops
+  hpinn_plugin_testoldops
   hpinn_plugin_testdup_a
   hpinn_plugin_testdup_b)
 

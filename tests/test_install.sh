@@ -11,6 +11,14 @@ prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >"$work/install.log"
 test -f "$prefix/include/hpinn/plugin.h"
 test -f "$prefix/lib/pkgconfig/hpinn.pc" || test -f "$prefix"/lib*/pkgconfig/hpinn.pc
+# libhpinn exports its public API only: every defined dynamic symbol is hp_<name>
+# (no private hp__ symbol, no helper of another name), and the public API is there
+lib=$(ls "$prefix"/lib*/libhpinn.so | head -n1)
+others=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^hp_[a-z]' || true)
+[ -z "$others" ] || { echo "libhpinn exports non-API symbols:"; echo "$others"; exit 1; }
+for api in hp_registry_open hp_config_load_file hp_jet_dense_forward hp_cli_main hp_params_int; do
+  nm -D --defined-only "$lib" | grep -qw "$api" || { echo "libhpinn does not export $api"; exit 1; }
+done
 
 # 1. CMake package config
 cmake -S "$src/docs/examples/sgd_momentum" -B "$work/ex" -DCMAKE_PREFIX_PATH="$prefix" \

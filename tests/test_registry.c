@@ -144,6 +144,16 @@ static void test_missing_symbol_is_rejected(void **state) {
     m = problem_for(r, "hpinn_testnullstep.so");
     assert_non_null(m);
     assert_contains(m, "optimizer plugin 'testnullstep' but leaves the mandatory vtable member 'step' empty");
+    /* an ops table whose declared size ends before a mandatory member */
+    m = problem_for(r, "hpinn_testshortops.so");
+    assert_non_null(m);
+    assert_contains(m, "leaves the mandatory vtable member 'step' empty");
+    /* an older, shorter table loads; what lies beyond its size counts as absent */
+    const hp_plugin_descriptor *old = NULL;
+    OK(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testoldops", &old));
+    const hp_optimizer_ops *oo = old->ops;
+    assert_true(HP_OP_PRESENT(oo, step));
+    assert_false(HP_OP_PRESENT(oo, memory_bytes));
     /* optional members that only work together: all or none */
     const hp_plugin_descriptor *d;
     assert_int_equal(hp_registry_find(r, HP_PLUGIN_OPTIMIZER, "testpartialstate", &d), HP_ERR_PLUGIN);

@@ -604,7 +604,6 @@ int hp_params_is_set(const hp_params *p, const char *name) {
     HP_ASSERT(v != NULL);
     return v->set;
 }
-const char *hp_params_section(const hp_params *p) { return p->section; }
 
 hp_status hp_params_error(const hp_params *p, const char *name, const char *fmt, ...) {
     const hp__value *v = find_value(p, name);

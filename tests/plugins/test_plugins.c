@@ -12,6 +12,8 @@
  *              opened the file, which it must do only when the plugin is used */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "hpinn/optimizer.h"
@@ -54,6 +56,16 @@ static hp_status save(const void *state, void *buf) {
 static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, step, state_size, save, NULL, NULL};
 #elif defined(NULL_STEP)
 static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, NULL, NULL, NULL, NULL, NULL};
+#elif defined(SHORT_OPS)
+/* a table whose declared size ends before its mandatory `step`: as if built
+ * against a header that had no step (the pointer is set but must not be read) */
+static const hp_optimizer_ops ops = {(uint32_t)offsetof(hp_optimizer_ops, step), create, destroy, step, NULL, NULL,
+                                     NULL, (double (*)(const hp_params *, size_t, size_t))1};
+#elif defined(OLD_OPS)
+/* built before the optional memory_bytes was appended: the size ends at load,
+ * and what lies beyond (here garbage) must count as absent */
+static const hp_optimizer_ops ops = {(uint32_t)offsetof(hp_optimizer_ops, memory_bytes), create, destroy, step, NULL,
+                                     NULL, NULL, (double (*)(const hp_params *, size_t, size_t))1};
 #else
 static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, step, NULL, NULL, NULL, NULL};
 #endif
@@ -76,6 +88,10 @@ HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testctor", "1.0", "records that its const
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testpartialstate", "1.0", "saves its state, cannot load it", params, &ops)
 #elif defined(NULL_STEP)
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testnullstep", "1.0", "leaves step empty", params, &ops)
+#elif defined(SHORT_OPS)
+HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testshortops", "1.0", "an ops table too short for step", params, &ops)
+#elif defined(OLD_OPS)
+HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "testoldops", "1.0", "an ops table of an older minor version", params, &ops)
 #elif defined(BAD_ABI)
 HP_PLUGIN_EXPORT const hp_plugin_descriptor *hp_plugin_entry(void);
 HP_PLUGIN_EXPORT const hp_plugin_descriptor *hp_plugin_entry(void) {

@@ -64,9 +64,6 @@ int hp_params_enum_index(const hp_params *p, const char *name);
 /* Nonzero when the value came from the pipeline or --set, not from the default. */
 int hp_params_is_set(const hp_params *p, const char *name);
 
-/* Section path used in messages ("network", "stages[1].optimizer"). */
-const char *hp_params_section(const hp_params *p);
-
 /* For a plugin's own checks: set an HP_ERR_CONFIG error located at the value of
  * `name` (or at the section when the value is a default), formatted as
  *   FILE:LINE:COL: section.name: <what was wrong>; <what is expected>
