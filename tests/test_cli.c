@@ -292,6 +292,44 @@ static void test_run_failures(void **state) {
     assert_contains(err_text, "cannot create directory /proc/hpinn-cannot-create");
 }
 
+/* check is exactly run's validation: every pipeline run refuses before training,
+ * check refuses too, with the same message (FILE:LINE:COL, the key, what is
+ * expected) and exit 2. The default collocation set has 280 points; the last K
+ * is 1 at every one of them (sin(pi x 281) = 0 at x = r/281) and negative
+ * between them, which only the finer check grid sees. */
+static void test_check_refuses_the_problem_run_refuses(void **state) {
+    (void)state;
+    hp_test_write_file("cli.yaml", pipeline);
+    static const char *const cases[][2] = {
+        {"--set 'problem.K=1/x'", "problem.K: K is infinite at x = 0"},
+        {"--set 'problem.K=sqrt(-1)'", "problem.K: K is not a number"},
+        {"--set 'problem.K=exp(1000)'", "problem.K: K is infinite"},
+        {"--set 'problem.K=sin(2*pi*x/eps)'", "problem.K: K = "},
+        {"--set 'problem.K=1 - 1.5*sin(pi*x*281)^2'", "(check grid point); expected a positive conductivity"},
+        {"--set constants.eps=0", "cli.yaml:3:6: problem.K: K is not a number"},
+        {"--set 'problem.q=log(x - 2)'", "problem.q: q is not a number"},
+        {"--set problem.collocation.points=1000000000000", "of memory ("},
+        {"--set 'stages[0].optimizer={plugin: lbfgs, history: 1000000000}'",
+         "stages[0].optimizer: the pipeline needs about"},
+        {"--set problem.reference.integral_intervals=1000000000000",
+         "problem.reference.integral_intervals: 1000000000000 is out of range; expected an integer in [1, 1000000]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[512];
+        static char check_err[1 << 16];
+        snprintf(args, sizeof args, "check cli.yaml %s", cases[i][0]);
+        int rc = run(args);
+        if (rc != 2) fail_msg("%s: check exit %d\n%s", cases[i][0], rc, err_text);
+        assert_contains(err_text, cases[i][1]);
+        assert_null(strstr(err_text, "(internal")); /* no trace: the user's error */
+        snprintf(check_err, sizeof check_err, "%s", err_text);
+        snprintf(args, sizeof args, "run cli.yaml --out cli_refused --force %s", cases[i][0]);
+        rc = run(args);
+        if (rc != 2) fail_msg("%s: run exit %d\n%s", cases[i][0], rc, err_text);
+        assert_string_equal(err_text, check_err);
+    }
+}
+
 static void test_upscale_paper_1d(void **state) {
     (void)state;
     char args[1024];
@@ -329,6 +367,7 @@ int main(void) {
         cmocka_unit_test(test_relative_plugin_path_is_refused),
         cmocka_unit_test(test_shadowing_plugin_is_noted),
         cmocka_unit_test(test_run_failures),
+        cmocka_unit_test(test_check_refuses_the_problem_run_refuses),
         cmocka_unit_test(test_upscale_paper_1d),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -378,23 +378,23 @@ static void test_errors(void **state) {
     assert_int_equal(problem_error("problem:\n  dim: 1\n  K: \"x - 0.5\"\n  collocation: {points: 9}\n", msg, sizeof msg),
                      HP_ERR_CONFIG);
     assert_contains(msg, "problem.K: K = ");
-    assert_contains(msg, "<= 0 at collocation point 0");
+    assert_contains(msg, "<= 0 at x = 0.1 (collocation point)");
     assert_contains(msg, "expected a positive conductivity");
     /* K = 0 exactly at x = 1/2 (a collocation point for M = 9) */
     assert_int_equal(problem_error("problem:\n  dim: 1\n  K: \"(x - 0.5)^2\"\n  collocation: {points: 9}\n", msg,
                                    sizeof msg),
                      HP_ERR_CONFIG);
-    assert_contains(msg, "K = 0 <= 0 at collocation point 4");
+    assert_contains(msg, "K = 0 <= 0 at x = 0.5 (collocation point)");
     /* positive at every collocation point, zero on the boundary x = 0 */
     assert_int_equal(problem_error("problem:\n  dim: 1\n  K: \"x\"\n  collocation: {points: 9}\n  validation: {points: 11}\n"
                                    "  reference: {kind: none}\n",
                                    msg, sizeof msg),
                      HP_ERR_CONFIG);
-    assert_contains(msg, "validation point 0");
+    assert_contains(msg, "K = 0 <= 0 at x = 0 (validation point)");
     assert_int_equal(problem_error("problem:\n  dim: 2\n  K: \"y - 0.1\"\n  boundary: soft\n  collocation: {points: 3}\n",
                                    msg, sizeof msg),
                      HP_ERR_CONFIG);
-    assert_contains(msg, "<= 0 at boundary point");
+    assert_contains(msg, "(check grid point)"); /* between the collocation points, before the boundary */
     assert_int_equal(problem_error("problem:\n  dim: 1\n  K: \"1\"\n  reference: {kind: exact}\n", msg, sizeof msg),
                      HP_ERR_CONFIG);
     assert_contains(msg, "reference.kind");

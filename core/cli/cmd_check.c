@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "hybrid.h"
 #include "pipeline.h"
+#include "validation.h"
 
 /* `check --gradient`: the full objective's gradient against central differences
  * on a random subset of parameters, at the initial θ — the first thing a plugin
@@ -54,7 +55,7 @@ hp_status hp__cmd_check(int argc, char **argv) {
         } else {
             st = hp_config_resolve(c, r, mem);
             fclose(mem);
-            if (st == HP_OK) st = hp_config_check_run(c); /* check refuses what run would */
+            if (st == HP_OK) st = hp__pipeline_validate(c, r); /* exactly what `hpinn run` refuses */
             if (st == HP_OK && !a.gradient) printf("# %s — resolved pipeline (defaults filled in)\n%s", a.config, text);
             free(text);
         }

@@ -30,6 +30,7 @@
 #include "pipeline.h"
 #include "run_dir.h"
 #include "trainer.h"
+#include "validation.h"
 
 /* hp_config_resolve refuses, before anything runs, a stage list the trainer could not hold */
 _Static_assert(HP_CONFIG_MAX_STAGES <= HP__TRAINER_MAX_STAGES, "the config's stage limit exceeds the trainer's");
@@ -96,7 +97,7 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
     HP_CALL(hp__cli_load_config(a, &j->c));
     HP_CALL(hp_registry_open(&j->r));
     HP_CALL(resolve_text(j->c, j->r, &j->text));
-    HP_CALL(hp_config_check_run(j->c));
+    HP_CALL(hp__pipeline_validate(j->c, j->r)); /* exactly what `hpinn check` refuses */
     hp__cli_print_registry_notes(j->r, &j->notes); /* the plugins are chosen now */
     if (!a->resume) {
         hp_params *out = NULL;

@@ -29,7 +29,7 @@ const hp_param_def hp__problem_params[] = {
      "closed-form fine solution u(x) of direction 1 (u = w - x_1)"},
     {"reference.fem_elements", HP_PARAM_INT, "0", MIN(0), NULL, 0,
      "elements per axis of the fine FEM reference solve (kind fem); 0: 20000 in 1-D, 512 in 2-D"},
-    {"reference.integral_intervals", HP_PARAM_INT, "20000", MIN(1), NULL, 0,
+    {"reference.integral_intervals", HP_PARAM_INT, "20000", RANGE(1, 1000000), NULL, 0,
      "sub-intervals (8-point Gauss-Legendre each) of the 1-D integral reference"},
     {"validation.points", HP_PARAM_INT, "0", MIN(0), NULL, 0,
      "validation grid points (1-D count, 2-D per axis) for errors and the fine residual; 0: 1000 in 1-D, 201 in 2-D"},

@@ -45,29 +45,81 @@ static hp_status point_set_alloc(hp__point_set *s, size_t n, int dim) {
     return HP_OK;
 }
 
-static hp_status point_set_evaluate(const hp__problem *p, hp__point_set *s, const char *name) {
-    HP_CALL(hp_expr_eval_points(p->K, s->x, s->n, s->K));
-    HP_CALL(hp_expr_eval_points(p->q, s->x, s->n, s->q));
-    for (size_t r = 0; r < s->n; r++) {
-        if (!(s->K[r] > 0.0))
-            HP_ERROR(HP_ERR_CONFIG, "problem.K: K = %g <= 0 at %s point %zu (x = %g); expected a positive conductivity",
-                     s->K[r], name, r, s->x[r * (size_t)p->dim]);
-        for (int a = 0; a < p->dim; a++) {
-            double g = hp_expr_eval(p->dK[a], s->x + r * (size_t)p->dim);
-            if (!isfinite(g))
-                HP_ERROR(HP_ERR_NUMERIC, "problem.K: dK/dx_%d is not finite at %s point %zu", a + 1, name, r);
-            s->gradK[r * (size_t)p->dim + (size_t)a] = g;
+/* The coordinates of a point, for messages. */
+static void point_text(const double *x, int dim, char *buf, size_t size) {
+    if (dim == 1) snprintf(buf, size, "x = %.6g", x[0]);
+    else snprintf(buf, size, "(x, y) = (%.6g, %.6g)", x[0], x[1]);
+}
+
+/* K, ∇K and q at one point, checked: K finite and positive, ∇K and q finite. A
+ * violation is the pipeline's error (exit 2), located at the expression. */
+static hp_status evaluate_point(const hp__problem *p, const double *x, double *K, double *gradK, double *q,
+                                const char *set) {
+    char at[96];
+    double k = hp_expr_eval(p->K, x);
+    if (!isfinite(k)) {
+        point_text(x, p->dim, at, sizeof at);
+        HP_ERROR(HP_ERR_CONFIG, "%s: K is %s at %s (%s point); expected a finite positive conductivity everywhere "
+                                "in the domain (check divisions, roots and logarithms, and the constants they use)",
+                 p->K_where, isnan(k) ? "not a number" : "infinite", at, set);
+    }
+    if (!(k > 0.0)) {
+        point_text(x, p->dim, at, sizeof at);
+        HP_ERROR(HP_ERR_CONFIG, "%s: K = %g <= 0 at %s (%s point); expected a positive conductivity everywhere in "
+                                "the domain", p->K_where, k, at, set);
+    }
+    for (int a = 0; a < p->dim; a++) {
+        double g = hp_expr_eval(p->dK[a], x);
+        if (!isfinite(g)) {
+            point_text(x, p->dim, at, sizeof at);
+            HP_ERROR(HP_ERR_CONFIG, "%s: dK/dx_%d is %s at %s (%s point); expected K differentiable in the domain",
+                     p->K_where, a + 1, isnan(g) ? "not a number" : "infinite", at, set);
         }
+        if (gradK) gradK[a] = g;
+    }
+    double qv = hp_expr_eval(p->q, x);
+    if (!isfinite(qv)) {
+        point_text(x, p->dim, at, sizeof at);
+        HP_ERROR(HP_ERR_CONFIG, "%s: q is %s at %s (%s point); expected a finite source everywhere in the domain",
+                 p->q_where, isnan(qv) ? "not a number" : "infinite", at, set);
+    }
+    if (K) *K = k;
+    if (q) *q = qv;
+    return HP_OK;
+}
+
+static hp_status point_set_evaluate(const hp__problem *p, hp__point_set *s, const char *name) {
+    size_t d = (size_t)p->dim;
+    for (size_t r = 0; r < s->n; r++)
+        HP_CALL(evaluate_point(p, s->x + r * d, &s->K[r], s->gradK + r * d, &s->q[r], name));
+    return HP_OK;
+}
+
+/* K > 0 and everything finite between the collocation points too: K sampled on
+ * a grid several times finer (a K that dips below zero between the points would
+ * otherwise go unnoticed until the coarse or reference solve). */
+static hp_status check_grid(const hp__problem *p, size_t per_axis_points) {
+    size_t n = per_axis_points * 8;
+    if (n < 4096) n = 4096;
+    size_t cap = p->dim == 1 ? 1000000 : 1024;
+    if (n > cap) n = cap;
+    double x[2];
+    size_t total = p->dim == 1 ? n : n * n;
+    for (size_t r = 0; r < total; r++) {
+        x[0] = ((double)(r % n) + 0.5) / (double)n;
+        if (p->dim == 2) x[1] = ((double)(r / n) + 0.5) / (double)n;
+        HP_CALL(evaluate_point(p, x, NULL, NULL, NULL, "check grid"));
     }
     return HP_OK;
 }
 
-static hp_status parse(const hp_config *c, const char *key, const char *text, int dim, hp_expr **out) {
-    char path[64], where[600];
+static hp_status parse(const hp_config *c, const char *key, const char *text, int dim, hp_expr **out,
+                       char where[600]) {
+    char path[64];
     snprintf(path, sizeof path, "problem.%s", key);
-    hp_config_location(c, path, where, sizeof where);
+    hp_config_location(c, path, where, 600);
     size_t used = strlen(where);
-    snprintf(where + used, sizeof where - used, ": %s", path);
+    snprintf(where + used, 600 - used, ": %s", path);
     size_t n = hp_config_constant_count(c);
     const char *names[HP_CONFIG_MAX_CONSTANTS];
     double values[HP_CONFIG_MAX_CONSTANTS];
@@ -93,11 +145,15 @@ hp_status hp__problem_create(const hp_config *c, hp__problem **out) {
     }
     int dim = p->dim = (int)hp_params_int(pp, "dim");
     p->hard_bc = strcmp(hp_params_string(pp, "boundary"), "hard") == 0;
-    HP_CALL_GOTO(st, parse(c, "K", hp_params_string(pp, "K"), dim, &p->K), fail);
-    HP_CALL_GOTO(st, parse(c, "q", hp_params_string(pp, "q"), dim, &p->q), fail);
+    HP_CALL_GOTO(st, parse(c, "K", hp_params_string(pp, "K"), dim, &p->K, p->K_where), fail);
+    HP_CALL_GOTO(st, parse(c, "q", hp_params_string(pp, "q"), dim, &p->q, p->q_where), fail);
     for (int a = 0; a < dim; a++) HP_CALL_GOTO(st, hp_expr_derivative(p->K, a, &p->dK[a]), fail);
-    if (hp_params_string(pp, "reference.exact"))
-        HP_CALL_GOTO(st, parse(c, "reference.exact", hp_params_string(pp, "reference.exact"), dim, &p->exact), fail);
+    {
+        char where[600];
+        if (hp_params_string(pp, "reference.exact"))
+            HP_CALL_GOTO(st, parse(c, "reference.exact", hp_params_string(pp, "reference.exact"), dim, &p->exact, where),
+                         fail);
+    }
 
     /* collocation: interior equispaced, x_r = r/(m+1) per axis */
     size_t m = (size_t)hp_params_int(pp, "collocation.points");
@@ -112,6 +168,7 @@ hp_status hp__problem_create(const hp_config *c, hp__problem **out) {
         }
     }
     HP_CALL_GOTO(st, point_set_evaluate(p, &p->collocation, "collocation"), fail);
+    HP_CALL_GOTO(st, check_grid(p, m), fail);
 
     /* boundary points for the soft penalty: 1-D the two ends; 2-D b per side */
     if (!p->hard_bc) {

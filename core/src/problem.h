@@ -32,6 +32,7 @@ typedef struct hp__problem {
     int dim;
     int hard_bc;               /* 1: v = l(x) N(x); 0: soft penalty on boundary points */
     hp_expr *K, *q, *dK[2], *exact;
+    char K_where[600], q_where[600]; /* "FILE:LINE:COL: problem.K", for messages */
     hp__point_set collocation;  /* M interior equispaced points (2-D: m x m grid) */
     hp__point_set boundary;     /* soft mode: boundary points (1-D: 0 and 1) */
     hp__point_set validation;   /* equispaced grid including the boundary */
