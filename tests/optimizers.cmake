@@ -9,3 +9,7 @@ hp_add_test(test_lbfgs SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_lbfgs.c
 target_include_directories(test_lbfgs PRIVATE ${hp_opt_dir}/lbfgs)
 hp_add_test(test_lm SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_lm.c ${hp_opt_dir}/lm/lm.c
   LABELS optimizers TIMEOUT 60)
+# lm_cg: compiled in; dense lm and the hybrid's plugins are loaded from the build tree for comparison.
+hp_add_test(test_lm_cg SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_lm_cg.c ${hp_opt_dir}/lm_cg/lm_cg.c
+  LABELS optimizers TIMEOUT 120)
+add_dependencies(test_lm_cg hpinn_plugin_lm hpinn_plugin_msff hpinn_plugin_p1_2d hpinn_plugin_global)

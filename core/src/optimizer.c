@@ -23,6 +23,7 @@ const char *hp_opt_stop_name(hp_opt_stop s) {
     case HP_OPT_NON_FINITE: return "non-finite value";
     case HP_OPT_MAX_EVALUATIONS: return "evaluation budget exhausted";
     case HP_OPT_DAMPING_LIMIT: return "damping limit reached";
+    case HP_OPT_INNER_BREAKDOWN: return "inner solve broke down";
     }
     return "unknown stop reason";
 }
@@ -41,6 +42,8 @@ void hp_opt_info_init(hp_opt_step_info *info) {
     info->evaluations = 0;
     info->stop = HP_OPT_CONTINUE;
     info->message[0] = '\0';
+    info->inner_iterations = 0;
+    info->products = 0;
 }
 
 void hp_opt_info_stop(hp_opt_step_info *info, hp_opt_stop stop, const char *fmt, ...) {

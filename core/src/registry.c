@@ -478,17 +478,20 @@ static void own_plugin_dir(char *buf, size_t size) {
     buf[0] = '\0';
     Dl_info info;
     if (!dladdr((void *)&hp_registry_open, &info) || !info.dli_fname) return;
-    const char *slash = strrchr(info.dli_fname, '/');
+    /* an executable started by a relative path reports that path: make it absolute */
+    char real[PATH_MAX];
+    const char *file = realpath(info.dli_fname, real) ? real : info.dli_fname;
+    const char *slash = strrchr(file, '/');
     if (!slash) return;
-    int len = (int)(slash - info.dli_fname);
+    int len = (int)(slash - file);
     if (len >= 4 && strncmp(slash - 4, "/bin", 4) == 0) {
         struct stat sb;
-        snprintf(buf, size, "%.*s/%s", len - 4, info.dli_fname, HPINN_PLUGIN_SUBDIR);
+        snprintf(buf, size, "%.*s/%s", len - 4, file, HPINN_PLUGIN_SUBDIR);
         if (stat(buf, &sb) == 0 && S_ISDIR(sb.st_mode)) return;
-        snprintf(buf, size, "%.*s/lib/hpinn/plugins", len - 4, info.dli_fname);
+        snprintf(buf, size, "%.*s/lib/hpinn/plugins", len - 4, file);
         return;
     }
-    snprintf(buf, size, "%.*s/hpinn/plugins", len, info.dli_fname);
+    snprintf(buf, size, "%.*s/hpinn/plugins", len, file);
 }
 
 hp_status hp_registry_open(hp_registry **out) {

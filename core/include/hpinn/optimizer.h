@@ -52,7 +52,8 @@ typedef enum hp_opt_stop {
     HP_OPT_NON_FINITE,          /* L or g not finite at the current iterate, or no
                                    finite value anywhere along the search */
     HP_OPT_MAX_EVALUATIONS,     /* evaluation budget of one step exhausted */
-    HP_OPT_DAMPING_LIMIT        /* LM damping grew beyond its limit */
+    HP_OPT_DAMPING_LIMIT,       /* LM damping grew beyond its limit */
+    HP_OPT_INNER_BREAKDOWN      /* an inner iterative solve (CG) broke down */
 } hp_opt_stop;
 
 /* "continue", "converged (gradient)", ... Never NULL. */
@@ -71,6 +72,8 @@ typedef struct hp_opt_step_info {
     size_t evaluations;  /* objective evaluations this step used */
     hp_opt_stop stop;
     char message[256];   /* human-readable reason when stop != CONTINUE */
+    size_t inner_iterations; /* iterative linear solves: their iterations this step (CG), else 0 */
+    size_t products;     /* Jacobian products (J v or J' u) this step used, else 0 */
 } hp_opt_step_info;
 
 typedef struct hp_optimizer_ops {
