@@ -1,4 +1,4 @@
-/* test_compression.c — the compression operator Q̄ of MATH.md §4 against a naive
+/* test_compression.c — the compression operator Q̄ of docs/math.md §4.1 against a naive
  * dense implementation written from the definition (plain loops over node pairs),
  * on hand-built structured meshes in 1-D and 2-D: square and disk windows, ω = 0,
  * 1, 2, δ = 0 and δ > 0 (nodes within δ/2 of ∂Ω keep v), the transpose against

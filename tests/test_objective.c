@@ -1,5 +1,5 @@
 /* test_objective.c — the hybrid objective Ĵ = J_pinn + τ1·boundary + τ2·R
- * (objective.c, MATH.md §1–§5):
+ * (hybrid.c, docs/math.md §1–§5):
  *   - the full adjoint gradient against central finite differences over EVERY
  *     parameter of tiny networks, in 1-D (msff, mlp) and 2-D (global isotropic,
  *     anisotropic, blocks), both coupling forms, hard and soft boundary

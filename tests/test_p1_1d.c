@@ -1,6 +1,6 @@
 /* test_p1_1d.c — the 1-D P1 coarse/fine solver: manufactured solutions with
  * observed orders, state/adjoint/∂K̃ against central differences, the closed
- * forms of MATH.md §5 and §6 (y(K̃) = y(1)/K̃; K̃ of the §4.4 problem -> 1/1.2), and the
+ * forms of docs/math.md §5.2 and §6.1 (y(K̃) = y(1)/K̃; K̃ of the paper's Section 4.4 problem -> 1/1.2), and the
  * error paths (non-positive coefficient, points outside the domain). */
 #include <math.h>
 #include <setjmp.h>
@@ -149,7 +149,7 @@ static void test_gradient_fd(void **state) {
     }
 }
 
-/* MATH.md §5: one block, B = K̃ A, so y(K̃) = y(1)/K̃ (the direction term vanishes). */
+/* docs/math.md §5.2: one block, B = K̃ A, so y(K̃) = y(1)/K̃ (the direction term vanishes). */
 static void test_single_block_scaling(void **state) {
     (void)state;
     const char *args[] = {"elements=40"};
@@ -221,7 +221,7 @@ static void test_not_positive_definite(void **state) {
     hp_params_destroy(prm);
 }
 
-/* ---- MATH.md §6: K̃ of the §4.4 problem is 1/<1/K> = 1/1.2 ------------------- */
+/* ---- docs/math.md §6.1: K̃ of the paper's Section 4.4 problem is 1/<1/K> = 1/1.2 ---- */
 static double eps44;
 static double K44(const double *x, void *ctx) { (void)ctx; return 1.0 / (1.2 + sin(2 * PI * x[0] / eps44)); }
 static double q44(const double *x, void *ctx) { (void)ctx; return -3.0 * (2.0 * x[0] - 1.0); }
@@ -273,7 +273,7 @@ static void test_ktilde_44_converges(void **state) {
     eps44 = 1.0 / 48.0;
     double nodal = ktilde_44(1000, "nodal");
     print_message("  K~ eps=1/48, N=1000, nodal K: %.6f (paper's Table 1: 0.842)\n", nodal);
-    /* MATH.md §6: Table 1's 0.842 is this discretization error, not the limit */
+    /* docs/math.md §6.1: Table 1's 0.842 is this discretization error, not the limit */
     assert_true(fabs(nodal - 0.842) < 1e-3);
 }
 

@@ -1,4 +1,4 @@
-/* compression.h (private) — the discrete compression operator Q̄ of MATH.md §4
+/* compression.h (private) — the discrete compression operator Q̄ of docs/math.md §4.1
  * on the structured node grid of the coarse mesh, as a sparse matrix, with its
  * transpose for the reverse pass. */
 #ifndef HPINN_COMPRESSION_H

@@ -1,6 +1,6 @@
 /* problem.h (private) — the fine-scale problem of a pipeline, evaluated once:
  * K, ∇K, q at the collocation, boundary and validation point sets, and the
- * reference solution u_i on the validation grid (MATH.md §1, §6). Nothing here is
+ * reference solution u_i on the validation grid (docs/math.md §1.5, §6). Nothing here is
  * evaluated inside a training iteration. */
 #ifndef HPINN_PROBLEM_H
 #define HPINN_PROBLEM_H

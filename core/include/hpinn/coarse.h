@@ -1,6 +1,6 @@
 /* hpinn/coarse.h — the coarse (P1 finite element) solver plugin interface.
  *
- * The coarse problem (MATH.md §3): find y_i with y_i = 0 on the boundary and
+ * The coarse problem (docs/math.md §3): find y_i with y_i = 0 on the boundary and
  *     sum_blocks  ∫ K̃ ∇y_i·∇φ = ∫ q φ − ∫ K̃ e_i·∇φ     for all P1 φ,
  * algebraically B(K̃) y_i = F_i(K̃). The same solver with a scalar coefficient
  * field K(x) is the fine-scale reference solver.

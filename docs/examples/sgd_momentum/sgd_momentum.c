@@ -116,6 +116,7 @@ static const hp_optimizer_ops sgd_ops = {
     .state_size = sgd_state_size,
     .save = sgd_save,
     .load = sgd_load,
+    /* .memory_bytes, optional, is left out: NULL, i.e. absent */
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "sgd_momentum", "1.0.0",

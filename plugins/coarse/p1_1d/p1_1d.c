@@ -1,4 +1,4 @@
-/* p1_1d.c — the 1-D P1 finite-element coarse solver (MATH.md §3), also the 1-D
+/* p1_1d.c — the 1-D P1 finite-element coarse solver (docs/math.md §3), also the 1-D
  * fine-scale reference solver when given a coefficient field.
  *
  * Uniform mesh of n elements on [0,1], homogeneous Dirichlet conditions. The

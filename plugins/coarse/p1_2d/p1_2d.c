@@ -1,4 +1,4 @@
-/* p1_2d.c — the 2-D P1 finite-element coarse solver (MATH.md §3), also the 2-D
+/* p1_2d.c — the 2-D P1 finite-element coarse solver (docs/math.md §3), also the 2-D
  * fine-scale reference solver when given a coefficient field.
  *
  * Uniform n x n squares on [0,1]², each split by its (0,0)-(1,1) diagonal into two

@@ -1,4 +1,4 @@
-/* blocks.c — block-wise upscaling, Algorithm 2 / (36) (MATH.md §2).
+/* blocks.c — block-wise upscaling, Algorithm 2 / (36) (docs/math.md §2.4).
  *
  * Ω is split into N_b^d equal blocks V_j; the points inside V_j give the weighted
  * averages (∇w_i = ∇u_i + e_i, column i = direction i)

@@ -1,4 +1,4 @@
-/* global.c — global upscaling (V = Ω, MATH.md §2): K̃ from the fine-scale
+/* global.c — global upscaling (V = Ω, docs/math.md §2.2–§2.3): K̃ from the fine-scale
  * correctors u_i at weighted points, one tensor for the whole domain.
  *
  *   flux   (43): K̃_ji = Σ_r w_r K_r (∂_j u_i + δ_ij)
