@@ -92,7 +92,7 @@ static void test_defaults_and_constants(void **state) {
     hp_params_destroy(p);
     assert_int_equal(hp_config_section(c, "problem", hp__problem_params, &p), HP_OK);
     assert_int_equal(hp_params_int(p, "collocation.points"), 840);     /* nested key */
-    assert_int_equal(hp_params_int(p, "validation.points"), 0);        /* nested default (0: by dim) */
+    assert_true(hp_params_is_auto(p, "validation.points"));           /* nested default: auto */
     assert_string_equal(hp_params_string(p, "q"), "0");
     hp_params_destroy(p);
     assert_int_equal(hp_config_list_length(c, "stages"), 2);

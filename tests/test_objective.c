@@ -500,16 +500,9 @@ static void test_fallback(void **state) {
                   "coupling: {form: none, window: 1, tau2: 20}\n");
 }
 
-/* BUG DEMONSTRATION (fails at the time of writing): the plain PINN (coupling
- * form none, or τ2 = 0) has no coupling term to skip, yet at a θ whose K̃ is not
- * positive definite evaluate() reports fallback = 1 and R = NAN, because the
- * upscaling forward and its positive-definiteness test run whatever the form
- * (objective.c, evaluate: the fallback branch after h->up->forward is not
- * conditioned on `coupled`; then "t->coupling = t->fallback ? NAN : 0.0").
- * objective.h documents coupling as "0 when skipped" and fallback as "the
- * coupling term was skipped [because K̃ was not PD]": the PINN baseline's
- * history would show NaN R and flagged iterations. Expected: fallback 0 and
- * R = 0 whenever the coupling is off (K̃ may still be reported). */
+/* The plain PINN (coupling form none, or τ2 = 0) has no coupling term to skip:
+ * at a θ whose K̃ is not positive definite it reports fallback 0 and R = 0 (K̃ is
+ * still reported); only an enabled coupling falls back (hybrid.c). */
 static void test_plain_pinn_not_flagged(void **state) {
     (void)state;
     const char *off[] = {"coupling: {form: none, window: 1, delta: eps, tau2: 10}\n",

@@ -152,7 +152,7 @@ static void test_foreign_checkpoint_and_edits_refused(void **state) {
     /* edits of the resolved pipeline: each refused naming the key, nothing touched */
     static const char *const edits[][3] = {
         {"lr: 0.002", "lr: 0.003", "stages[0].optimizer.lr changed from 0.002 to 0.003"},
-        {"seed: 1", "seed: 5", "network.seed changed from 1 to 5"},
+        {"seed: 1", "seed: 5", "seed changed from 1 to 5"},
         {"tau2: 10", "tau2: 12", "coupling.tau2 changed from 10 to 12"},
         {"plugin: adam", "plugin: lbfgs", "stages[0].optimizer"},
     };

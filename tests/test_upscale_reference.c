@@ -77,14 +77,14 @@ static void test_fine_solver_without_optional_members(void **state) {
     ops.element_data = NULL;
     assert_int_equal(hp__upscale_reference_run(&s.cfg, &res), HP_ERR_CONFIG);
     assert_null(res);
-    assert_contains(hp_error_message(), "coarse plugin 'p1_bare' has no element_data, which `hpinn upscale` needs");
+    assert_contains(hp_error_message(), "coarse plugin 'p1_bare' has no element_data, which a fine-scale solve needs");
     assert_contains(hp_error_message(), "such as p1_1d or p1_2d");
     ops = *(const hp_coarse_ops *)s.fine->ops;
     ops.set_coefficient_field = NULL;
     assert_int_equal(hp__upscale_reference_run(&s.cfg, &res), HP_ERR_CONFIG);
     assert_null(res);
     assert_contains(hp_error_message(),
-                    "coarse plugin 'p1_bare' has no set_coefficient_field, which `hpinn upscale` needs");
+                    "coarse plugin 'p1_bare' has no set_coefficient_field, which a fine-scale solve needs");
     setup_close(&s);
 }
 

@@ -33,6 +33,10 @@ hp_status hp__checkpoint_write(const char *dir, const hp__checkpoint *ck) {
     hp__put_string(&b, ck->optimizer);
     hp__put_u64(&b, ck->optimizer_bytes);
     hp__put_raw(&b, ck->optimizer_state, ck->optimizer_bytes);
+    hp__put_u64(&b, ck->n_points);
+    hp__put_u64(&b, ck->dim);
+    hp__put_f64s(&b, ck->points, ck->n_points * ck->dim);
+    hp__put_f64s(&b, ck->weights, ck->n_points);
     hp_status st = hp__record_write(dir, HP__CHECKPOINT_FILE, MAGIC, HP__CHECKPOINT_VERSION, &b,
                                     HP__CHECKPOINT_PREVIOUS_FILE);
     hp__bytes_free(&b);
@@ -44,6 +48,8 @@ void hp__checkpoint_clear(hp__checkpoint *ck) {
     free(ck->config);
     free(ck->theta);
     free(ck->optimizer_state);
+    free(ck->points);
+    free(ck->weights);
     memset(ck, 0, sizeof *ck);
 }
 
@@ -101,6 +107,20 @@ hp_status hp__checkpoint_read(const char *dir, const char *name, size_t expected
             goto fail;
         }
         hp__get_raw(&r, ck.optimizer_state, ck.optimizer_bytes);
+    }
+    uint64_t np = hp__get_u64(&r), pd = hp__get_u64(&r);
+    if (!r.failed && (pd > 3 || np > hp__reader_left(&r) / 8 / (pd + 1))) r.failed = 1;
+    if (!r.failed && np) {
+        ck.n_points = (size_t)np;
+        ck.dim = (size_t)pd;
+        ck.points = malloc(ck.n_points * ck.dim * 8);
+        ck.weights = malloc(ck.n_points * 8);
+        if (!ck.points || !ck.weights) {
+            st = HP_ERROR_SET(HP_ERR_NOMEM, "out of memory reading %s", what);
+            goto fail;
+        }
+        hp__get_f64s(&r, ck.points, ck.n_points * ck.dim);
+        hp__get_f64s(&r, ck.weights, ck.n_points);
     }
     HP_CALL_GOTO(st, hp__reader_done(&r, what), fail);
     if (!ck.config || strlen(ck.run_id) != HP__RUN_ID_CHARS) {

@@ -15,7 +15,9 @@
  *   u64 history bytes | u64 FNV-1a of those history bytes |
  *   f64 elapsed seconds | f64 best Ĵ of the stage |
  *   u64 n_theta | f64 theta[n_theta] |
- *   string optimizer plugin name ("" when no state) | u64 state bytes | state
+ *   string optimizer plugin name ("" when no state) | u64 state bytes | state |
+ *   u64 collocation points (0 when the points are never resampled) | u64 dim |
+ *   f64 x[points * dim] | f64 weights[points]
  *
  * Writing replaces DIR/checkpoint.bin atomically and keeps the one it replaces
  * as DIR/checkpoint.prev.bin, so one bad write never leaves nothing. */
@@ -49,6 +51,10 @@ typedef struct hp__checkpoint {
     char optimizer[64];        /* plugin of the saved state, "" if none */
     size_t optimizer_bytes;
     unsigned char *optimizer_state;
+    size_t n_points;           /* the current collocation set, when it is resampled */
+    size_t dim;
+    double *points;            /* n_points x dim */
+    double *weights;           /* n_points */
 } hp__checkpoint;
 
 /* Write dir/checkpoint.bin, keeping the previous one as checkpoint.prev.bin. */

@@ -51,7 +51,11 @@ void hp__hybrid_destroy(hp__hybrid *h) {
     free(h->val_u);
     free(h->d_grad_u);
     free(h->d_val_u);
-    free(h->colloc_weights);
+    free(h->rad_rho);
+    free(h->rad_chosen);
+    free(h->rad_w);
+    free(h->rad_new);
+    if (h->rad_set.x) { free(h->rad_set.x); free(h->rad_set.K); free(h->rad_set.gradK); free(h->rad_set.q); }
     free(h->moments);
     free(h->d_moments);
     free(h->ktilde);
@@ -123,8 +127,21 @@ static hp_status create_buffers(hp__hybrid *h) {
     HP_CALL(hp_calloc(nd * M, sizeof(double), &h->val_u));
     HP_CALL(hp_calloc(nd * M * dd, sizeof(double), &h->d_grad_u));
     HP_CALL(hp_calloc(nd * M, sizeof(double), &h->d_val_u));
-    HP_CALL(hp_calloc(M, sizeof(double), &h->colloc_weights));
-    for (size_t k = 0; k < M; k++) h->colloc_weights[k] = 1.0 / (double)M;
+    if (p->plan.rad) { /* the candidates of every resample, allocated once */
+        size_t S = p->plan.rad_candidates;
+        HP_CALL(hp_calloc(S * dd, sizeof(double), &h->rad_set.x));
+        HP_CALL(hp_calloc(S, sizeof(double), &h->rad_set.K));
+        HP_CALL(hp_calloc(S * dd, sizeof(double), &h->rad_set.gradK));
+        HP_CALL(hp_calloc(S, sizeof(double), &h->rad_set.q));
+        h->rad_set.n = S;
+        HP_CALL(hp_calloc(S, sizeof(double), &h->rad_rho));
+        HP_CALL(hp_calloc(M, sizeof(size_t), &h->rad_chosen));
+        HP_CALL(hp_calloc(M, sizeof(double), &h->rad_w));
+        HP_CALL(hp_calloc(M * dd, sizeof(double), &h->rad_new));
+    } else if (p->plan.resample_every > 0) {
+        HP_CALL(hp_calloc(M * dd, sizeof(double), &h->rad_new));
+        HP_CALL(hp_calloc(M, sizeof(double), &h->rad_w));
+    }
     HP_CALL(hp_calloc(h->n_moments ? h->n_moments : 1, sizeof(double), &h->moments));
     HP_CALL(hp_calloc(h->n_moments ? h->n_moments : 1, sizeof(double), &h->d_moments));
     HP_CALL(hp_calloc(nb * dd * dd, sizeof(double), &h->ktilde));
@@ -228,7 +245,7 @@ void hp__hybrid_upscaling_input(const hp__hybrid *h, hp_upscaling_input *in) {
     in->n_directions = h->n_dir;
     in->n_points = s->n;
     in->x = s->x;
-    in->weights = h->colloc_weights;
+    in->weights = h->problem->collocation_weights;
     in->K = s->K;
     in->q = s->q;
     in->v = h->val_u;
@@ -378,6 +395,63 @@ hp_objective hp__hybrid_objective(hp__hybrid *h) {
         o.vjp = hp__hybrid_vjp;
     }
     return o;
+}
+
+/* ---- resampling the collocation points ----------------------------------------------- */
+
+hp_status hp__hybrid_set_collocation(hp__hybrid *h, const double *x, const double *weights) {
+    HP_CALL(hp__problem_set_collocation(h->problem, x, weights));
+    for (int i = 0; i < h->n_dir; i++) hp__tape_set_points(h->tape_colloc[i], h->problem->collocation.x);
+    h->linearized = 0;
+    return HP_OK;
+}
+
+void hp__hybrid_collocation(const hp__hybrid *h, const double **x, const double **weights, size_t *n) {
+    *x = h->problem->collocation.x;
+    *weights = h->problem->collocation_weights;
+    *n = h->problem->collocation.n;
+}
+
+const hp__collocation *hp__hybrid_collocation_plan(const hp__hybrid *h) { return &h->problem->plan; }
+
+/* RAD: the residual magnitude of every candidate (the root of the sum of ρ_i²
+ * over the directions) at θ, through tape-less evaluations. */
+static hp_status candidate_residuals(hp__hybrid *h, const double *theta) {
+    hp__point_set *s = &h->rad_set;
+    size_t S = s->n, d = (size_t)h->dim;
+    HP_CALL(hp__problem_evaluate_points(h->problem, s));
+    memset(h->rad_rho, 0, S * sizeof *h->rad_rho);
+    for (int i = 0; i < h->n_dir; i++)
+        for (size_t off = 0; off < S; off += HP__VALIDATION_CHUNK) {
+            size_t cnt = S - off < HP__VALIDATION_CHUNK ? S - off : HP__VALIDATION_CHUNK;
+            hp__point_set part = {cnt, s->x + off * d, s->K + off, s->gradK + off * d, s->q + off};
+            HP_CALL(hp__hybrid_network_eval(h, i, theta, part.x, cnt, 2, h->val_jet));
+            double *rho = h->rad_rho + off;
+            for (size_t r = 0; r < cnt; r++) {
+                double lap = h->val_jet[(d + 1) * cnt + r], adv = 0.0;
+                for (size_t a = 0; a < d; a++) adv += part.gradK[r * d + a] * h->val_jet[(1 + a) * cnt + r];
+                double v = -part.K[r] * lap - adv - hp__problem_f(&part, h->dim, r, i);
+                rho[r] += v * v;
+            }
+        }
+    for (size_t r = 0; r < S; r++) h->rad_rho[r] = sqrt(h->rad_rho[r]);
+    return HP_OK;
+}
+
+hp_status hp__hybrid_resample(hp__hybrid *h, const double *theta, uint64_t round) {
+    const hp__collocation *c = &h->problem->plan;
+    size_t M = c->n, d = (size_t)h->dim;
+    if (c->rad) {
+        hp__collocation_draw(c, round, c->rad_candidates, h->rad_set.x);
+        HP_CALL(candidate_residuals(h, theta));
+        HP_CALL(hp__collocation_rad_select(c, round, h->rad_rho, c->rad_candidates, h->rad_chosen, h->rad_w));
+        for (size_t r = 0; r < M; r++) memcpy(h->rad_new + r * d, h->rad_set.x + h->rad_chosen[r] * d, d * sizeof(double));
+    } else {
+        hp__collocation_points(c, round, h->rad_new);
+        for (size_t r = 0; r < M; r++) h->rad_w[r] = 1.0 / (double)M;
+    }
+    HP_CALL(hp__hybrid_set_collocation(h, h->rad_new, h->rad_w));
+    return HP_OK;
 }
 
 /* ---- validation --------------------------------------------------------------------- */

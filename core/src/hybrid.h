@@ -37,7 +37,8 @@ typedef struct hp__hybrid_terms {
 } hp__hybrid_terms;
 
 /* Where the time of the optimizer's evaluations went (value_and_gradient and
- * residuals_and_jacobian calls; validation and outputs excluded). */
+ * residuals_and_jacobian and the Gauss–Newton products; the validation excluded, the
+ * value-only evaluations behind history rows and checkpoints included). */
 typedef struct hp__hybrid_timing {
     unsigned long long evaluations;
     double total_seconds;
@@ -83,6 +84,14 @@ int hp__hybrid_n_directions(const hp__hybrid *h);
  * problems: K̃11 only), when the reference provides one: returns the number of
  * entries written to out (0: none) and the label of the reference. */
 int hp__hybrid_reference_ktilde(const hp__hybrid *h, double out[4], const char **label);
+
+/* The collocation points change (collocation.h): a new set for round r of the
+ * plan at θ (RAD evaluates the residual at θ); or a given set (a resumed run's). */
+hp_status hp__hybrid_resample(hp__hybrid *h, const double *theta, uint64_t round);
+hp_status hp__hybrid_set_collocation(hp__hybrid *h, const double *x, const double *weights);
+/* The current set (M points of dim coordinates, M upscaling weights). */
+void hp__hybrid_collocation(const hp__hybrid *h, const double **x, const double **weights, size_t *n);
+const struct hp__collocation *hp__hybrid_collocation_plan(const hp__hybrid *h);
 
 hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_validation *out);
 

@@ -50,7 +50,11 @@ struct hp__hybrid {
     double *val_u;           /* n_dir x M: v_i (energy form) */
     double *d_grad_u;        /* n_dir x M x d */
     double *d_val_u;         /* n_dir x M */
-    double *colloc_weights;  /* M: 1/M */
+    /* resampling (collocation.h): the new points and weights, and RAD's candidates */
+    double *rad_new, *rad_w;  /* M x d, M */
+    hp__point_set rad_set;    /* rad_candidates points with K, ∇K, q */
+    double *rad_rho;          /* rad_candidates: |ρ| there */
+    size_t *rad_chosen;       /* M */
     double *moments, *d_moments; /* n_moments */
     double *ktilde, *d_ktilde;   /* n_blocks x d x d */
     unsigned char *spd;      /* n_blocks */

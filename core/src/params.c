@@ -101,7 +101,7 @@ static void describe_expected(const hp_param_def *d, char *buf, size_t size) {
     else if (has_max)
         snprintf(range, sizeof range, " <= %s", hi);
     switch (d->type) {
-    case HP_PARAM_INT: snprintf(buf, size, "an integer%s", range); break;
+    case HP_PARAM_INT: snprintf(buf, size, "an integer%s%s", range, d->flags & HP_PARAM_AUTO ? " or auto" : ""); break;
     case HP_PARAM_REAL: snprintf(buf, size, "a real number%s", range); break;
     case HP_PARAM_BOOL: snprintf(buf, size, "true or false"); break;
     case HP_PARAM_STRING: snprintf(buf, size, "a string"); break;
@@ -247,6 +247,10 @@ static hp_status convert_value(hp__value *v, const hp__node *n, const char *sect
     switch (d->type) {
     case HP_PARAM_INT: {
         int64_t i;
+        if ((d->flags & HP_PARAM_AUTO) && n->kind == HP__SCALAR && !n->quoted && strcmp(n->text, "auto") == 0) {
+            v->i = -1;
+            break;
+        }
         int lit = n->kind == HP__SCALAR ? parse_int_literal(n->text, &i) : 0;
         if (lit < 0)
             return value_error(n, section, key, d, "'%s' is too %s", shown(n->text).s, lit == -1 ? "large" : "small");
@@ -585,6 +589,10 @@ static const hp__value *get_checked(const hp_params *p, const char *name, hp_par
 }
 
 int64_t hp_params_int(const hp_params *p, const char *name) { return get_checked(p, name, HP_PARAM_INT)->i; }
+int hp_params_is_auto(const hp_params *p, const char *name) {
+    const hp__value *v = get_checked(p, name, HP_PARAM_INT);
+    return (v->def->flags & HP_PARAM_AUTO) && v->i == -1;
+}
 double hp_params_real(const hp_params *p, const char *name) { return get_checked(p, name, HP_PARAM_REAL)->r; }
 int hp_params_bool(const hp_params *p, const char *name) { return get_checked(p, name, HP_PARAM_BOOL)->b; }
 const char *hp_params_string(const hp_params *p, const char *name) {
@@ -659,7 +667,10 @@ void hp__params_write_yaml(const hp_params *p, FILE *out, int indent) {
         }
         fprintf(out, "%*s%s: ", indent + depth, "", name);
         switch (v->def->type) {
-        case HP_PARAM_INT: fprintf(out, "%lld", (long long)v->i); break;
+        case HP_PARAM_INT:
+            if ((v->def->flags & HP_PARAM_AUTO) && v->i == -1) fputs("auto", out);
+            else fprintf(out, "%lld", (long long)v->i);
+            break;
         case HP_PARAM_REAL: fprintf(out, "%.17g", v->r); break;
         case HP_PARAM_BOOL: fputs(v->b ? "true" : "false", out); break;
         case HP_PARAM_STRING:

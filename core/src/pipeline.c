@@ -18,8 +18,22 @@ const hp_param_def hp__problem_params[] = {
     {"q", HP_PARAM_STRING, "0", NOBOUND, NULL, 0, "source q as an expression"},
     {"boundary", HP_PARAM_ENUM, "hard", NOBOUND, "hard|soft", 0,
      "hard: v = l(x) N(x) with l = Π x_a (1 - x_a); soft: v = N(x) plus a tau1 penalty"},
-    {"collocation.points", HP_PARAM_INT, "280", MIN(1), NULL, 0,
-     "equispaced interior collocation points (1-D: count M; 2-D: per axis m, M = m^2)"},
+    {"collocation.points", HP_PARAM_INT, "auto", HP_PARAM_HAS_MIN | HP_PARAM_AUTO, 1.0, 0.0, NULL, 0,
+     "collocation points (1-D: count M; 2-D: per axis m, M = m^2); auto: points_per_width per length scale of K "
+     "(1 / max |grad K|/K on a fine grid)"},
+    {"collocation.points_per_width", HP_PARAM_REAL, "8", MIN_OPEN(0), NULL, 0,
+     "points: auto: collocation points per length scale of K, per axis"},
+    {"collocation.sampling", HP_PARAM_ENUM, "grid", NOBOUND, "grid|uniform|sobol|halton", 0,
+     "grid: interior equispaced; uniform: random; sobol, halton: low-discrepancy sequences (shifted by seed)"},
+    {"collocation.resample_every", HP_PARAM_INT, "0", MIN(0), NULL, 0,
+     "draw a new point set every this many iterations (0: never; not for the grid)"},
+    {"collocation.adaptive", HP_PARAM_ENUM, "none", NOBOUND, "none|rad", 0,
+     "rad: at each resample keep points with probability ~ |rho|^rad_k / mean + rad_c (residual-based, Wu et al. 2023)"},
+    {"collocation.rad_k", HP_PARAM_REAL, "1", MIN(0), NULL, 0, "RAD exponent k"},
+    {"collocation.rad_c", HP_PARAM_REAL, "1", MIN(0), NULL, 0, "RAD offset c (larger: closer to uniform)"},
+    {"collocation.rad_candidates", HP_PARAM_INT, "auto", HP_PARAM_HAS_MIN | HP_PARAM_AUTO, 1.0, 0.0, NULL, 0,
+     "RAD candidate points per resample; auto: 8 times the points"},
+    {"collocation.seed", HP_PARAM_INT, "1", MIN(0), NULL, 0, "seed of random and low-discrepancy points"},
     {"collocation.boundary_points", HP_PARAM_INT, "64", MIN(1), NULL, 0,
      "boundary points for the soft penalty (1-D: the two end points; 2-D: per side)"},
     {"reference.kind", HP_PARAM_ENUM, "auto", NOBOUND, "auto|exact|integral|fem|none", 0,
@@ -31,8 +45,9 @@ const hp_param_def hp__problem_params[] = {
      "elements per axis of the fine FEM reference solve (kind fem); 0: 20000 in 1-D, 512 in 2-D"},
     {"reference.integral_intervals", HP_PARAM_INT, "20000", RANGE(1, 1000000), NULL, 0,
      "sub-intervals (8-point Gauss-Legendre each) of the 1-D integral reference"},
-    {"validation.points", HP_PARAM_INT, "0", MIN(0), NULL, 0,
-     "validation grid points (1-D count, 2-D per axis) for errors and the fine residual; 0: 1000 in 1-D, 201 in 2-D"},
+    {"validation.points", HP_PARAM_INT, "auto", HP_PARAM_HAS_MIN | HP_PARAM_AUTO, 2.0, 0.0, NULL, 0,
+     "validation grid points (1-D count, 2-D per axis) for errors and the fine residual; auto: max(1000, 4 m + 1) in "
+     "1-D, max(201, 2 m + 1) capped at 1025 in 2-D (m: collocation points per axis)"},
     HP_PARAM_END};
 
 const hp_param_def hp__coupling_params[] = {

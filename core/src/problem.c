@@ -9,6 +9,7 @@
 
 #include "fileio.h"
 #include "hpinn/coarse.h"
+#include "collocation.h"
 #include "pipeline.h"
 
 static void point_set_free(hp__point_set *s) {
@@ -30,6 +31,7 @@ void hp__problem_destroy(hp__problem *p) {
     point_set_free(&p->boundary);
     point_set_free(&p->validation);
     free(p->validation_interior);
+    free(p->collocation_weights);
     free(p->u_reference);
     free(p->reference_key);
     free(p);
@@ -133,6 +135,156 @@ static hp_status parse(const hp_config *c, const char *key, const char *text, in
     return HP_OK;
 }
 
+/* |∇K| / K at a point: the inverse of K's local length scale (points: auto). */
+static double K_scale(const double *x, void *ctx) {
+    const hp__problem *p = ctx;
+    double k = hp_expr_eval(p->K, x), g2 = 0.0;
+    for (int a = 0; a < p->dim; a++) {
+        double g = hp_expr_eval(p->dK[a], x);
+        g2 += g * g;
+    }
+    return sqrt(g2) / fabs(k);
+}
+
+/* Collocation points per axis: the pipeline's number, or for auto the density
+ * that resolves K's shortest length scale (1-D at least 200 points, 2-D at
+ * least 32 per axis). */
+static size_t collocation_per_axis(const hp__problem *p, const hp_params *pp, double *length_scale) {
+    *length_scale = 0.0;
+    if (!hp_params_is_auto(pp, "collocation.points")) return (size_t)hp_params_int(pp, "collocation.points");
+    return hp__collocation_auto(p->dim, K_scale, (void *)p, hp_params_real(pp, "collocation.points_per_width"),
+                                p->dim == 1 ? 200 : 32, p->dim == 1 ? 100000 : 1024, length_scale);
+}
+
+/* Validation points per axis; auto: at least four times (1-D) or twice (2-D,
+ * capped at 1025) the collocation density, so the fine residual sees between
+ * the collocation points. */
+static size_t validation_per_axis(int dim, const hp_params *pp, size_t collocation_m) {
+    if (!hp_params_is_auto(pp, "validation.points")) return (size_t)hp_params_int(pp, "validation.points");
+    size_t nv = dim == 1 ? (4 * collocation_m + 1 > 1000 ? 4 * collocation_m + 1 : 1000)
+                         : (2 * collocation_m + 1 > 201 ? 2 * collocation_m + 1 : 201);
+    return dim == 2 && nv > 1025 ? 1025 : nv;
+}
+
+/* The collocation plan from the pipeline and its first point set (round 0). */
+static hp_status create_collocation(hp__problem *p, const hp_params *pp) {
+    hp__collocation *c = &p->plan;
+    int dim = p->dim;
+    c->dim = dim;
+    c->sampling = (hp__sampling)hp_params_enum_index(pp, "collocation.sampling");
+    c->seed = (uint64_t)hp_params_int(pp, "collocation.seed");
+    c->resample_every = hp_params_int(pp, "collocation.resample_every");
+    c->rad = hp_params_enum_index(pp, "collocation.adaptive") == 1;
+    c->rad_k = hp_params_real(pp, "collocation.rad_k");
+    c->rad_c = hp_params_real(pp, "collocation.rad_c");
+    if (c->sampling == HP__SAMPLING_GRID && (c->resample_every > 0 || c->rad))
+        return hp_params_error(pp, "collocation.sampling", "grid points cannot be resampled; expected uniform, sobol or "
+                                                           "halton with resample_every or adaptive: rad");
+    if (c->rad && c->resample_every == 0)
+        return hp_params_error(pp, "collocation.adaptive", "rad needs collocation.resample_every > 0; expected how often "
+                                                          "the points follow the residual");
+    double length_scale = 0.0;
+    size_t m = collocation_per_axis(p, pp, &length_scale);
+    p->points_auto = hp_params_is_auto(pp, "collocation.points");
+    p->length_scale = length_scale;
+    c->per_axis = m;
+    c->n = dim == 1 ? m : m * m;
+    c->rad_candidates = hp_params_is_auto(pp, "collocation.rad_candidates") ? 8 * c->n
+                                                                             : (size_t)hp_params_int(pp, "collocation.rad_candidates");
+    if (c->rad && c->rad_candidates < c->n)
+        return hp_params_error(pp, "collocation.rad_candidates", "%zu candidates for %zu points; expected at least as "
+                                                                "many candidates as points", c->rad_candidates, c->n);
+    HP_CALL(point_set_alloc(&p->collocation, c->n, dim));
+    HP_CALL(hp_malloc(c->n * sizeof *p->collocation_weights, &p->collocation_weights));
+    hp__collocation_points(c, 0, p->collocation.x);
+    for (size_t r = 0; r < c->n; r++) p->collocation_weights[r] = 1.0 / (double)c->n;
+    HP_CALL(point_set_evaluate(p, &p->collocation, "collocation"));
+    HP_CALL(check_grid(p, m));
+    return HP_OK;
+}
+
+hp_status hp__problem_set_collocation(hp__problem *p, const double *x, const double *weights) {
+    hp__point_set *s = &p->collocation;
+    memcpy(s->x, x, s->n * (size_t)p->dim * sizeof *x);
+    memcpy(p->collocation_weights, weights, s->n * sizeof *weights);
+    HP_CALL(point_set_evaluate(p, s, "collocation"));
+    return HP_OK;
+}
+
+hp_status hp__problem_evaluate_points(const hp__problem *p, hp__point_set *s) {
+    HP_CALL(point_set_evaluate(p, s, "candidate"));
+    return HP_OK;
+}
+
+/* Boundary points for the soft penalty: 1-D the two ends; 2-D b per side. */
+static hp_status create_boundary(hp__problem *p, size_t b) {
+    size_t nb = p->dim == 1 ? 2 : 4 * b;
+    HP_CALL(point_set_alloc(&p->boundary, nb, p->dim));
+    if (p->dim == 1) {
+        p->boundary.x[0] = 0.0;
+        p->boundary.x[1] = 1.0;
+    } else {
+        for (size_t k = 0; k < b; k++) {
+            double t = (double)k / (double)b; /* each side from one corner, corners once */
+            double *x = p->boundary.x + 8 * k;
+            x[0] = t, x[1] = 0.0;             /* bottom */
+            x[2] = 1.0, x[3] = t;             /* right */
+            x[4] = 1.0 - t, x[5] = 1.0;       /* top */
+            x[6] = 0.0, x[7] = 1.0 - t;       /* left */
+        }
+    }
+    HP_CALL(point_set_evaluate(p, &p->boundary, "boundary"));
+    return HP_OK;
+}
+
+/* The validation grid: equispaced including the boundary. */
+static hp_status create_validation(hp__problem *p, const hp_params *pp) {
+    int dim = p->dim;
+    size_t nv = validation_per_axis(dim, pp, p->plan.per_axis);
+    p->validation_per_axis = (int)nv;
+    size_t NV = dim == 1 ? nv : nv * nv;
+    HP_CALL(point_set_alloc(&p->validation, NV, dim));
+    HP_CALL(hp_calloc(NV, 1, &p->validation_interior));
+    for (size_t r = 0; r < NV; r++) {
+        size_t i = dim == 1 ? r : r % nv, j = dim == 1 ? 0 : r / nv;
+        double x = (double)i / (double)(nv - 1), y = (double)j / (double)(nv - 1);
+        p->validation.x[r * (size_t)dim] = x;
+        if (dim == 2) p->validation.x[2 * r + 1] = y;
+        p->validation_interior[r] = i > 0 && i + 1 < nv && (dim == 1 || (j > 0 && j + 1 < nv));
+    }
+    HP_CALL(point_set_evaluate(p, &p->validation, "validation"));
+    return HP_OK;
+}
+
+/* K, q, ∇K and the exact solution of the pipeline, parsed. */
+static hp_status parse_expressions(const hp_config *c, const hp_params *pp, hp__problem *p) {
+    HP_CALL(parse(c, "K", hp_params_string(pp, "K"), p->dim, &p->K, p->K_where));
+    HP_CALL(parse(c, "q", hp_params_string(pp, "q"), p->dim, &p->q, p->q_where));
+    for (int a = 0; a < p->dim; a++) HP_CALL(hp_expr_derivative(p->K, a, &p->dK[a]));
+    char where[600];
+    if (hp_params_string(pp, "reference.exact"))
+        HP_CALL(parse(c, "reference.exact", hp_params_string(pp, "reference.exact"), p->dim, &p->exact, where));
+    return HP_OK;
+}
+
+hp_status hp__problem_sizes(const hp_config *c, size_t *collocation_per_axis_out, size_t *validation_per_axis_out) {
+    hp_params *pp = NULL;
+    HP_CALL(hp_config_section(c, "problem", hp__problem_params, &pp));
+    hp__problem p = {.dim = (int)hp_params_int(pp, "dim")};
+    hp_status st = parse_expressions(c, pp, &p);
+    if (st == HP_OK) {
+        double ell;
+        *collocation_per_axis_out = collocation_per_axis(&p, pp, &ell);
+        *validation_per_axis_out = validation_per_axis(p.dim, pp, *collocation_per_axis_out);
+    }
+    hp_expr_destroy(p.K);
+    hp_expr_destroy(p.q);
+    for (int a = 0; a < 2; a++) hp_expr_destroy(p.dK[a]);
+    hp_expr_destroy(p.exact);
+    hp_params_destroy(pp);
+    return st;
+}
+
 hp_status hp__problem_create(const hp_config *c, hp__problem **out) {
     *out = NULL;
     hp_params *pp = NULL;
@@ -145,71 +297,11 @@ hp_status hp__problem_create(const hp_config *c, hp__problem **out) {
     }
     int dim = p->dim = (int)hp_params_int(pp, "dim");
     p->hard_bc = strcmp(hp_params_string(pp, "boundary"), "hard") == 0;
-    HP_CALL_GOTO(st, parse(c, "K", hp_params_string(pp, "K"), dim, &p->K, p->K_where), fail);
-    HP_CALL_GOTO(st, parse(c, "q", hp_params_string(pp, "q"), dim, &p->q, p->q_where), fail);
-    for (int a = 0; a < dim; a++) HP_CALL_GOTO(st, hp_expr_derivative(p->K, a, &p->dK[a]), fail);
-    {
-        char where[600];
-        if (hp_params_string(pp, "reference.exact"))
-            HP_CALL_GOTO(st, parse(c, "reference.exact", hp_params_string(pp, "reference.exact"), dim, &p->exact, where),
-                         fail);
-    }
+    HP_CALL_GOTO(st, parse_expressions(c, pp, p), fail);
 
-    /* collocation: interior equispaced, x_r = r/(m+1) per axis */
-    size_t m = (size_t)hp_params_int(pp, "collocation.points");
-    size_t M = dim == 1 ? m : m * m;
-    HP_CALL_GOTO(st, point_set_alloc(&p->collocation, M, dim), fail);
-    for (size_t r = 0; r < M; r++) {
-        if (dim == 1) {
-            p->collocation.x[r] = (double)(r + 1) / (double)(m + 1);
-        } else {
-            p->collocation.x[2 * r] = (double)(r % m + 1) / (double)(m + 1);
-            p->collocation.x[2 * r + 1] = (double)(r / m + 1) / (double)(m + 1);
-        }
-    }
-    HP_CALL_GOTO(st, point_set_evaluate(p, &p->collocation, "collocation"), fail);
-    HP_CALL_GOTO(st, check_grid(p, m), fail);
-
-    /* boundary points for the soft penalty: 1-D the two ends; 2-D b per side */
-    if (!p->hard_bc) {
-        size_t b = (size_t)hp_params_int(pp, "collocation.boundary_points");
-        size_t nb = dim == 1 ? 2 : 4 * b;
-        HP_CALL_GOTO(st, point_set_alloc(&p->boundary, nb, dim), fail);
-        if (dim == 1) {
-            p->boundary.x[0] = 0.0;
-            p->boundary.x[1] = 1.0;
-        } else {
-            for (size_t k = 0; k < b; k++) {
-                double t = (double)k / (double)b; /* each side from one corner, corners once */
-                double *x = p->boundary.x + 8 * k;
-                x[0] = t, x[1] = 0.0;             /* bottom */
-                x[2] = 1.0, x[3] = t;             /* right */
-                x[4] = 1.0 - t, x[5] = 1.0;       /* top */
-                x[6] = 0.0, x[7] = 1.0 - t;       /* left */
-            }
-        }
-        HP_CALL_GOTO(st, point_set_evaluate(p, &p->boundary, "boundary"), fail);
-    }
-
-    /* validation grid: equispaced including the boundary */
-    size_t nv = (size_t)hp_params_int(pp, "validation.points");
-    if (nv == 0) nv = dim == 1 ? 1000 : 201;
-    if (nv < 2) {
-        st = hp_params_error(pp, "validation.points", "%zu points; expected 0 (default) or at least 2", nv);
-        goto fail;
-    }
-    p->validation_per_axis = (int)nv;
-    size_t NV = dim == 1 ? nv : nv * nv;
-    HP_CALL_GOTO(st, point_set_alloc(&p->validation, NV, dim), fail);
-    HP_CALL_GOTO(st, hp_calloc(NV, 1, &p->validation_interior), fail);
-    for (size_t r = 0; r < NV; r++) {
-        size_t i = dim == 1 ? r : r % nv, j = dim == 1 ? 0 : r / nv;
-        double x = (double)i / (double)(nv - 1), y = (double)j / (double)(nv - 1);
-        p->validation.x[r * (size_t)dim] = x;
-        if (dim == 2) p->validation.x[2 * r + 1] = y;
-        p->validation_interior[r] = i > 0 && i + 1 < nv && (dim == 1 || (j > 0 && j + 1 < nv));
-    }
-    HP_CALL_GOTO(st, point_set_evaluate(p, &p->validation, "validation"), fail);
+    HP_CALL_GOTO(st, create_collocation(p, pp), fail);
+    if (!p->hard_bc) HP_CALL_GOTO(st, create_boundary(p, (size_t)hp_params_int(pp, "collocation.boundary_points")), fail);
+    HP_CALL_GOTO(st, create_validation(p, pp), fail);
 
     /* which reference */
     const char *kind = hp_params_string(pp, "reference.kind");
@@ -243,8 +335,8 @@ hp_status hp__problem_create(const hp_config *c, hp__problem **out) {
             st = HP_ERROR_SET(HP_ERR_NOMEM, "out of memory");
             goto fail;
         }
-        fprintf(f, "K=%s|q=%s|dim=%d|validation=%zu|fem_elements=%d", hp_params_string(pp, "K"),
-                hp_params_string(pp, "q"), dim, nv, p->fem_elements);
+            fprintf(f, "K=%s|q=%s|dim=%d|validation=%d|fem_elements=%d", hp_params_string(pp, "K"),
+                hp_params_string(pp, "q"), dim, p->validation_per_axis, p->fem_elements);
         for (size_t i = 0; i < hp_config_constant_count(c); i++)
             fprintf(f, "|%s=%.17g", hp_config_constant_name(c, i), hp_config_constant_value(c, i));
         fclose(f);

@@ -11,6 +11,7 @@
 #include "hpinn/config.h"
 #include "hpinn/expr.h"
 #include "hpinn/registry.h"
+#include "collocation.h"
 
 typedef enum hp__reference_kind {
     HP__REFERENCE_NONE = 0,
@@ -33,7 +34,11 @@ typedef struct hp__problem {
     int hard_bc;               /* 1: v = l(x) N(x); 0: soft penalty on boundary points */
     hp_expr *K, *q, *dK[2], *exact;
     char K_where[600], q_where[600]; /* "FILE:LINE:COL: problem.K", for messages */
-    hp__point_set collocation;  /* M interior equispaced points (2-D: m x m grid) */
+    hp__point_set collocation;  /* M points: the current set of the collocation plan */
+    double *collocation_weights;/* M upscaling weights (1/M; RAD: importance weights) */
+    hp__collocation plan;       /* how the collocation points are drawn (collocation.h) */
+    int points_auto;            /* collocation.points was auto */
+    double length_scale;        /* auto: the length scale of K the density resolves */
     hp__point_set boundary;     /* soft mode: boundary points (1-D: 0 and 1) */
     hp__point_set validation;   /* equispaced grid including the boundary */
     int validation_per_axis;
@@ -54,6 +59,15 @@ typedef struct hp__problem {
 
 hp_status hp__problem_create(const hp_config *c, hp__problem **out);
 void hp__problem_destroy(hp__problem *p);
+/* The point counts per axis the pipeline asks for (auto resolved) without
+ * allocating any point set: for the memory estimate before creation. */
+hp_status hp__problem_sizes(const hp_config *c, size_t *collocation_per_axis, size_t *validation_per_axis);
+
+/* Replace the collocation points (x: M x dim, weights: M upscaling weights) and
+ * evaluate K, ∇K, q there, checked as at creation. */
+hp_status hp__problem_set_collocation(hp__problem *p, const double *x, const double *weights);
+/* K, ∇K, q at the points of s (x filled, the rest allocated), checked. */
+hp_status hp__problem_evaluate_points(const hp__problem *p, hp__point_set *s);
 
 /* f_i = q + ∂K/∂x_i at point r of a set. */
 static inline double hp__problem_f(const hp__point_set *s, int dim, size_t r, int direction) {

@@ -26,6 +26,7 @@
 
 #include "checkpoint.h"
 #include "checksum.h"
+#include "collocation.h"
 #include "fileio.h"
 #include "pipeline.h"
 #include "resume_rules.h"
@@ -224,15 +225,24 @@ static hp_status resume_check(hp__trainer *t, hp__checkpoint *ck) {
     if (!stage_done(t)) {
         /* the stage goes on: its optimizer must take the saved state */
         HP_CALL(s->ops->create(s->opt_params, t->n, &t->opt));
-        if (ck->optimizer_bytes && s->ops->load) {
+        if (ck->optimizer_bytes && HP_OP_PRESENT(s->ops, load)) {
             HP_CALL(s->ops->load(t->opt, ck->optimizer_state, ck->optimizer_bytes));
-        } else if (t->it > 0 && s->ops->state_size) {
+        } else if (t->it > 0 && HP_OP_PRESENT(s->ops, state_size)) {
             HP_ERROR(HP_ERR_CORRUPT, "cannot resume %s: the checkpoint has no optimizer state for stage %zu at step %llu",
                      dir, t->stage, (unsigned long long)t->it);
         } else if (t->it > 0 && t->o->log) {
             fprintf(t->o->log, "hpinn: note: optimizer '%s' cannot save its state; it restarts fresh after the resume\n",
                     s->opt_desc->name);
         }
+    }
+    if (ck->n_points) { /* the collocation set the run was on (resampled: not the first one) */
+        const double *x, *w;
+        size_t n;
+        hp__hybrid_collocation(t->h, &x, &w, &n);
+        if (ck->n_points != n || ck->dim != (size_t)hp__hybrid_dim(t->h))
+            HP_ERROR(HP_ERR_CORRUPT, "cannot resume %s: the checkpoint holds %zu collocation points of dimension %zu, the "
+                                     "pipeline has %zu of dimension %d", dir, ck->n_points, ck->dim, n, hp__hybrid_dim(t->h));
+        HP_CALL(hp__hybrid_set_collocation(t->h, ck->points, ck->weights));
     }
     memcpy(t->theta, ck->theta, t->n * sizeof *t->theta);
     t->g = t->g0 = ck->iteration;
@@ -442,8 +452,15 @@ static hp_status write_checkpoint(hp__trainer *t, int value_known) {
     ck.best_value = t->best;
     ck.n_theta = t->n;
     ck.theta = t->theta;
+    if (hp__hybrid_collocation_plan(t->h)->resample_every > 0) {
+        const double *x, *w;
+        hp__hybrid_collocation(t->h, &x, &w, &ck.n_points);
+        ck.dim = (size_t)hp__hybrid_dim(t->h);
+        ck.points = (double *)x;
+        ck.weights = (double *)w;
+    }
     hp_status st = HP_OK;
-    if (t->opt && s->ops->state_size && s->ops->save) {
+    if (t->opt && HP_OP_PRESENT(s->ops, state_size) && HP_OP_PRESENT(s->ops, save)) {
         snprintf(ck.optimizer, sizeof ck.optimizer, "%s", s->opt_desc->name);
         ck.optimizer_bytes = s->ops->state_size(t->opt);
         HP_CALL(hp_malloc(ck.optimizer_bytes ? ck.optimizer_bytes : 1, &ck.optimizer_state));
@@ -490,9 +507,20 @@ static hp_status step(hp__trainer *t, int *stop) {
         *stop = 1;
         return HP_OK;
     }
+    /* a new collocation set: a new objective, between two steps */
+    const hp__collocation *plan = hp__hybrid_collocation_plan(t->h);
+    if (plan->resample_every > 0 && t->g > 0 && t->g % (uint64_t)plan->resample_every == 0) {
+        HP_CALL(hp__hybrid_resample(t->h, t->theta, t->g / (uint64_t)plan->resample_every));
+        if (HP_OP_PRESENT(s->ops, reset)) s->ops->reset(t->opt);
+        t->best = INFINITY;
+        t->res->resamples++;
+    }
     hp_opt_step_info info;
     hp_opt_info_init(&info);
     HP_CALL(s->ops->step(t->opt, t->theta, &t->objective, &info));
+    t->res->stages[t->stage].inner_iterations += info.inner_iterations;
+    t->res->stages[t->stage].products += info.products;
+    t->res->stages[t->stage].steps++;
     t->it++;
     t->g++;
     if (hp__hybrid_last_terms(t->h)->fallback) {

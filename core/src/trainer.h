@@ -60,6 +60,9 @@ typedef struct hp__trainer_stage_report {
     uint64_t planned;        /* iterations: in the pipeline */
     int ran;                 /* 1 when this stage ran (part of it) in this session */
     char stop[320];          /* the optimizer's stop reason, "" when it ran to its count */
+    uint64_t steps;          /* steps of this session */
+    uint64_t inner_iterations; /* of these steps: inner (CG) iterations */
+    uint64_t products;       /* and Jacobian products */
 } hp__trainer_stage_report;
 
 typedef struct hp__trainer_result {
@@ -72,6 +75,7 @@ typedef struct hp__trainer_result {
     int abandoned;           /* stopped through options.on_step */
     int diverged;            /* stopped on a non-finite or diverging value (HP_ERR_NUMERIC) */
     uint64_t fallback_steps; /* steps of this session whose K̃ was not positive definite */
+    uint64_t resamples;      /* collocation sets drawn in this session */
     size_t n_stages;
     hp__trainer_stage_report stages[HP__TRAINER_MAX_STAGES];
     char stop_reason[512];   /* "completed", or why the run ended */

@@ -66,11 +66,11 @@ static hp_status check_config(const hp__upscale_reference_config *c) {
     /* optional members of hp_coarse_ops that a fine solve cannot do without:
      * said before any mesh is built, not found by a crash */
     const hp_coarse_ops *fops = c->fine->ops;
-    const char *missing = !fops->set_coefficient_field ? "set_coefficient_field"
-                          : !fops->element_data        ? "element_data"
+    const char *missing = !HP_OP_PRESENT(fops, set_coefficient_field) ? "set_coefficient_field"
+                          : !HP_OP_PRESENT(fops, element_data)        ? "element_data"
                                                        : NULL;
     if (missing)
-        HP_ERROR(HP_ERR_CONFIG, "coarse plugin '%s' has no %s, which `hpinn upscale` needs (it solves with the "
+        HP_ERROR(HP_ERR_CONFIG, "coarse plugin '%s' has no %s, which a fine-scale solve needs (`hpinn upscale` and the fem reference solve with the "
                                 "coefficient field K and upscales from per-element data); choose a coarse plugin "
                                 "that provides it, such as p1_1d or p1_2d", c->fine->name, missing);
     if (c->n_mesh_sizes == 0) HP_ERROR(HP_ERR_CONFIG, "upscale: no fine mesh sizes given");

@@ -72,9 +72,14 @@ static hp_status estimate_memory(const hp_config *c, const hp_registry *r, estim
     hp_params *pp = NULL;
     HP_CALL(hp_config_section(c, "problem", hp__problem_params, &pp));
     int dim = (int)hp_params_int(pp, "dim");
-    double m = (double)hp_params_int(pp, "collocation.points"), M = dim == 1 ? m : m * m;
-    double nv = (double)hp_params_int(pp, "validation.points");
-    if (nv == 0) nv = dim == 1 ? 1000 : 201;
+    size_t m_axis = 0, nv_axis = 0;
+    hp_status sizes = hp__problem_sizes(c, &m_axis, &nv_axis);
+    if (sizes != HP_OK) {
+        hp_params_destroy(pp);
+        return sizes;
+    }
+    double m = (double)m_axis, M = dim == 1 ? m : m * m;
+    double nv = (double)nv_axis;
     double NV = dim == 1 ? nv : nv * nv;
     double nb = strcmp(hp_params_string(pp, "boundary"), "hard") == 0 ? 0.0
                 : (dim == 1 ? 2.0 : 4.0 * (double)hp_params_int(pp, "collocation.boundary_points"));

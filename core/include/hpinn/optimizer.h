@@ -100,6 +100,11 @@ typedef struct hp_optimizer_ops {
      * (m = 0 when the objective offers no residuals), so a pipeline too large for
      * the machine is refused before training starts. */
     double (*memory_bytes)(const hp_params *params, size_t n, size_t m);
+    /* Optional. The objective has changed between two steps (the collocation
+     * points were resampled): forget what was learned of the old one (L-BFGS
+     * clears its history, lm_cg its preconditioner). NULL: the state is kept as
+     * it is (Adam keeps its moments, lm its damping). */
+    void (*reset)(void *state);
 } hp_optimizer_ops;
 
 /* ---- helpers shared by optimizer plugins (core/src/optimizer.c) ------------- */

@@ -16,8 +16,9 @@
  * moments into K̃. The reverse pass mirrors it: `finish_backward` gives dL/dm
  * from dL/dK̃, and `moments_backward` spreads dL/dm back onto each point.
  *
- * ABI: the ops table starts with its own size; needs_values is optional (NULL:
- * the values v and q are not used). */
+ * ABI: the ops table starts with its own size; needs_values (NULL: the values v
+ * and q are not used) and moments_tangent (NULL: no matrix-free Gauss–Newton
+ * through K̃) are optional. */
 #ifndef HPINN_UPSCALING_H
 #define HPINN_UPSCALING_H
 

@@ -390,6 +390,14 @@ static double lbfgs_memory_bytes(const hp_params *params, size_t n, size_t m) {
     return 8.0 * ((2.0 * h + 5.0) * (double)n + 2.0 * h);
 }
 
+/* A new objective (resampled points): the curvature pairs and the cached
+ * evaluation describe the old one. */
+static void lbfgs_reset(void *state) {
+    lbfgs *o = state;
+    o->count = o->head = 0;
+    o->have_cache = 0;
+}
+
 static const hp_optimizer_ops lbfgs_ops = {
     .struct_size = sizeof(hp_optimizer_ops),
     .create = lbfgs_create,
@@ -399,6 +407,7 @@ static const hp_optimizer_ops lbfgs_ops = {
     .save = lbfgs_save,
     .load = lbfgs_load,
     .memory_bytes = lbfgs_memory_bytes,
+    .reset = lbfgs_reset,
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "lbfgs", "1.0.0",

@@ -426,6 +426,9 @@ static double lm_cg_memory_bytes(const hp_params *params, size_t n, size_t m) {
     return 8.0 * (8.0 * (double)n + 3.0 * (double)m + 3.0 * (double)n * k + 2.0 * k * k);
 }
 
+/* A new objective (resampled points): the preconditioner was J'J of the old one. */
+static void lm_cg_reset(void *state) { ((lm_cg *)state)->have_sketch = 0; }
+
 static const hp_optimizer_ops lm_cg_ops = {
     .struct_size = sizeof(hp_optimizer_ops),
     .create = lm_cg_create,
@@ -435,6 +438,7 @@ static const hp_optimizer_ops lm_cg_ops = {
     .save = lm_cg_save,
     .load = lm_cg_load,
     .memory_bytes = lm_cg_memory_bytes,
+    .reset = lm_cg_reset,
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "lm_cg", "1.0.0",
