@@ -6,6 +6,7 @@
 set(hp_objective_plugins hpinn_plugin_mlp hpinn_plugin_msff hpinn_plugin_p1_1d hpinn_plugin_p1_2d
     hpinn_plugin_global hpinn_plugin_blocks)
 hp_add_test(test_compression SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_compression.c TIMEOUT 60)
+hp_add_test(test_collocation SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_collocation.c)
 hp_add_test(test_problem SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_problem.c TIMEOUT 120)
 add_dependencies(test_problem ${hp_objective_plugins})
 hp_add_test(test_objective SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_objective.c TIMEOUT 300)

@@ -637,7 +637,7 @@ static void test_validate_2d_default_grid(void **state) {
                     "network: {plugin: msff, sigmas: [1, 4]}\n"
                     "coarse: {plugin: p1_2d, elements: 4}\n"
                     "coupling: {form: full, tau2: 10}\n");
-    hp__hybrid_validation v = {NAN, NAN};
+    hp__hybrid_validation v = {NAN, NAN, NAN};
     hp_status st = hp__hybrid_validate(b.h, b.theta, &v);
     char msg[512];
     snprintf(msg, sizeof msg, "%s", st == HP_OK ? "" : hp_error_message());

@@ -3,7 +3,8 @@
  * decrease, every output is present and well formed (history.csv parsed,
  * summary.json keys, fields and nodes headers); resuming a finished run is a
  * no-op with the same history; argument errors exit 2; a non-finite loss exits 1
- * with the last good checkpoint kept; `plot` writes non-empty PNGs when gnuplot
+ * with the last good checkpoint kept; an under-resolving pipeline is warned
+ * about; `plot` writes non-empty PNGs when gnuplot
  * is installed and names the Debian package when it is not. */
 #include "test_util.h"
 
@@ -278,12 +279,45 @@ static void test_run_threads_same_bits(void **state) {
     if (strcmp(h1, h2) != 0) fail_msg("histories differ with threads 1 and 2:\n%s\nvs\n%s", h1, h2);
 }
 
+/* A pipeline that under-resolves K (ε = 1/40, 80 points; LM fits them to
+ * round-off) ends with the under-resolution warning on stderr and in
+ * summary.json, naming the points that would resolve K; with points: auto
+ * (and the same budget) the warning is absent. */
+static void test_under_resolution_warning(void **state) {
+    (void)state;
+    hp_test_write_file("under.yaml",
+                       "constants: {eps: 0.025}\n"
+                       "problem: {K: \"1/(2 + 1.5*sin(2*pi*x/eps))\", q: \"1\", collocation: {points: 80}}\n"
+                       "network: {plugin: msff, width: 12, depth: 2, features: 12, sigmas: [1, 1/eps], seed: 1}\n"
+                       "coarse: {plugin: p1_1d, elements: 20}\n"
+                       "coupling: {delta: eps, tau2: 0}\n"
+                       "stages:\n"
+                       "  - {iterations: 40, optimizer: {plugin: lm}}\n"
+                       "output: {log_every: 20, checkpoint_every: 0}\n");
+    int rc = run("run under.yaml --out run_under --force");
+    if (rc != 0) fail_msg("exit %d\n%s", rc, err_text);
+    assert_contains(err_text, "hpinn run: warning: the collocation points do not resolve K");
+    assert_contains(err_text, "(80 now): set problem.collocation.points: auto");
+    char *summary = hp_test_read_file("run_under/summary.json");
+    assert_non_null(summary);
+    assert_contains(summary, "\"warnings\": [\n    {\"key\": \"under_resolved\", \"message\": \"the collocation points");
+    free(summary);
+    rc = run("run under.yaml --out run_under_auto --force --set problem.collocation.points=auto "
+             "--set stages[0].iterations=3");
+    if (rc != 0) fail_msg("auto: exit %d\n%s", rc, err_text);
+    assert_null(strstr(err_text, "warning"));
+    summary = hp_test_read_file("run_under_auto/summary.json");
+    assert_contains(summary, "\"warnings\": []");
+    free(summary);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_outputs_and_progress),
         cmocka_unit_test(test_run_errors),
         cmocka_unit_test(test_plot),
         cmocka_unit_test(test_run_threads_same_bits),
+        cmocka_unit_test(test_under_resolution_warning),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -203,19 +203,23 @@ static void test_same_run_same_history(void **state) {
 
 /* Crash after `crash` iterations (the last checkpoint is earlier, rows after it
  * exist), resume, compare with the uninterrupted history. */
-static void crash_and_resume(const char *dir, uint64_t crash) {
+static void crash_and_resume_pipeline(const char *text, const char *reference, const char *dir, uint64_t crash) {
     hp__trainer_result r;
     run_spec first = {dir, 0, crash, NULL, NULL, NULL};
-    assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
+    assert_int_equal(train(text, &first, &r), HP_OK);
     assert_true(r.abandoned);
     assert_false(r.completed);
     run_spec again = {dir, 1, 0, NULL, NULL, NULL};
-    if (train(pipeline_text, &again, &r) != HP_OK) fail_msg("resume after %llu: %s", (unsigned long long)crash,
-                                                              hp_error_message());
+    if (train(text, &again, &r) != HP_OK) fail_msg("resume after %llu: %s", (unsigned long long)crash,
+                                                     hp_error_message());
     assert_true(r.completed);
     char *h = history_without_seconds(dir);
-    assert_string_equal(h, reference_history);
+    assert_string_equal(h, reference);
     free(h);
+}
+
+static void crash_and_resume(const char *dir, uint64_t crash) {
+    crash_and_resume_pipeline(pipeline_text, reference_history, dir, crash);
 }
 
 static void test_resume_equals_uninterrupted(void **state) {
@@ -231,6 +235,34 @@ static void test_resume_equals_uninterrupted(void **state) {
     crash_and_resume("tr_crash23", 23); /* inside stage 0 (adam), checkpoint at 20 */
     crash_and_resume("tr_crash30", 30); /* exactly at the stage boundary, checkpoint at 30 */
     crash_and_resume("tr_crash44", 44); /* inside stage 1 (lbfgs), checkpoint at 40 */
+}
+
+/* Resampled collocation points (Sobol blocks every 7 iterations, RAD from 4x
+ * candidates): the run is deterministic, differs from the fixed-point run, and a
+ * resume between two resamplings (checkpoints every 10) continues with the
+ * points the checkpoint holds, giving the uninterrupted history. */
+static void test_resampling_resumes_exactly(void **state) {
+    (void)state;
+    char text[4096];
+    const char *from = "collocation: {points: 64}";
+    const char *at = strstr(pipeline_text, from);
+    snprintf(text, sizeof text, "%.*scollocation: {points: 64, sampling: sobol, resample_every: 7, adaptive: rad, "
+                                "rad_candidates: 256}%s",
+             (int)(at - pipeline_text), pipeline_text, at + strlen(from));
+    hp__trainer_result r;
+    run_spec a = {"tr_rad", 0, 0, NULL, NULL, NULL}, b = {"tr_rad2", 0, 0, NULL, NULL, NULL};
+    if (train(text, &a, &r) != HP_OK) fail_msg("%s", hp_error_message());
+    assert_true(r.completed);
+    assert_true(r.resamples >= 5);
+    char *rad = history_without_seconds("tr_rad");
+    assert_int_equal(train(text, &b, &r), HP_OK);
+    char *rad2 = history_without_seconds("tr_rad2");
+    assert_string_equal(rad, rad2);
+    assert_string_not_equal(rad, reference_history);
+    crash_and_resume_pipeline(text, rad, "tr_rad_crash13", 13); /* resampled at 7, checkpoint at 10 */
+    crash_and_resume_pipeline(text, rad, "tr_rad_crash44", 44); /* inside stage 1 (lbfgs) */
+    free(rad);
+    free(rad2);
 }
 
 static void test_interrupt_checkpoints_and_resumes(void **state) {
@@ -473,6 +505,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_run_same_history),
         cmocka_unit_test(test_resume_equals_uninterrupted),
+        cmocka_unit_test(test_resampling_resumes_exactly),
         cmocka_unit_test(test_interrupt_checkpoints_and_resumes),
         cmocka_unit_test(test_nan_stop_keeps_last_checkpoint),
         cmocka_unit_test(test_damaged_checkpoint_falls_back),

@@ -148,15 +148,20 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
     if (st == HP_ERR_NUMERIC) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", hp_error_message());
-        if (hp__outputs_write_summary(j->c, j->r, j->h, NULL, res, j->dir) != HP_OK)
+        if (hp__outputs_write_summary(j->c, j->r, j->h, NULL, res, j->dir, NULL) != HP_OK)
             fprintf(stderr, "hpinn run: also could not write summary.json: %s\n", hp_error_message());
         return HP_ERROR_SET(HP_ERR_NUMERIC, "%s", msg);
     }
     if (st != HP_OK || res->abandoned) return st;
     if (!res->interrupted) HP_CALL(hp__outputs_write_fields(j->h, j->theta, j->dir));
-    HP_CALL(hp__outputs_write_summary(j->c, j->r, j->h, j->theta, res, j->dir));
+    hp__warnings warnings = {0};
+    HP_CALL(hp__outputs_write_summary(j->c, j->r, j->h, j->theta, res, j->dir, &warnings));
+    for (int i = 0; i < warnings.n; i++) fprintf(stderr, "hpinn run: warning: %s\n", warnings.text[i]);
     if (res->interrupted) return HP_OK;
-    fprintf(stderr, "hpinn run: %s after %llu iterations; %.1f s in all", res->stop_reason,
+    /* "completed; stage 0: ..." reads "completed after N iterations; times; stage 0: ..." */
+    const char *stages = strchr(res->stop_reason, ';');
+    int head = stages ? (int)(stages - res->stop_reason) : (int)strlen(res->stop_reason);
+    fprintf(stderr, "hpinn run: %.*s after %llu iterations; %.1f s in all", head, res->stop_reason,
             (unsigned long long)res->iterations, res->seconds);
     if (res->session_iterations && res->session_iterations != res->iterations)
         fprintf(stderr, "; this session %llu iterations in %.1f s (%.2f ms/iteration)",
@@ -164,7 +169,7 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
                 1e3 * res->session_seconds / (double)res->session_iterations);
     else if (res->session_iterations)
         fprintf(stderr, " (%.2f ms/iteration)", 1e3 * res->session_seconds / (double)res->session_iterations);
-    fprintf(stderr, "\n");
+    fprintf(stderr, "%s\n", stages ? stages : "");
     printf("outputs in %s/: config.resolved.yaml run.json history.csv fields.csv nodes.csv%s summary.json "
            "checkpoint.bin\nplots: hpinn plot %s\n",
            j->dir, hp__hybrid_dim(j->h) == 2 ? " fields.vtk nodes.vtk" : "", j->dir);

@@ -52,6 +52,7 @@ void hp__hybrid_destroy(hp__hybrid *h) {
     free(h->d_grad_u);
     free(h->d_val_u);
     free(h->rad_rho);
+    free(h->rad_tmp);
     free(h->rad_chosen);
     free(h->rad_w);
     free(h->rad_new);
@@ -135,6 +136,7 @@ static hp_status create_buffers(hp__hybrid *h) {
         HP_CALL(hp_calloc(S, sizeof(double), &h->rad_set.q));
         h->rad_set.n = S;
         HP_CALL(hp_calloc(S, sizeof(double), &h->rad_rho));
+        HP_CALL(hp_calloc(S < HP__VALIDATION_CHUNK ? S : HP__VALIDATION_CHUNK, sizeof(double), &h->rad_tmp));
         HP_CALL(hp_calloc(M, sizeof(size_t), &h->rad_chosen));
         HP_CALL(hp_calloc(M, sizeof(double), &h->rad_w));
         HP_CALL(hp_calloc(M * dd, sizeof(double), &h->rad_new));
@@ -153,7 +155,10 @@ static hp_status create_buffers(hp__hybrid *h) {
     HP_CALL(hp_calloc(nn, sizeof(double), &h->node_p));
     HP_CALL(hp_calloc(nn, sizeof(double), &h->node_work));
     HP_CALL(hp_calloc(p->boundary.n ? p->boundary.n : 1, sizeof(double), &h->bnd_val));
-    size_t nv = p->validation.n < HP__VALIDATION_CHUNK ? p->validation.n : HP__VALIDATION_CHUNK;
+    /* one chunk of the validation grid or of RAD's candidates, whichever is longer */
+    size_t nv = p->validation.n;
+    if (p->plan.rad && p->plan.rad_candidates > nv) nv = p->plan.rad_candidates;
+    if (nv > HP__VALIDATION_CHUNK) nv = HP__VALIDATION_CHUNK;
     HP_CALL(hp_calloc(C * (nv ? nv : 1), sizeof(double), &h->val_jet));
     h->n_residuals = nd * (M + p->boundary.n + nn);
     h->terms.dim = h->dim;
@@ -190,6 +195,7 @@ fail:
 
 size_t hp__hybrid_n_params(const hp__hybrid *h) { return h->n_theta_dir * (size_t)h->n_dir; }
 int hp__hybrid_dim(const hp__hybrid *h) { return h->dim; }
+const hp__problem *hp__hybrid_problem(const hp__hybrid *h) { return h->problem; }
 size_t hp__hybrid_n_blocks(const hp__hybrid *h) { return h->mesh->n_blocks; }
 int hp__hybrid_n_directions(const hp__hybrid *h) { return h->n_dir; }
 const hp__hybrid_terms *hp__hybrid_last_terms(const hp__hybrid *h) { return &h->terms; }
@@ -427,12 +433,8 @@ static hp_status candidate_residuals(hp__hybrid *h, const double *theta) {
             hp__point_set part = {cnt, s->x + off * d, s->K + off, s->gradK + off * d, s->q + off};
             HP_CALL(hp__hybrid_network_eval(h, i, theta, part.x, cnt, 2, h->val_jet));
             double *rho = h->rad_rho + off;
-            for (size_t r = 0; r < cnt; r++) {
-                double lap = h->val_jet[(d + 1) * cnt + r], adv = 0.0;
-                for (size_t a = 0; a < d; a++) adv += part.gradK[r * d + a] * h->val_jet[(1 + a) * cnt + r];
-                double v = -part.K[r] * lap - adv - hp__problem_f(&part, h->dim, r, i);
-                rho[r] += v * v;
-            }
+            hp__pinn_residual(&part, h->dim, h->val_jet, i, h->rad_tmp, NULL);
+            for (size_t r = 0; r < cnt; r++) rho[r] += h->rad_tmp[r] * h->rad_tmp[r];
         }
     for (size_t r = 0; r < S; r++) h->rad_rho[r] = sqrt(h->rad_rho[r]);
     return HP_OK;
@@ -474,7 +476,7 @@ static hp__point_set validation_part(const hp__problem *p, size_t offset, size_t
 hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_validation *out) {
     hp__problem *p = h->problem;
     size_t n = p->validation.n;
-    double err2 = 0.0, ref2 = 0.0, res = 0.0;
+    double err2 = 0.0, ref2 = 0.0, res = 0.0, zero = 0.0;
     size_t interior = 0;
     for (size_t r = 0; r < n; r++) interior += p->validation_interior[r];
     for (int i = 0; i < h->n_dir; i++) {
@@ -483,6 +485,11 @@ hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_val
             hp__point_set part = validation_part(p, off, cnt);
             HP_CALL(hp__hybrid_network_eval(h, i, theta, part.x, cnt, 2, h->val_jet));
             res += hp__pinn_residual(&part, h->dim, h->val_jet, i, NULL, p->validation_interior + off);
+            for (size_t r = 0; r < cnt; r++)
+                if (p->validation_interior[off + r]) {
+                    double f = hp__problem_f(&part, h->dim, r, i);
+                    zero += f * f;
+                }
             if (i >= p->n_reference_directions) continue;
             const double *u = p->u_reference + (size_t)i * n + off;
             for (size_t r = 0; r < cnt; r++) {
@@ -494,6 +501,7 @@ hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_val
     }
     out->rel_l2 = p->n_reference_directions > 0 && ref2 > 0.0 ? sqrt(err2 / ref2) : NAN;
     out->fine_residual = interior ? res / (double)(interior * (size_t)h->n_dir) : NAN;
+    out->zero_residual = interior ? zero / (double)(interior * (size_t)h->n_dir) : NAN;
     return HP_OK;
 }
 

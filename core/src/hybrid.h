@@ -21,6 +21,7 @@
 #include "hpinn/optimizer.h"
 #include "hpinn/registry.h"
 #include "hpinn/status.h"
+#include "problem.h"
 
 typedef struct hp__hybrid hp__hybrid;
 
@@ -49,6 +50,7 @@ typedef struct hp__hybrid_timing {
 typedef struct hp__hybrid_validation {
     double rel_l2;        /* sqrt(Σ (v - u)²) / sqrt(Σ u²), all directions; NAN without reference */
     double fine_residual; /* mean ρ² on the validation grid's interior points (finer than collocation) */
+    double zero_residual; /* the same for v = 0 (mean f²): the scale fine_residual is judged against */
 } hp__hybrid_validation;
 
 /* Build everything from the pipeline: problem point sets and coefficients,
@@ -93,6 +95,8 @@ hp_status hp__hybrid_set_collocation(hp__hybrid *h, const double *x, const doubl
 void hp__hybrid_collocation(const hp__hybrid *h, const double **x, const double **weights, size_t *n);
 const struct hp__collocation *hp__hybrid_collocation_plan(const hp__hybrid *h);
 
+/* The fine-scale problem the hybrid was built from. */
+const hp__problem *hp__hybrid_problem(const hp__hybrid *h);
 hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_validation *out);
 
 

@@ -54,6 +54,7 @@ struct hp__hybrid {
     double *rad_new, *rad_w;  /* M x d, M */
     hp__point_set rad_set;    /* rad_candidates points with K, ∇K, q */
     double *rad_rho;          /* rad_candidates: |ρ| there */
+    double *rad_tmp;          /* one chunk of candidates: ρ of one direction */
     size_t *rad_chosen;       /* M */
     double *moments, *d_moments; /* n_moments */
     double *ktilde, *d_ktilde;   /* n_blocks x d x d */

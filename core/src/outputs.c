@@ -168,12 +168,13 @@ static int table_has(const hp_param_def *t, const char *name) {
 }
 
 hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp__hybrid *h, const double *theta,
-                                   const hp__trainer_result *res, const char *dir) {
+                                   const hp__trainer_result *res, const char *dir, hp__warnings *warnings) {
     /* final values at θ */
     double value = NAN;
     hp__hybrid_terms terms;
     memset(&terms, 0, sizeof terms);
-    hp__hybrid_validation val = {NAN, NAN};
+    hp__hybrid_validation val = {NAN, NAN, NAN};
+    hp__warnings warn = {0};
     size_t n_k = hp__hybrid_n_blocks(h) * (size_t)hp__hybrid_dim(h) * (size_t)hp__hybrid_dim(h);
     double *k = NULL;
     HP_CALL(hp_calloc(n_k, sizeof *k, &k));
@@ -184,6 +185,9 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
             terms = *hp__hybrid_last_terms(h);
             memcpy(k, terms.ktilde, n_k * sizeof *k);
             st = hp__hybrid_validate(h, theta, &val);
+            if (st == HP_OK)
+                hp__diagnose_resolution(hp__hybrid_problem(h), terms.j_pinn, val.fine_residual, val.zero_residual,
+                                        &warn);
         }
         if (st != HP_OK) {
             free(k);
@@ -289,7 +293,16 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
         else fputs("null", f);
         fputc('}', f);
     }
-    fprintf(f, "\n  ]\n}\n");
+    fprintf(f, "\n  ],\n  \"warnings\": [");
+    for (int i = 0; i < warn.n; i++) {
+        fprintf(f, "%s\n    {\"key\": ", i ? "," : "");
+        json_string(f, warn.key[i]);
+        fprintf(f, ", \"message\": ");
+        json_string(f, warn.text[i]);
+        fputc('}', f);
+    }
+    fprintf(f, "%s]\n}\n", warn.n ? "\n  " : "");
+    if (warnings) *warnings = warn;
     if (st != HP_OK) {
         hp__out_abort(&out);
         return st;

@@ -7,6 +7,7 @@
 #include "hpinn/config.h"
 #include "hpinn/registry.h"
 #include "hpinn/status.h"
+#include "diagnostics.h"
 #include "hybrid.h"
 #include "trainer.h"
 
@@ -18,8 +19,11 @@ hp_status hp__outputs_write_fields(hp__hybrid *h, const double *theta, const cha
 /* Write dir/summary.json: final errors and terms at θ (evaluated here), K̃,
  * iterations, wall time, ms per iteration, hpinn version, plugins with versions,
  * the network seed when its plugin has one, stages and the stop reason.
- * `theta` may be NULL (a run that failed before training): no final values then. */
+ * `theta` may be NULL (a run that failed before training): no final values then.
+ * The run's warnings (diagnostics.h) go into the summary and, when `warnings`
+ * is not NULL, to the caller for printing. */
 hp_status hp__outputs_write_summary(const hp_config *config, const hp_registry *registry, hp__hybrid *h,
-                                   const double *theta, const hp__trainer_result *result, const char *dir);
+                                   const double *theta, const hp__trainer_result *result, const char *dir,
+                                   hp__warnings *warnings);
 
 #endif

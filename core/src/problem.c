@@ -146,14 +146,18 @@ static double K_scale(const double *x, void *ctx) {
     return sqrt(g2) / fabs(k);
 }
 
+size_t hp__problem_resolving_points(const hp__problem *p, double points_per_width, double *length_scale) {
+    return hp__collocation_auto(p->dim, K_scale, (void *)p, points_per_width, p->dim == 1 ? 200 : 32,
+                                p->dim == 1 ? 100000 : 1024, length_scale);
+}
+
 /* Collocation points per axis: the pipeline's number, or for auto the density
  * that resolves K's shortest length scale (1-D at least 200 points, 2-D at
  * least 32 per axis). */
 static size_t collocation_per_axis(const hp__problem *p, const hp_params *pp, double *length_scale) {
     *length_scale = 0.0;
     if (!hp_params_is_auto(pp, "collocation.points")) return (size_t)hp_params_int(pp, "collocation.points");
-    return hp__collocation_auto(p->dim, K_scale, (void *)p, hp_params_real(pp, "collocation.points_per_width"),
-                                p->dim == 1 ? 200 : 32, p->dim == 1 ? 100000 : 1024, length_scale);
+    return hp__problem_resolving_points(p, hp_params_real(pp, "collocation.points_per_width"), length_scale);
 }
 
 /* Validation points per axis; auto: at least four times (1-D) or twice (2-D,

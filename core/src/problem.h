@@ -69,6 +69,11 @@ hp_status hp__problem_set_collocation(hp__problem *p, const double *x, const dou
 /* K, ∇K, q at the points of s (x filled, the rest allocated), checked. */
 hp_status hp__problem_evaluate_points(const hp__problem *p, hp__point_set *s);
 
+/* Points per axis that resolve K's shortest length scale ℓ = 1/max|∇K|/K with
+ * points_per_width points (the rule of `points: auto`; 1-D within [200, 1e5],
+ * 2-D within [32, 1024]); ℓ in *length_scale. */
+size_t hp__problem_resolving_points(const hp__problem *p, double points_per_width, double *length_scale);
+
 /* f_i = q + ∂K/∂x_i at point r of a set. */
 static inline double hp__problem_f(const hp__point_set *s, int dim, size_t r, int direction) {
     return s->q[r] + s->gradK[r * (size_t)dim + (size_t)direction];

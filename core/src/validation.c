@@ -81,6 +81,11 @@ static hp_status estimate_memory(const hp_config *c, const hp_registry *r, estim
     double m = (double)m_axis, M = dim == 1 ? m : m * m;
     double nv = (double)nv_axis;
     double NV = dim == 1 ? nv : nv * nv;
+    double candidates = hp_params_enum_index(pp, "collocation.adaptive") == 1
+                            ? (hp_params_is_auto(pp, "collocation.rad_candidates")
+                                   ? 8.0 * M
+                                   : (double)hp_params_int(pp, "collocation.rad_candidates"))
+                            : 0.0;
     double nb = strcmp(hp_params_string(pp, "boundary"), "hard") == 0 ? 0.0
                 : (dim == 1 ? 2.0 : 4.0 * (double)hp_params_int(pp, "collocation.boundary_points"));
     hp_params_destroy(pp);
@@ -112,6 +117,7 @@ static hp_status estimate_memory(const hp_config *c, const hp_registry *r, estim
                8.0 * M * (C2 * 4.0 + dim * 6.0 + 4.0),
         "problem.collocation.points", "collocation tapes and buffers");
     add(e, 8.0 * NV * (dim + 4.0) * (n_dir + 1.0), "problem.validation.points", "validation grid");
+    if (candidates > 0) add(e, 8.0 * candidates * (2.0 * dim + 3.0), "problem.collocation.rad_candidates", "RAD candidates");
     /* each stage's optimizer (a dense Gauss-Newton one also makes the hybrid
      * keep Jacobian rows of one direction at a time) */
     size_t n_stages = hp_config_list_length(c, "stages");
