@@ -16,6 +16,7 @@
  * current iteration and stop; the command then exits with 130, the shell
  * convention for "interrupted", after printing how to continue. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,24 @@ static void job_free(run_job *j) {
     hp__cli_pipeline_args_free(&j->a);
 }
 
+/* The final numbers on stdout: the error, the fine residual against the
+ * training loss, and K̃ against its reference (named). */
+static void print_outcome(const hp__run_outcome *o) {
+    printf("result: relative L2 error ");
+    if (isnan(o->rel_l2)) printf("- (no reference)");
+    else printf("%.3g", o->rel_l2);
+    printf(", J_pinn %.3g, fine residual %.3g\nK~ = ", o->j_pinn, o->fine_residual);
+    int d = o->n_ktilde == 4 ? 2 : 1;
+    if (d == 1) printf("%.6g", o->ktilde[0]);
+    else printf("[[%.6g, %.6g], [%.6g, %.6g]]", o->ktilde[0], o->ktilde[1], o->ktilde[2], o->ktilde[3]);
+    if (o->n_ktilde_reference == 1) printf(" (%sreference %.6g", d == 2 ? "K~11 " : "", o->ktilde_reference[0]);
+    else if (o->n_ktilde_reference == 4)
+        printf(" (reference [[%.6g, %.6g], [%.6g, %.6g]]", o->ktilde_reference[0], o->ktilde_reference[1],
+               o->ktilde_reference[2], o->ktilde_reference[3]);
+    if (o->n_ktilde_reference) printf(", %s)", o->reference_label ? o->reference_label : "");
+    printf("\n");
+}
+
 /* The end of a run: fields and the summary; a failed run gets a summary that
  * says how it failed (no final values), and keeps its last good checkpoint. */
 static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res) {
@@ -154,9 +173,9 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
     }
     if (st != HP_OK || res->abandoned) return st;
     if (!res->interrupted) HP_CALL(hp__outputs_write_fields(j->h, j->theta, j->dir));
-    hp__warnings warnings = {0};
-    HP_CALL(hp__outputs_write_summary(j->c, j->r, j->h, j->theta, res, j->dir, &warnings));
-    for (int i = 0; i < warnings.n; i++) fprintf(stderr, "hpinn run: warning: %s\n", warnings.text[i]);
+    hp__run_outcome outcome;
+    HP_CALL(hp__outputs_write_summary(j->c, j->r, j->h, j->theta, res, j->dir, &outcome));
+    for (int i = 0; i < outcome.warnings.n; i++) fprintf(stderr, "hpinn run: warning: %s\n", outcome.warnings.text[i]);
     if (res->interrupted) return HP_OK;
     /* "completed; stage 0: ..." reads "completed after N iterations; times; stage 0: ..." */
     const char *stages = strchr(res->stop_reason, ';');
@@ -170,6 +189,7 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
     else if (res->session_iterations)
         fprintf(stderr, " (%.2f ms/iteration)", 1e3 * res->session_seconds / (double)res->session_iterations);
     fprintf(stderr, "%s\n", stages ? stages : "");
+    print_outcome(&outcome);
     printf("outputs in %s/: config.resolved.yaml run.json history.csv fields.csv nodes.csv%s summary.json "
            "checkpoint.bin\nplots: hpinn plot %s\n",
            j->dir, hp__hybrid_dim(j->h) == 2 ? " fields.vtk nodes.vtk" : "", j->dir);

@@ -20,7 +20,7 @@ void hp__diagnose_resolution(const hp__problem *p, double j_pinn, double fine_re
     char *t = next_slot(w, "under_resolved");
     if (!t) return;
     double ell = 0.0;
-    size_t want = hp__problem_resolving_points(p, 8.0, &ell), have = p->plan.per_axis;
+    size_t want = hp__problem_resolving_points(p, hp__problem_default_points_per_width(p->dim), &ell), have = p->plan.per_axis;
     const char *axis = p->dim == 1 ? "" : " per axis";
     int n = snprintf(t, HP__WARNING_CHARS,
                      "the collocation points do not resolve K: the residual between them (fine_residual %.3g on the "
@@ -36,8 +36,8 @@ void hp__diagnose_resolution(const hp__problem *p, double j_pinn, double fine_re
                  ell, want, axis, have);
     else
         snprintf(t + n, HP__WARNING_CHARS - (size_t)n,
-                 "The %zu points%s already resolve K's length scale %.3g at 8 points per width: resample them "
+                 "The %zu points%s already resolve K's length scale %.3g at %g points per width: resample them "
                  "(problem.collocation.sampling: sobol, resample_every: 100, or adaptive: rad), or raise "
                  "problem.collocation.points_per_width",
-                 have, axis, ell);
+                 have, axis, ell, hp__problem_default_points_per_width(p->dim));
 }

@@ -168,7 +168,7 @@ static int table_has(const hp_param_def *t, const char *name) {
 }
 
 hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp__hybrid *h, const double *theta,
-                                   const hp__trainer_result *res, const char *dir, hp__warnings *warnings) {
+                                   const hp__trainer_result *res, const char *dir, hp__run_outcome *outcome) {
     /* final values at θ */
     double value = NAN;
     hp__hybrid_terms terms;
@@ -264,6 +264,8 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
         fputc(*ch, f);
     }
     fprintf(f, "\",\n  \"parameters\": %zu,\n  \"plugins\": {", hp__hybrid_n_params(h));
+    double k0[4] = {0};
+    for (size_t i = 0; i < 4 && i < n_k; i++) k0[i] = k[i];
     free(k);
 
     int first = 1;
@@ -302,7 +304,18 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
         fputc('}', f);
     }
     fprintf(f, "%s]\n}\n", warn.n ? "\n  " : "");
-    if (warnings) *warnings = warn;
+    if (outcome) {
+        memset(outcome, 0, sizeof *outcome);
+        outcome->rel_l2 = val.rel_l2;
+        outcome->fine_residual = val.fine_residual;
+        outcome->j_pinn = theta ? terms.j_pinn : NAN;
+        outcome->n_ktilde = theta ? hp__hybrid_dim(h) * hp__hybrid_dim(h) : 0;
+        for (int i = 0; i < outcome->n_ktilde; i++) outcome->ktilde[i] = k0[i];
+        outcome->n_ktilde_reference = n_ref;
+        for (int i = 0; i < n_ref && i < 4; i++) outcome->ktilde_reference[i] = kref[i];
+        outcome->reference_label = ref_label;
+        outcome->warnings = warn;
+    }
     if (st != HP_OK) {
         hp__out_abort(&out);
         return st;

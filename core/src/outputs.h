@@ -20,10 +20,19 @@ hp_status hp__outputs_write_fields(hp__hybrid *h, const double *theta, const cha
  * iterations, wall time, ms per iteration, hpinn version, plugins with versions,
  * the network seed when its plugin has one, stages and the stop reason.
  * `theta` may be NULL (a run that failed before training): no final values then.
- * The run's warnings (diagnostics.h) go into the summary and, when `warnings`
- * is not NULL, to the caller for printing. */
+ * The run's warnings (diagnostics.h) go into the summary and, when `outcome`
+ * is not NULL, to the caller for printing with the final values. */
+typedef struct hp__run_outcome {
+    double rel_l2, fine_residual, j_pinn;
+    double ktilde[4];            /* block 0 */
+    int n_ktilde;                /* dim x dim */
+    double ktilde_reference[4];
+    int n_ktilde_reference;      /* 0: none; 1: isotropic (K̃11 only) */
+    const char *reference_label; /* valid while the hybrid lives */
+    hp__warnings warnings;
+} hp__run_outcome;
 hp_status hp__outputs_write_summary(const hp_config *config, const hp_registry *registry, hp__hybrid *h,
                                    const double *theta, const hp__trainer_result *result, const char *dir,
-                                   hp__warnings *warnings);
+                                   hp__run_outcome *outcome);
 
 #endif

@@ -102,7 +102,7 @@ static void describe_expected(const hp_param_def *d, char *buf, size_t size) {
         snprintf(range, sizeof range, " <= %s", hi);
     switch (d->type) {
     case HP_PARAM_INT: snprintf(buf, size, "an integer%s%s", range, d->flags & HP_PARAM_AUTO ? " or auto" : ""); break;
-    case HP_PARAM_REAL: snprintf(buf, size, "a real number%s", range); break;
+    case HP_PARAM_REAL: snprintf(buf, size, "a real number%s%s", range, d->flags & HP_PARAM_AUTO ? " or auto" : ""); break;
     case HP_PARAM_BOOL: snprintf(buf, size, "true or false"); break;
     case HP_PARAM_STRING: snprintf(buf, size, "a string"); break;
     case HP_PARAM_ENUM: {
@@ -268,6 +268,10 @@ static hp_status convert_value(hp__value *v, const hp__node *n, const char *sect
         break;
     }
     case HP_PARAM_REAL:
+        if ((d->flags & HP_PARAM_AUTO) && n->kind == HP__SCALAR && !n->quoted && strcmp(n->text, "auto") == 0) {
+            v->r = NAN;
+            break;
+        }
         HP_CALL(to_real(n, section, key, d, c, &v->r));
         HP_CALL(check_range(n, section, key, d, v->r));
         break;
@@ -590,8 +594,10 @@ static const hp__value *get_checked(const hp_params *p, const char *name, hp_par
 
 int64_t hp_params_int(const hp_params *p, const char *name) { return get_checked(p, name, HP_PARAM_INT)->i; }
 int hp_params_is_auto(const hp_params *p, const char *name) {
-    const hp__value *v = get_checked(p, name, HP_PARAM_INT);
-    return (v->def->flags & HP_PARAM_AUTO) && v->i == -1;
+    const hp__value *v = find_value(p, name);
+    const hp__value *checked = get_checked(p, name, v && v->def->type == HP_PARAM_REAL ? HP_PARAM_REAL : HP_PARAM_INT);
+    if (!(checked->def->flags & HP_PARAM_AUTO)) return 0;
+    return checked->def->type == HP_PARAM_REAL ? isnan(checked->r) : checked->i == -1;
 }
 double hp_params_real(const hp_params *p, const char *name) { return get_checked(p, name, HP_PARAM_REAL)->r; }
 int hp_params_bool(const hp_params *p, const char *name) { return get_checked(p, name, HP_PARAM_BOOL)->b; }
@@ -671,7 +677,10 @@ void hp__params_write_yaml(const hp_params *p, FILE *out, int indent) {
             if ((v->def->flags & HP_PARAM_AUTO) && v->i == -1) fputs("auto", out);
             else fprintf(out, "%lld", (long long)v->i);
             break;
-        case HP_PARAM_REAL: fprintf(out, "%.17g", v->r); break;
+        case HP_PARAM_REAL:
+            if ((v->def->flags & HP_PARAM_AUTO) && isnan(v->r)) fputs("auto", out);
+            else fprintf(out, "%.17g", v->r);
+            break;
         case HP_PARAM_BOOL: fputs(v->b ? "true" : "false", out); break;
         case HP_PARAM_STRING:
         case HP_PARAM_ENUM: write_scalar_text(out, v->s); break;

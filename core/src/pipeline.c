@@ -21,8 +21,8 @@ const hp_param_def hp__problem_params[] = {
     {"collocation.points", HP_PARAM_INT, "auto", HP_PARAM_HAS_MIN | HP_PARAM_AUTO, 1.0, 0.0, NULL, 0,
      "collocation points (1-D: count M; 2-D: per axis m, M = m^2); auto: points_per_width per length scale of K "
      "(1 / max |grad K|/K on a fine grid)"},
-    {"collocation.points_per_width", HP_PARAM_REAL, "8", MIN_OPEN(0), NULL, 0,
-     "points: auto: collocation points per length scale of K, per axis"},
+    {"collocation.points_per_width", HP_PARAM_REAL, "auto", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN | HP_PARAM_AUTO, 0.0,
+     0.0, NULL, 0, "points: auto: collocation points per length scale of K, per axis; auto: 8 in 1-D, 3 in 2-D"},
     {"collocation.sampling", HP_PARAM_ENUM, "grid", NOBOUND, "grid|uniform|sobol|halton", 0,
      "grid: interior equispaced; uniform: random; sobol, halton: low-discrepancy sequences (shifted by seed)"},
     {"collocation.resample_every", HP_PARAM_INT, "0", MIN(0), NULL, 0,

@@ -146,6 +146,12 @@ static double K_scale(const double *x, void *ctx) {
     return sqrt(g2) / fabs(k);
 }
 
+/* Measured (docs/collocation.md): in 1-D fewer than ~8 points per length scale
+ * let a network with more parameters than points fit them and not the gaps; in
+ * 2-D the same network meets M = m² points, and 3 per axis already keep the
+ * fine residual at the training loss. */
+double hp__problem_default_points_per_width(int dim) { return dim == 1 ? 8.0 : 3.0; }
+
 size_t hp__problem_resolving_points(const hp__problem *p, double points_per_width, double *length_scale) {
     return hp__collocation_auto(p->dim, K_scale, (void *)p, points_per_width, p->dim == 1 ? 200 : 32,
                                 p->dim == 1 ? 100000 : 1024, length_scale);
@@ -157,7 +163,10 @@ size_t hp__problem_resolving_points(const hp__problem *p, double points_per_widt
 static size_t collocation_per_axis(const hp__problem *p, const hp_params *pp, double *length_scale) {
     *length_scale = 0.0;
     if (!hp_params_is_auto(pp, "collocation.points")) return (size_t)hp_params_int(pp, "collocation.points");
-    return hp__problem_resolving_points(p, hp_params_real(pp, "collocation.points_per_width"), length_scale);
+    double per_width = hp_params_is_auto(pp, "collocation.points_per_width")
+                           ? hp__problem_default_points_per_width(p->dim)
+                           : hp_params_real(pp, "collocation.points_per_width");
+    return hp__problem_resolving_points(p, per_width, length_scale);
 }
 
 /* Validation points per axis; auto: at least four times (1-D) or twice (2-D,

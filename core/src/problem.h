@@ -73,6 +73,8 @@ hp_status hp__problem_evaluate_points(const hp__problem *p, hp__point_set *s);
  * points_per_width points (the rule of `points: auto`; 1-D within [200, 1e5],
  * 2-D within [32, 1024]); ℓ in *length_scale. */
 size_t hp__problem_resolving_points(const hp__problem *p, double points_per_width, double *length_scale);
+/* points_per_width: auto — 8 in 1-D, 3 in 2-D. */
+double hp__problem_default_points_per_width(int dim);
 
 /* f_i = q + ∂K/∂x_i at point r of a set. */
 static inline double hp__problem_f(const hp__point_set *s, int dim, size_t r, int direction) {

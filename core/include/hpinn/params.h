@@ -31,7 +31,7 @@ typedef enum hp_param_type {
 #define HP_PARAM_HAS_MIN 0x2u   /* value (or each list entry) >= min */
 #define HP_PARAM_HAS_MAX 0x4u   /* value (or each list entry) <= max */
 #define HP_PARAM_MIN_OPEN 0x8u  /* with HAS_MIN: value > min (strict) */
-#define HP_PARAM_AUTO 0x10u     /* INT: the word `auto` is accepted too (hp_params_is_auto) */
+#define HP_PARAM_AUTO 0x10u     /* INT, REAL: the word `auto` is accepted too (hp_params_is_auto) */
 
 /* One parameter. Tables are static const arrays ended by an entry with name NULL
  * (HP_PARAM_END). The default is given as text, parsed like a YAML scalar
@@ -62,8 +62,8 @@ const char *hp_params_string(const hp_params *p, const char *name); /* also ENUM
 const double *hp_params_reals(const hp_params *p, const char *name, size_t *count);
 /* ENUM: index of the chosen word in `choices`. */
 int hp_params_enum_index(const hp_params *p, const char *name);
-/* Nonzero when an INT parameter with HP_PARAM_AUTO was given as `auto`
- * (hp_params_int then returns -1). */
+/* Nonzero when an INT or REAL parameter with HP_PARAM_AUTO was given as `auto`
+ * (hp_params_int then returns -1, hp_params_real NaN). */
 int hp_params_is_auto(const hp_params *p, const char *name);
 /* Nonzero when the value came from the pipeline or --set, not from the default. */
 int hp_params_is_set(const hp_params *p, const char *name);
