@@ -193,6 +193,58 @@ static void test_msff_tangent(void **state) {
         }
 }
 
+/* The two-scale output (lattice): jets against finite differences in x, the
+ * gradient in theta at every order, the tangent, threads, the count of
+ * cell-periodic functions, and a degenerate lattice refused. Small wave numbers
+ * (lattice rows 1.5 and 2) keep finite differences meaningful. */
+static void test_msff_two_scale(void **state) {
+    (void)state;
+    for (int d = 1; d <= 2; d++) {
+        const char *lat = d == 1 ? "lattice=[1.5]" : "lattice=[1.5, 0, 0.5, 2]";
+        const char *set[] = {"depth=2", "width=4", "features=3", "sigmas=[1, 2]", lat, "lattice_modes=1", "seed=5"};
+        net n;
+        for (int lift = 0; lift <= 1; lift++) {
+            net_open(&n, "msff", set, 7, d, 2);
+            check_input_derivatives(&n, lift);
+            net_close(&n);
+        }
+        for (int order = 0; order <= 2; order++) {
+            net_open(&n, "msff", set, 7, d, d == 2 ? 2 : 1);
+            check_param_gradient(&n, order, d == 1);
+            net_close(&n);
+        }
+        net_open(&n, "msff", set, 7, d, 1);
+        check_tangent(&n);
+        net_close(&n);
+        check_threads("msff", set, 7, d, 2);
+        /* P = 2 (1-D: k = 1) or 8 (2-D: 4 wave vectors of [-1,1]^2 \ 0 up to sign):
+         * the output layer grows by P (2 width + 1) per output over the plain net */
+        net plain;
+        net_open(&plain, "msff", set, 4, d, 1);
+        net_open(&n, "msff", set, 7, d, 1);
+        size_t P = d == 1 ? 2 : 8;
+        assert_int_equal(n.n_params, plain.n_params + P * (2 * 4 + 1));
+        net_close(&n);
+        net_close(&plain);
+    }
+    /* a lattice that is not rows of d entries, or gives a zero wave vector */
+    const char *const bad[][4] = {{"width=3", "features=2", "sigmas=[1]", "lattice=[1, 2, 3]"},
+                                  {"width=3", "features=2", "sigmas=[1]", "lattice=[1, 0, 0, 0]"}};
+    const char *const why[] = {"has 3 entries; expected rows of 2", "zero wave vector"};
+    for (int b = 0; b < 2; b++) {
+        const hp_plugin_descriptor *desc;
+        hp_params *p = NULL;
+        hp__net *rn = NULL;
+        assert_int_equal(hp_registry_find(g_registry, HP_PLUGIN_NETWORK, "msff", &desc), HP_OK);
+        assert_int_equal(hp_params_from_strings(desc->params, "network", bad[b], 4, &p), HP_OK);
+        assert_int_equal(hp__net_create(desc, p, 2, 1, &rn), HP_ERR_CONFIG);
+        assert_null(rn);
+        assert_contains(hp_error_message(), "network.lattice");
+        assert_contains(hp_error_message(), why[b]);
+        hp_params_destroy(p);
+    }
+}
+
 static void test_msff_seed(void **state) {
     (void)state;
     const char *set[] = {"depth=2", "width=6", "features=5", "sigmas=[1, 4]"};
@@ -243,6 +295,7 @@ int main(void) {
         cmocka_unit_test(test_msff_features),
         cmocka_unit_test(test_msff_embedding_cache),
         cmocka_unit_test(test_msff_tangent),
+        cmocka_unit_test(test_msff_two_scale),
         cmocka_unit_test(test_msff_seed),
         cmocka_unit_test(test_msff_bad_params),
         cmocka_unit_test(test_msff_usage_errors),

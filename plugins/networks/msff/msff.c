@@ -7,6 +7,19 @@
  * with B_k (m x d) ~ N(0, sigma_k^2), sigma_k from `sigmas` (paper: [1, 1/eps]).
  * Everything runs on jets (hpinn/jets.h), so the output carries v, grad v, Lap v.
  *
+ * Two-scale output (optional, `lattice`): for a coefficient periodic on a known
+ * lattice (rows of L, r x d, e.g. diag(1/eps) or [2/eps, -1/eps] for a laminate),
+ * the network gives 1 + P channels per output and
+ *     v = N_0(x) + sum_p N_p(x) phi_p(x),
+ *     phi_p = cos(w_p . x) / |w_p|  or  sin(w_p . x) / |w_p|,  w_p = 2 pi L^T k_p,
+ * over the integer vectors k_p with 0 < |k_p|_inf <= lattice_modes (one of each
+ * pair +-k). This is the form of the two-scale expansion u0(x) + eps chi(x/eps)
+ * grad u0(x) + ...: smooth amplitudes times cell-periodic functions, which a
+ * plain network must otherwise synthesise from many random features. The 1/|w|
+ * keeps grad phi_p of order one, as eps chi(x/eps) is. The phi_p are fixed (no
+ * parameters); jets of the product follow the product rule (value, gradient,
+ * Laplacian: L(N phi) = phi L N + 2 grad N . grad phi + N L phi).
+ *
  * theta layout (row-major blocks, in this order):
  *   embedding<k>.B (m x d), k = 1..K            only with trainable_features: true
  *   hidden1.weight (width x 2m), hidden1.bias (width),
@@ -31,6 +44,7 @@
  * to one chunk: forward, reverse (gradient or Jacobian rows) and tangent
  * (Jacobian-vector product). A chunk's tape holds its embeddings, then the pre-
  * and post-activation jets of every branch and layer. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +70,11 @@ static const hp_param_def msff_params[] = {
      "standard deviations of the K embeddings' B_k ~ N(0, sigma_k^2), e.g. [1, 1/eps]"},
     {"trainable_features", HP_PARAM_BOOL, "false", 0, 0, 0, NULL, 0,
      "train the B_k too (they are then part of theta)"},
+    {"lattice", HP_PARAM_REALS, NULL, 0, 0, 0, NULL, 0,
+     "two-scale output: rows of the period lattice, r x d row-major (2-D: [1/eps, 0, 0, 1/eps]; laminate: "
+     "[2/eps, -1/eps]; 1-D: [1/eps]); empty: the plain network"},
+    {"lattice_modes", HP_PARAM_INT, "2", HP_PARAM_HAS_MIN | HP_PARAM_HAS_MAX, 1, 16, NULL, 0,
+     "two-scale output: cell-periodic functions up to this |k|_inf per lattice direction"},
     {"seed", HP_PARAM_INT, "1", HP_PARAM_HAS_MIN, 0, 0, NULL, 0,
      "seed of B_k and of the Glorot initialisation (same seed, same theta, bit for bit)"},
     HP_NETWORK_RUNNER_PARAMS,
@@ -72,12 +91,14 @@ typedef struct msff_scratch {
     double *d_concat;     /* K*width x C*q: (co)tangent of the concatenated last layer */
     double *d_a, *d_z;    /* width x C*q */
     double *d_embedding;  /* 2m x C*q, only with trainable features */
+    double *inner;        /* n_inner x C*q: the channels before the two-scale output, or their (co)tangents */
 } msff_scratch;
 
 /* The jets of one chunk of q points (C*q columns) on its tape. */
 typedef struct msff_chunk_jets {
     double *embedding;    /* K blocks of 2m x C*q */
     double *z, *a;        /* depth x K blocks of width x C*q; block (l, k) at (l*K + k) */
+    double *phi;          /* P x C*q: the cell-periodic functions (two-scale output) */
 } msff_chunk_jets;
 
 typedef struct msff {
@@ -92,6 +113,12 @@ typedef struct msff {
     size_t n_params, n_blocks;
     hp_param_block *blocks;
     char *names;
+    /* two-scale output: P cell-periodic functions (0: none); omega P x d, the
+     * wave vector of each (cos for even p, sin for odd p); n_inner = n_outputs
+     * (1 + P) channels of the network before the modulation */
+    size_t P;
+    double *omega;
+    size_t n_inner;
 } msff;
 
 #define MSFF_NAME 32
@@ -104,7 +131,45 @@ static void msff_destroy(void *state) {
     free(net->layers);
     free(net->blocks);
     free(net->names);
+    free(net->omega);
     free(net);
+}
+
+/* The P cell-periodic functions of the two-scale output from `lattice`: every
+ * integer k in [-modes, modes]^r except 0, one of each pair +-k (the first
+ * nonzero entry positive), each giving a cos and a sin. */
+static hp_status lattice_create(msff *net, const hp_params *params) {
+    size_t len = 0, d = (size_t)net->dim;
+    const double *L = hp_params_reals(params, "lattice", &len);
+    net->n_inner = (size_t)net->n_outputs;
+    if (len == 0) return HP_OK;
+    if (len % d != 0)
+        return hp_params_error(params, "lattice", "has %zu entries; expected rows of %zu (r x d row-major)", len, d);
+    size_t r = len / d;
+    if (r > 3) return hp_params_error(params, "lattice", "has %zu rows; expected at most 3", r);
+    long modes = (long)hp_params_int(params, "lattice_modes");
+    long side = 2 * modes + 1, total = 1;
+    for (size_t i = 0; i < r; i++) total *= side;
+    HP_CALL(hp_calloc((size_t)total * d, sizeof(double), &net->omega));
+    size_t P = 0;
+    for (long code = 0; code < total; code++) {
+        long k[3] = {0, 0, 0}, c = code;
+        for (size_t i = 0; i < r; i++, c /= side) k[i] = c % side - modes;
+        size_t first = 0;
+        while (first < r && k[first] == 0) first++;
+        if (first == r || k[first] < 0) continue; /* zero, or the twin -k of one kept */
+        double w[HP_JET_MAX_DIM] = {0}, norm = 0.0;
+        for (size_t a = 0; a < d; a++) {
+            for (size_t i = 0; i < r; i++) w[a] += 2.0 * 3.14159265358979323846 * (double)k[i] * L[i * d + a];
+            norm += w[a] * w[a];
+        }
+        if (!(norm > 0.0))
+            return hp_params_error(params, "lattice", "gives a zero wave vector; expected linearly independent rows");
+        for (int twice = 0; twice < 2; twice++, P++) memcpy(net->omega + P * d, w, d * sizeof *w);
+    }
+    net->P = P;
+    net->n_inner = (size_t)net->n_outputs * (1 + P);
+    return HP_OK;
 }
 
 static hp_status msff_create(const hp_params *params, int input_dim, int n_outputs,
@@ -135,6 +200,7 @@ static hp_status msff_create(const hp_params *params, int input_dim, int n_outpu
 
     hp_status st;
     size_t d = (size_t)input_dim, mbd = net->m * d;
+    HP_CALL_GOTO(st, lattice_create(net, params), fail);
     HP_CALL_GOTO(st, hp_malloc(K * mbd * sizeof(double), &net->b_frozen), fail);
     HP_CALL_GOTO(st, hp_calloc(K, sizeof *net->b_offset, &net->b_offset), fail);
     HP_CALL_GOTO(st, hp_calloc(net->n_layers, sizeof *net->layers, &net->layers), fail);
@@ -161,7 +227,7 @@ static hp_status msff_create(const hp_params *params, int input_dim, int n_outpu
         msff_layer *L = &net->layers[l];
         int is_out = l + 1 == net->n_layers;
         L->n_in = is_out ? K * net->width : (l == 0 ? 2 * net->m : net->width);
-        L->n_out = is_out ? (size_t)n_outputs : net->width;
+        L->n_out = is_out ? net->n_inner : net->width;
         L->weight = off;
         off += L->n_out * L->n_in;
         L->bias = off;
@@ -222,8 +288,8 @@ static hp_network_workspace msff_workspace(const void *state) {
     const msff *net = state;
     size_t W = net->width;
     hp_network_workspace ws;
-    ws.tape_per_column = net->K * 2 * net->m + 2 * (size_t)net->depth * net->K * W;
-    ws.scratch_per_column = net->K * W + 2 * W + (net->trainable ? 2 * net->m : 0);
+    ws.tape_per_column = net->K * 2 * net->m + 2 * (size_t)net->depth * net->K * W + net->P;
+    ws.scratch_per_column = net->K * W + 2 * W + (net->trainable ? 2 * net->m : 0) + (net->P ? net->n_inner : 0);
     return ws;
 }
 
@@ -233,6 +299,7 @@ static msff_chunk_jets msff_chunk(const msff *net, const hp_network_chunk *ch) {
     j.embedding = ch->tape;
     j.z = ch->tape + K * 2 * net->m * cq;
     j.a = j.z + (size_t)net->depth * K * W * cq;
+    j.phi = j.a + (size_t)net->depth * K * W * cq;
     return j;
 }
 
@@ -243,14 +310,96 @@ static msff_scratch msff_scratch_at(const msff *net, const hp_network_chunk *ch,
     sc.d_a = sc.d_concat + net->K * W * cq;
     sc.d_z = sc.d_a + W * cq;
     sc.d_embedding = net->trainable ? sc.d_z + W * cq : NULL;
+    sc.inner = net->P ? sc.d_z + W * cq + (net->trainable ? 2 * net->m * cq : 0) : NULL;
     return sc;
+}
+
+/* ---- the two-scale output ------------------------------------------------------------ */
+
+/* phi (P x C*q): the jets of the cell-periodic functions at the chunk's points. */
+static void phi_forward(const msff *net, const double *x, size_t q, int order, double *phi) {
+    size_t d = (size_t)net->dim, cq = (size_t)hp_jet_components(order, net->dim) * q;
+    for (size_t p = 0; p < net->P; p++) {
+        const double *w = net->omega + p * d;
+        double norm2 = 0.0;
+        for (size_t a = 0; a < d; a++) norm2 += w[a] * w[a];
+        double norm = sqrt(norm2);
+        double *f = phi + p * cq;
+        for (size_t r = 0; r < q; r++) {
+            double t = 0.0;
+            for (size_t a = 0; a < d; a++) t += w[a] * x[r * d + a];
+            double c = cos(t), sn = sin(t);
+            double v = p % 2 == 0 ? c : sn, dv = p % 2 == 0 ? -sn : c; /* d/dt */
+            f[r] = v / norm;
+            if (order >= 1)
+                for (size_t a = 0; a < d; a++) f[(1 + a) * q + r] = dv * w[a] / norm;
+            if (order >= 2) f[(d + 1) * q + r] = -v * norm; /* -|w|^2 v / |w| */
+        }
+    }
+}
+
+/* out (n_outputs x C*q) = N_0 + sum_p N_p phi_p, jets by the product rule, from
+ * the inner channels (n_inner x C*q, output o at rows o (1 + P) + 0..P). Linear
+ * in the inner jets, so it is also the tangent map. */
+static void modulate(const msff *net, const double *inner, const double *phi, size_t q, int order, double *out) {
+    size_t d = (size_t)net->dim, cq = (size_t)hp_jet_components(order, net->dim) * q, P = net->P;
+    for (size_t o = 0; o < (size_t)net->n_outputs; o++) {
+        const double *N0 = inner + o * (1 + P) * cq;
+        double *u = out + o * cq;
+        memcpy(u, N0, cq * sizeof *u);
+        for (size_t p = 0; p < P; p++) {
+            const double *N = N0 + (1 + p) * cq, *f = phi + p * cq;
+            for (size_t r = 0; r < q; r++) {
+                u[r] += N[r] * f[r];
+                if (order >= 1)
+                    for (size_t a = 0; a < d; a++) {
+                        size_t g = (1 + a) * q + r;
+                        u[g] += N[g] * f[r] + N[r] * f[g];
+                    }
+                if (order >= 2) {
+                    size_t l = (d + 1) * q + r;
+                    double cross = 0.0;
+                    for (size_t a = 0; a < d; a++) cross += N[(1 + a) * q + r] * f[(1 + a) * q + r];
+                    u[l] += N[l] * f[r] + 2.0 * cross + N[r] * f[l];
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint of modulate: cotangents of the inner channels from those of the
+ * outputs. */
+static void modulate_adjoint(const msff *net, const double *d_out, const double *phi, size_t q, int order,
+                             double *d_inner) {
+    size_t d = (size_t)net->dim, cq = (size_t)hp_jet_components(order, net->dim) * q, P = net->P;
+    for (size_t o = 0; o < (size_t)net->n_outputs; o++) {
+        const double *du = d_out + o * cq;
+        double *d0 = d_inner + o * (1 + P) * cq;
+        memcpy(d0, du, cq * sizeof *d0);
+        for (size_t p = 0; p < P; p++) {
+            double *dN = d0 + (1 + p) * cq;
+            const double *f = phi + p * cq;
+            for (size_t r = 0; r < q; r++) {
+                double dl = order >= 2 ? du[(d + 1) * q + r] : 0.0, dv = du[r] * f[r];
+                for (size_t a = 0; order >= 1 && a < d; a++) {
+                    size_t g = (1 + a) * q + r;
+                    dv += du[g] * f[g];
+                    dN[g] = du[g] * f[r] + 2.0 * dl * f[g];
+                }
+                if (order >= 2) {
+                    dv += dl * f[(d + 1) * q + r];
+                    dN[(d + 1) * q + r] = dl * f[r];
+                }
+                dN[r] = dv;
+            }
+        }
+    }
 }
 
 /* The embeddings depend on x and B only: recomputed when the tape's points
  * changed (fresh) or B is trained (it moves with theta). */
 static void msff_forward(const void *state, const double *theta, const hp_network_chunk *ch, double *out,
                          double *scratch) {
-    (void)scratch;
     const msff *net = state;
     int d = net->dim, order = ch->order;
     size_t W = net->width, K = net->K, m = net->m, no = (size_t)net->n_outputs;
@@ -258,6 +407,7 @@ static void msff_forward(const void *state, const double *theta, const hp_networ
     const msff_layer *O = &net->layers[net->depth];
     msff_chunk_jets j = msff_chunk(net, ch);
     int embed = ch->fresh || net->trainable;
+    if (net->P && ch->fresh) phi_forward(net, ch->x, q, order, j.phi);
     for (size_t k = 0; k < K; k++) {
         double *E = j.embedding + k * 2 * m * cq;
         if (embed) hp_jet_fourier_forward(E, ch->x, msff_B(net, theta, k), m, q, order, d);
@@ -273,7 +423,13 @@ static void msff_forward(const void *state, const double *theta, const hp_networ
     }
     /* the last layer's K blocks are adjacent: together they are the concatenation */
     const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
-    hp_jet_dense_forward(out, concat, theta + O->weight, theta + O->bias, no, O->n_in, q, order, d);
+    if (!net->P) {
+        hp_jet_dense_forward(out, concat, theta + O->weight, theta + O->bias, no, O->n_in, q, order, d);
+        return;
+    }
+    msff_scratch sc = msff_scratch_at(net, ch, scratch);
+    hp_jet_dense_forward(sc.inner, concat, theta + O->weight, theta + O->bias, net->n_inner, O->n_in, q, order, d);
+    modulate(net, sc.inner, j.phi, q, order, out);
 }
 
 /* The reverse pass of one chunk: the output layer, then each branch down its
@@ -289,6 +445,11 @@ static void msff_reverse(const void *state, const double *theta, const hp_networ
     const msff_layer *O = &net->layers[net->depth];
     msff_chunk_jets j = msff_chunk(net, ch);
     const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
+    if (net->P) { /* through the two-scale output first */
+        modulate_adjoint(net, d_out, j.phi, q, order, sc.inner);
+        d_out = sc.inner;
+        no = net->n_inner;
+    }
     hp_jet_dense_reverse(sc.d_concat, d_out, concat, theta, O->weight, O->bias, no, O->n_in, q, order, d, sink);
     for (size_t k = 0; k < K; k++) {
         const double *d_a = sc.d_concat + k * W * cq;
@@ -347,8 +508,14 @@ static void msff_tangent(const void *state, const double *theta, const double *d
         }
     }
     const double *concat = j.a + (size_t)(net->depth - 1) * K * W * cq;
-    hp_jet_dense_tangent(d_out, concat, sc.d_concat, theta + O->weight, dtheta + O->weight, dtheta + O->bias, no,
-                         O->n_in, q, order, d);
+    if (!net->P) {
+        hp_jet_dense_tangent(d_out, concat, sc.d_concat, theta + O->weight, dtheta + O->weight, dtheta + O->bias, no,
+                             O->n_in, q, order, d);
+        return;
+    }
+    hp_jet_dense_tangent(sc.inner, concat, sc.d_concat, theta + O->weight, dtheta + O->weight, dtheta + O->bias,
+                         net->n_inner, O->n_in, q, order, d);
+    modulate(net, sc.inner, j.phi, q, order, d_out);
 }
 
 static const hp_network_ops msff_ops = {
