@@ -20,6 +20,9 @@ typedef struct hp__cli_command {
 
 extern const hp__cli_command hp__cli_commands[];
 
+/* argv[0] of the hpinn process (NULL before hp_cli_main): recorded in summary.json. */
+extern const char *hp__cli_program;
+
 /* Common options of commands that take a pipeline. */
 typedef struct hp__cli_pipeline_args {
     const char *config;

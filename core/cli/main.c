@@ -147,7 +147,10 @@ static hp_status check_stdout(hp_status st) {
                         err ? strerror(err) : "write error");
 }
 
+const char *hp__cli_program = NULL;
+
 int hp_cli_main(int argc, char **argv) {
+    hp__cli_program = argc > 0 ? argv[0] : NULL;
     if (argc < 2) {
         usage(stderr);
         return 2;
