@@ -56,5 +56,7 @@ hp_status hp__cmd_check(int argc, char **argv);
 hp_status hp__cmd_run(int argc, char **argv);
 hp_status hp__cmd_plot(int argc, char **argv);
 hp_status hp__cmd_upscale(int argc, char **argv);
+hp_status hp__cmd_sweep(int argc, char **argv);
+hp_status hp__cmd_compare(int argc, char **argv);
 
 #endif
