@@ -236,9 +236,12 @@ static void print_md(const grid *g) {
 }
 
 static void print_failures(const hp__cmp_table *t, int md) {
+    int first = 1;
     for (size_t i = 0; i < t->n_runs; i++) {
         if (!t->runs[i].error[0]) continue;
-        printf("%s%s (%s): %s\n", md ? "\n- " : "", t->runs[i].label, t->runs[i].status, t->runs[i].error);
+        printf("%s%s%s (%s): %s\n", first ? "\n" : "", md ? "- " : "", t->runs[i].label, t->runs[i].status,
+               t->runs[i].error);
+        first = 0;
     }
 }
 
