@@ -20,6 +20,9 @@ typedef struct hp__cli_command {
 
 extern const hp__cli_command hp__cli_commands[];
 
+/* argv[0] of the hpinn process (NULL before hp_cli_main): recorded in summary.json. */
+extern const char *hp__cli_program;
+
 /* Common options of commands that take a pipeline. */
 typedef struct hp__cli_pipeline_args {
     const char *config;
@@ -53,5 +56,7 @@ hp_status hp__cmd_check(int argc, char **argv);
 hp_status hp__cmd_run(int argc, char **argv);
 hp_status hp__cmd_plot(int argc, char **argv);
 hp_status hp__cmd_upscale(int argc, char **argv);
+hp_status hp__cmd_sweep(int argc, char **argv);
+hp_status hp__cmd_compare(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "hybrid.h"
 #include "pipeline.h"
+#include "sweep_spec.h"
 #include "validation.h"
 
 /* `check --gradient`: the full objective's gradient against central differences
@@ -38,6 +39,25 @@ done:
     return st;
 }
 
+/* The sweep: section (ignored by run): its form, its keys, and each of its
+ * values with the others at their first, validated as run would validate the
+ * member. *note: a comment line for the printout. */
+static hp_status check_sweep(const hp__cli_pipeline_args *a, const hp_config *c, const hp_registry *r, char *note,
+                             size_t size) {
+    hp__sweep_spec spec;
+    HP_CALL(hp__sweep_spec_from_file(a->config, &spec));
+    hp_status st = hp__sweep_check_keys(&spec, c, r);
+    if (st == HP_OK) st = hp__sweep_check_values(&spec, a->config, r);
+    hp__sweep_member *m = NULL;
+    size_t n = 0;
+    if (st == HP_OK) st = hp__sweep_members(&spec, &m, &n);
+    if (st == HP_OK) snprintf(note, size, "# sweep: %zu member%s (hpinn sweep %s; `run` ignores the section)\n", n,
+                              n == 1 ? "" : "s", a->config);
+    hp__sweep_members_free(m, n);
+    hp__sweep_spec_free(&spec);
+    return st;
+}
+
 hp_status hp__cmd_check(int argc, char **argv) {
     hp__cli_pipeline_args a;
     hp_status st = hp__cli_parse_pipeline_args(argc, argv, "gradient", &a);
@@ -56,7 +76,10 @@ hp_status hp__cmd_check(int argc, char **argv) {
             st = hp_config_resolve(c, r, mem);
             fclose(mem);
             if (st == HP_OK) st = hp__pipeline_validate(c, r); /* exactly what `hpinn run` refuses */
-            if (st == HP_OK && !a.gradient) printf("# %s — resolved pipeline (defaults filled in)\n%s", a.config, text);
+            char sweep[160] = "";
+            if (st == HP_OK && hp_config_has(c, "sweep")) st = check_sweep(&a, c, r, sweep, sizeof sweep);
+            if (st == HP_OK && !a.gradient)
+                printf("# %s — resolved pipeline (defaults filled in)\n%s%s", a.config, sweep, text);
             free(text);
         }
     }

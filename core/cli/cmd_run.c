@@ -79,7 +79,29 @@ typedef struct run_job {
     char run_id[HP__RUN_ID_CHARS + 1];
     hp__run_lock lock;
     size_t notes;        /* registry notes printed so far */
+    hp__run_record record;   /* run.json of a resumed run: its label and start overrides */
+    char **meta_argv;        /* the program, then this command's arguments */
+    const char **meta_sets;  /* the start's overrides, then this session's */
+    hp__run_meta meta;       /* for summary.json */
 } run_job;
+
+/* summary.json's record of how the run came about (outputs.h). */
+static hp_status build_meta(run_job *j, int argc, char **argv) {
+    if (j->a.resume) {
+        hp_status st = hp__run_record_read(j->dir, &j->record);
+        if (st != HP_OK) hp_error_clear(); /* run.json has the id (checked): the rest is only informative */
+    }
+    HP_CALL(hp_calloc((size_t)argc + 1, sizeof *j->meta_argv, &j->meta_argv));
+    j->meta_argv[0] = (char *)(hp__cli_program ? hp__cli_program : "hpinn");
+    for (int i = 0; i < argc; i++) j->meta_argv[i + 1] = argv[i];
+    size_t n = j->record.n_overrides + j->a.n_sets;
+    HP_CALL(hp_calloc(n + 1, sizeof *j->meta_sets, &j->meta_sets));
+    for (size_t i = 0; i < j->record.n_overrides; i++) j->meta_sets[i] = j->record.overrides[i];
+    for (size_t i = 0; i < j->a.n_sets; i++) j->meta_sets[j->record.n_overrides + i] = j->a.sets[i];
+    j->meta = (hp__run_meta){argc + 1, j->meta_argv, j->meta_sets, n, j->a.resume ? j->record.label : j->a.label,
+                             j->a.resume != NULL};
+    return HP_OK;
+}
 
 /* Steps 1 and 2: everything that can refuse the run, writing nothing. */
 static hp_status prepare(run_job *j, int argc, char **argv) {
@@ -123,12 +145,11 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
                      j->dir, j->dir);
         HP_CALL(hp__run_id_new(j->run_id));
     }
+    HP_CALL(build_meta(j, argc, argv));
     HP_CALL(hp__hybrid_create(j->c, j->r, stderr, j->dir, &j->h));
     size_t n = hp__hybrid_n_params(j->h);
     HP_CALL(hp_calloc(n, sizeof *j->theta, &j->theta));
     if (!a->resume) HP_CALL(hp__hybrid_init_params(j->h, j->theta));
-    (void)argc;
-    (void)argv;
     return HP_OK;
 }
 
@@ -140,6 +161,9 @@ static void job_free(run_job *j) {
     hp_registry_close(j->r);
     hp_config_destroy(j->c);
     hp__run_lock_release(&j->lock);
+    hp__run_record_free(&j->record);
+    free(j->meta_argv);
+    free(j->meta_sets);
     hp__cli_pipeline_args_free(&j->a);
 }
 
@@ -167,14 +191,14 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
     if (st == HP_ERR_NUMERIC) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", hp_error_message());
-        if (hp__outputs_write_summary(j->c, j->r, j->h, NULL, res, j->dir, NULL) != HP_OK)
+        if (hp__outputs_write_summary(j->c, j->r, j->h, NULL, res, &j->meta, j->dir, NULL) != HP_OK)
             fprintf(stderr, "hpinn run: also could not write summary.json: %s\n", hp_error_message());
         return HP_ERROR_SET(HP_ERR_NUMERIC, "%s", msg);
     }
     if (st != HP_OK || res->abandoned) return st;
     if (!res->interrupted) HP_CALL(hp__outputs_write_fields(j->h, j->theta, j->dir));
     hp__run_outcome outcome;
-    HP_CALL(hp__outputs_write_summary(j->c, j->r, j->h, j->theta, res, j->dir, &outcome));
+    HP_CALL(hp__outputs_write_summary(j->c, j->r, j->h, j->theta, res, &j->meta, j->dir, &outcome));
     for (int i = 0; i < outcome.warnings.n; i++) fprintf(stderr, "hpinn run: warning: %s\n", outcome.warnings.text[i]);
     if (res->interrupted) return HP_OK;
     /* "completed; stage 0: ..." reads "completed after N iterations; times; stage 0: ..." */
@@ -227,7 +251,7 @@ hp_status hp__cmd_run(int argc, char **argv) {
             fprintf(stderr, "hpinn run: replacing the earlier run in %s (--force)\n", j.dir);
             st = hp__run_dir_clear(j.dir);
         }
-        hp__run_info info = {j.run_id, j.a.config, j.a.label, argc, argv};
+        hp__run_info info = {j.run_id, j.a.config, j.a.label, argc, argv, j.a.sets, j.a.n_sets};
         if (st == HP_OK) st = hp__run_info_write(j.dir, &info);
         if (st == HP_OK) st = write_resolved(j.text, j.a.config, j.dir);
     } else if (st == HP_OK && j.a.n_sets) {

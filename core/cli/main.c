@@ -68,6 +68,54 @@ const hp__cli_command hp__cli_commands[] = {
      "DIR/plots/plots.gp. Needs gnuplot (Debian package gnuplot-nox); without it the\n"
      "exit code is 1.\n",
      hp__cmd_plot},
+    {"sweep", "sweep CONFIG --set K=V1,V2,... --out DIR",
+     "train a grid of runs (parallel, resumable)",
+     "options: [--set KEY=V1,V2,...]... [--seeds 1,2,3] --out DIR [--jobs N]\n"
+     "         [--retry-failed] [--dry-run]\n\n"
+     "Trains one run per combination of the values (the cartesian product) into\n"
+     "DIR/<member>, an ordinary run directory named by the values that differ\n"
+     "(coupling.tau2=10_seed=2), and lists the members in DIR/sweep.json (directory,\n"
+     "overrides, status done/failed/pending/running, exit code, last error).\n"
+     "--set KEY=V1,V2,... gives the values of a key (commas inside [...], {...}, (...)\n"
+     "or quotes do not split: --set 'upscale.fine_elements=[1,2],[4,8]'); a --set with\n"
+     "one value applies to every member. --seeds 1,2,3 is the key network.seed, which\n"
+     "varies fastest. The pipeline's sweep: section says the same (sweep: {grid:\n"
+     "{coupling.tau2: [0, 10]}, seeds: [1, 2], jobs: 2, out: DIR}); the command line\n"
+     "adds keys and replaces the ones it repeats. run and check accept the section;\n"
+     "check validates it (keys, and every value as run would).\n\n"
+     "Each member is `hpinn run` (this binary) in a child process writing to\n"
+     "DIR/<member>/hpinn.log; the sweep prints a line when a member starts and ends.\n"
+     "--jobs N runs N members at once (default: one per CPU, at most the members left);\n"
+     "each gets network.threads and OPENBLAS_NUM_THREADS = CPUs / jobs (at least 1),\n"
+     "unless the sweep sets network.threads or OPENBLAS_NUM_THREADS is set already.\n\n"
+     "The same command continues a sweep: completed members are skipped, interrupted\n"
+     "ones resumed from their checkpoint, failed ones kept unless --retry-failed\n"
+     "(which starts them again). A grid or pipeline that differs from DIR/sweep.json\n"
+     "is refused (exit 2). --dry-run prints the plan and runs nothing. Exit codes: 0\n"
+     "every member completed; 1 a member failed (the others still ran); 130 Ctrl-C\n"
+     "(running members write a checkpoint; the same command resumes them).\n",
+     hp__cmd_sweep},
+    {"compare", "compare RUN_OR_SWEEP... [--format F] [--plot DIR]",
+     "compare runs and sweeps in one table",
+     "options: [--format text|csv|md|json] [--group|--no-group] [--plot DIR]\n"
+     "         [--thresholds 1e-1,1e-2,1e-3]\n\n"
+     "One row per run; a sweep directory stands for its members. Columns: label\n"
+     "(run.json's, else the directory name), status, the keys of\n"
+     "config.resolved.yaml whose values differ between the runs (not output.dir or\n"
+     "network.threads), final relative L2 error, fine residual, K~ (block 0, first\n"
+     "entry) and its relative error against the reference in summary.json, J_pinn,\n"
+     "iterations, wall time, and the wall time to first reach rel. L2 1e-1, 1e-2 and\n"
+     "1e-3 (history.csv; '-': never; --thresholds A,B,... others). A run without\n"
+     "summary.json (failed, interrupted) shows the last row of its history.csv.\n"
+     "When network.seed differs, the runs that differ in nothing else make one row:\n"
+     "the number of seeds and the median [min, max] of each number (--no-group: one\n"
+     "row per run; --group: group even when the seeds do not differ).\n"
+     "--format: text (aligned, split to fit the terminal; the default), csv, md, json.\n"
+     "--plot DIR: PNG figures (gnuplot; Debian package gnuplot-nox): rel. L2 and\n"
+     "J_pinn against iteration and against time, one curve per row (a group's\n"
+     "median), and the final error against the swept value when exactly one key\n"
+     "besides the seed differs; the script stays in DIR/compare.gp.\n",
+     hp__cmd_compare},
     {"help", "help [COMMAND]", "show help for hpinn or one command", "Shows the commands, or one command's help.\n",
      cmd_help},
     {"--version", "--version", "print the version and the plugin ABI version", "Prints the version.\n",
@@ -147,7 +195,10 @@ static hp_status check_stdout(hp_status st) {
                         err ? strerror(err) : "write error");
 }
 
+const char *hp__cli_program = NULL;
+
 int hp_cli_main(int argc, char **argv) {
+    hp__cli_program = argc > 0 ? argv[0] : NULL;
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -549,6 +549,8 @@ hp_status hp_config_resolve(const hp_config *c, const hp_registry *r, FILE *out)
             if (out) fprintf(out, "%s:\n", s->name);
             HP_CALL(resolve_plugin_yaml(c, s->name, s->plugin_kind, s->default_plugin, r, out, 2));
             break;
+        case HP__SECTION_SWEEP: /* read by `hpinn sweep` (core/cli/sweep_spec.c), not part of a run */
+            break;
         case HP__SECTION_STAGES: {
             if (present) HP_CALL(check_stage_count(hp__node_map_get(c->root, s->name)));
             size_t n = hp_config_list_length(c, s->name);

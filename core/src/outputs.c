@@ -9,12 +9,14 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hpinn/hpinn.h"
 #include "fileio.h"
 #include "hybrid_internal.h"
 #include "json_out.h"
+#include "machine.h"
 #include "pipeline.h"
 
 #define json_string hp__json_string
@@ -167,8 +169,36 @@ static int table_has(const hp_param_def *t, const char *name) {
     return 0;
 }
 
+/* "label", "command", "overrides", "resumed", "git_commit", "machine": what ran,
+ * how it was asked for, and where. */
+static void write_meta(FILE *f, const hp__run_meta *m) {
+    fprintf(f, ",\n  \"label\": ");
+    if (m && m->label) json_string(f, m->label);
+    else fputs("null", f);
+    fprintf(f, ",\n  \"command\": [");
+    for (int i = 0; m && i < m->argc; i++) {
+        if (i) fputs(", ", f);
+        json_string(f, m->argv[i]);
+    }
+    fprintf(f, "],\n  \"overrides\": [");
+    for (size_t i = 0; m && i < m->n_overrides; i++) {
+        if (i) fputs(", ", f);
+        json_string(f, m->overrides[i]);
+    }
+    fprintf(f, "],\n  \"resumed\": %s,\n  \"git_commit\": ", m && m->resumed ? "true" : "false");
+    json_string(f, hp__git_commit());
+    const char *env = getenv("OPENBLAS_NUM_THREADS");
+    fprintf(f, ",\n  \"machine\": {\"cores\": %d, \"openblas_num_threads\": ", hp__machine_cores());
+    if (env) json_string(f, env);
+    else fputs("null", f);
+    fprintf(f, ", \"blas_threads\": %d, \"blas\": ", hp__blas_threads());
+    json_string(f, hp_blas_info());
+    fputc('}', f);
+}
+
 hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp__hybrid *h, const double *theta,
-                                   const hp__trainer_result *res, const char *dir, hp__run_outcome *outcome) {
+                                   const hp__trainer_result *res, const hp__run_meta *meta, const char *dir,
+                                   hp__run_outcome *outcome) {
     /* final values at θ */
     double value = NAN;
     hp__hybrid_terms terms;
@@ -208,6 +238,7 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
     json_string(f, hp_version());
     fprintf(f, ",\n  \"config\": ");
     json_string(f, hp_config_file(c));
+    write_meta(f, meta);
     fprintf(f, ",\n  \"completed\": %s,\n  \"diverged\": %s,\n  \"stop_reason\": ", res->completed ? "true" : "false",
             res->diverged ? "true" : "false");
     json_string(f, res->stop_reason);

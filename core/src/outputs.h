@@ -17,8 +17,10 @@ hp_status hp__outputs_write_fields(hp__hybrid *h, const double *theta, const cha
 #define HP__OUTPUTS_SUMMARY_FILE "summary.json"
 
 /* Write dir/summary.json: final errors and terms at θ (evaluated here), K̃,
- * iterations, wall time, ms per iteration, hpinn version, plugins with versions,
- * the network seed when its plugin has one, stages and the stop reason.
+ * iterations, wall time, ms per iteration, hpinn version and git commit, the
+ * command line, overrides and label (meta, may be NULL), the machine's cores and
+ * BLAS threads, plugins with versions, the network seed when its plugin has
+ * one, stages and the stop reason.
  * `theta` may be NULL (a run that failed before training): no final values then.
  * The run's warnings (diagnostics.h) go into the summary and, when `outcome`
  * is not NULL, to the caller for printing with the final values. */
@@ -31,8 +33,20 @@ typedef struct hp__run_outcome {
     const char *reference_label; /* valid while the hybrid lives */
     hp__warnings warnings;
 } hp__run_outcome;
+/* How the run came about, recorded in summary.json beside the pipeline file's
+ * name (which alone would hide every --set): this session's command line, the
+ * overrides that shaped the run (those it was started with, then this
+ * session's resume extensions), its label, and whether it was resumed. */
+typedef struct hp__run_meta {
+    int argc;                     /* argv[0]: the program */
+    char **argv;
+    const char *const *overrides; /* "key=value", n_overrides of them */
+    size_t n_overrides;
+    const char *label;            /* may be NULL */
+    int resumed;
+} hp__run_meta;
 hp_status hp__outputs_write_summary(const hp_config *config, const hp_registry *registry, hp__hybrid *h,
-                                   const double *theta, const hp__trainer_result *result, const char *dir,
-                                   hp__run_outcome *outcome);
+                                   const double *theta, const hp__trainer_result *result, const hp__run_meta *meta,
+                                   const char *dir, hp__run_outcome *outcome);
 
 #endif

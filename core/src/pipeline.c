@@ -104,6 +104,9 @@ const hp__section_def hp__pipeline_sections[] = {
     {"stages", HP__SECTION_STAGES, hp__stage_params, HP_PLUGIN_OPTIMIZER, "adam", "training stages"},
     {"output", HP__SECTION_CORE, hp__output_params, 0, NULL, "where results go"},
     {"upscale", HP__SECTION_CORE, hp__upscale_params, 0, NULL, "settings of `hpinn upscale`"},
+    {"sweep", HP__SECTION_SWEEP, NULL, 0, NULL,
+     "`hpinn sweep`'s grid (ignored by run): grid: {KEY: [v1, v2, ...], ...}, seeds: [1, 2, 3] (network.seed), "
+     "jobs: N|auto, out: DIR (hpinn help sweep)"},
     {NULL, 0, NULL, 0, NULL, NULL}};
 
 const char *hp__pipeline_default_plugin(const char *section, int dim) {

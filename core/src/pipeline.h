@@ -11,7 +11,8 @@ typedef enum hp__section_kind {
     HP__SECTION_CONSTANTS = 1, /* name -> number or expression of earlier constants */
     HP__SECTION_CORE,          /* validated against a core table */
     HP__SECTION_PLUGIN,        /* `plugin:` + that plugin's table */
-    HP__SECTION_STAGES         /* list of core stage entries, each with an `optimizer` plugin */
+    HP__SECTION_STAGES,        /* list of core stage entries, each with an `optimizer` plugin */
+    HP__SECTION_SWEEP          /* `hpinn sweep`'s grid: ignored by run, validated by check and sweep */
 } hp__section_kind;
 
 typedef struct hp__section_def {

@@ -43,9 +43,23 @@ typedef struct hp__run_info {
     const char *label;          /* may be NULL */
     int argc;                   /* the command line */
     char **argv;
+    const char *const *overrides; /* the --set arguments, in order (n_overrides of them) */
+    size_t n_overrides;
 } hp__run_info;
 
 hp_status hp__run_info_write(const char *dir, const hp__run_info *info);
+
+/* What run.json says about how the run was started, read back (a resumed run's
+ * summary and `hpinn compare` use it). Absent members are NULL / empty. */
+typedef struct hp__run_record {
+    char *label;
+    char *config;
+    char **overrides;
+    size_t n_overrides;
+} hp__run_record;
+/* HP_ERR_NOT_FOUND without run.json, HP_ERR_CORRUPT when it is not JSON. */
+hp_status hp__run_record_read(const char *dir, hp__run_record *rec);
+void hp__run_record_free(hp__run_record *rec);
 /* The run id in dir/run.json; HP_ERR_NOT_FOUND without the file, HP_ERR_CORRUPT
  * when it holds no id. */
 hp_status hp__run_info_read_id(const char *dir, char id[HP__RUN_ID_CHARS + 1]);
