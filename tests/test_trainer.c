@@ -7,8 +7,11 @@
  * in place; a damaged checkpoint falls back on the previous one; resuming a
  * checkpoint of another run, an edited history or a changed pipeline is refused
  * naming what differs, and extending a run (a new stage, more iterations) is
- * allowed and continues it. */
+ * allowed and continues it. events.jsonl: every line is JSON, its row events
+ * are history.csv's rows, and a resume cuts it where history.csv is cut (the
+ * resumed log is the uninterrupted one plus the resume). */
 #include "test_util.h"
+#include "test_json.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -162,6 +165,69 @@ static char *history_without_seconds(const char *dir) {
     return out;
 }
 
+/* events.jsonl of dir: every line is one JSON object with "event", "time" and
+ * "elapsed"; the row events are the rows of history.csv, one for one, with the
+ * same columns and values. Returns the sequence "event@iteration " of the file
+ * (malloc'ed; "-" for events without an iteration). */
+static char *check_events(const char *dir) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/history.csv", dir);
+    char *hist = hp_test_read_file(path);
+    snprintf(path, sizeof path, "%s/events.jsonl", dir);
+    char *events = hp_test_read_file(path);
+    if (!hist || !events) fail_msg("%s: no history.csv or events.jsonl", dir);
+    char names[32][32];
+    int n_names = 0;
+    char *hsave = NULL, *hline = strtok_r(hist, "\n", &hsave);
+    for (char *s2 = NULL, *tok = strtok_r(hline, ",", &s2); tok && n_names < 32; tok = strtok_r(NULL, ",", &s2))
+        snprintf(names[n_names++], 32, "%s", tok);
+    size_t cap = strlen(events) + 1, used = 0;
+    char *seq = calloc(cap, 1);
+    int line_no = 0, rows = 0;
+    for (char *esave = NULL, *line = strtok_r(events, "\n", &esave); line; line = strtok_r(NULL, "\n", &esave)) {
+        line_no++;
+        hp_test_json_member m[96];
+        int n = hp_test_json_object(line, m, 96);
+        if (n < 0) fail_msg("%s line %d is not a JSON object: %s", path, line_no, line);
+        char type[32];
+        const hp_test_json_member *ev = hp_test_json_get(m, n, "event");
+        if (!ev || !hp_test_json_string_of(ev, type, sizeof type)) fail_msg("%s line %d: no \"event\"", path, line_no);
+        if (!hp_test_json_get(m, n, "time") || !hp_test_json_get(m, n, "elapsed"))
+            fail_msg("%s line %d: no time or elapsed", path, line_no);
+        const hp_test_json_member *it = hp_test_json_get(m, n, "iteration");
+        char itext[32] = "-";
+        if (it) snprintf(itext, sizeof itext, "%.0f", hp_test_json_number_of(it));
+        used += (size_t)snprintf(seq + used, cap - used, "%s@%s ", type, itext);
+        if (strcmp(type, "row") != 0) continue;
+        char *row = strtok_r(NULL, "\n", &hsave);
+        if (!row) fail_msg("%s line %d: a row event beyond the %d rows of history.csv", path, line_no, rows);
+        rows++;
+        int c = 0;
+        for (char *s2 = NULL, *tok = strtok_r(row, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), c++) {
+            const hp_test_json_member *v = c < n_names ? hp_test_json_get(m, n, names[c]) : NULL;
+            if (!v) fail_msg("%s line %d: no %s", path, line_no, c < n_names ? names[c] : "(extra column)");
+            double a = strtod(tok, NULL), b = hp_test_json_number_of(v);
+            if (!(a == b || (isnan(a) && isnan(b))))
+                fail_msg("%s line %d: %s = %.17g, history.csv row %d has %s", path, line_no, names[c], b, rows, tok);
+        }
+        if (c != n_names) fail_msg("history.csv row %d has %d fields", rows, c);
+    }
+    if (strtok_r(NULL, "\n", &hsave)) fail_msg("%s: history.csv has more rows than the %d row events", dir, rows);
+    free(hist);
+    free(events);
+    return seq;
+}
+
+/* seq without the entries of one event type */
+static void drop_events(char *seq, const char *type) {
+    char pat[40];
+    snprintf(pat, sizeof pat, "%s@", type);
+    for (char *p; (p = strstr(seq, pat)) && (p == seq || p[-1] == ' ');) {
+        char *end = strchr(p, ' ');
+        memmove(p, end + 1, strlen(end + 1) + 1);
+    }
+}
+
 static int count_lines(const char *s) {
     int n = 0;
     for (; *s; s++) n += *s == '\n';
@@ -169,6 +235,7 @@ static int count_lines(const char *s) {
 }
 
 static char *reference_history;
+static char *reference_events; /* check_events of the uninterrupted run */
 
 static void test_same_run_same_history(void **state) {
     (void)state;
@@ -186,6 +253,26 @@ static void test_same_run_same_history(void **state) {
     char *second = history_without_seconds("tr_full2");
     assert_string_equal(reference_history, second);
     free(second);
+    /* events.jsonl: run start, the stages, the rows of history.csv, checkpoints, the finish */
+    reference_events = check_events("tr_full");
+    char *events2 = check_events("tr_full2");
+    assert_string_equal(reference_events, events2);
+    free(events2);
+    assert_true(strncmp(reference_events, "run_start@- stage_start@0 row@0 row@5 ", 38) == 0);
+    assert_contains(reference_events, "row@10 checkpoint@10 row@15 ");
+    assert_contains(reference_events, "row@30 checkpoint@30 stage_end@30 stage_start@30 row@35 ");
+    char tail[128];
+    snprintf(tail, sizeof tail, "checkpoint@%llu stage_end@%llu finish@%llu ", (unsigned long long)r1.iterations,
+             (unsigned long long)r1.iterations, (unsigned long long)r1.iterations);
+    assert_true(strlen(reference_events) > strlen(tail));
+    assert_string_equal(reference_events + strlen(reference_events) - strlen(tail), tail);
+    char *first_line = hp_test_read_file("tr_full/events.jsonl");
+    static const char start[] = "{\"event\": \"run_start\", \"time\": ";
+    assert_true(strncmp(first_line, start, sizeof start - 1) == 0);
+    assert_contains(first_line, "\"run_id\": \"" RUN_A "\"");
+    assert_contains(first_line, "\"stages\": [{\"name\": \"warmup\", \"optimizer\": \"adam\", \"iterations\": 30");
+    assert_contains(first_line, "\"resolved_config\": \"");
+    free(first_line);
     /* header, row 0, a row every 5 iterations and at each stage end or stop */
     assert_contains(reference_history,
                     "iteration,J_pinn,boundary,R,J_hat,rel_l2,fine_residual,k_0_0_0,fallback,fallback_steps,stage\n0,");
@@ -216,6 +303,13 @@ static void crash_and_resume_pipeline(const char *text, const char *reference, c
     char *h = history_without_seconds(dir);
     assert_string_equal(h, reference);
     free(h);
+    /* events.jsonl was cut where history.csv was: its rows are the history's, and
+     * but for the resume it is the uninterrupted run's sequence */
+    char *seq = check_events(dir);
+    assert_contains(seq, " resume@");
+    drop_events(seq, "resume");
+    if (reference == reference_history) assert_string_equal(seq, reference_events);
+    free(seq);
 }
 
 static void crash_and_resume(const char *dir, uint64_t crash) {
@@ -281,12 +375,19 @@ static void test_interrupt_checkpoints_and_resumes(void **state) {
     OK(hp__checkpoint_read("tr_int", HP__CHECKPOINT_FILE, 0, &ck));
     assert_int_equal(ck.iteration, r.iterations); /* written at the interruption, not at 10 */
     assert_true(ck.iteration > 10 && ck.iteration < 30);
+    uint64_t ck_iteration = ck.iteration;
     hp__checkpoint_clear(&ck);
     run_spec again = {"tr_int", 1, 0, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &again, &r), HP_OK);
     char *h = history_without_seconds("tr_int");
     assert_string_equal(h, reference_history);
     free(h);
+    /* the interrupt is logged before its checkpoint, so the resume keeps it */
+    char *seq = check_events("tr_int"), expect[96];
+    snprintf(expect, sizeof expect, " interrupt@%llu checkpoint@%llu resume@%llu ", (unsigned long long)ck_iteration,
+             (unsigned long long)ck_iteration, (unsigned long long)ck_iteration);
+    assert_contains(seq, expect);
+    free(seq);
 }
 
 static void nan_stop(const char *dir, long nan_after, int in_gradient, uint64_t good_iteration,
@@ -453,6 +554,15 @@ static void test_extend_finished_run(void **state) {
     assert_string_equal(h, h2);
     free(h);
     free(h2);
+    /* the extended run's events are the whole run's, but for where checkpoints were written:
+     * the finished run's last stage_end and finish were cut at its final checkpoint */
+    char *e1 = check_events("tr_ext"), *e2 = check_events("tr_ext2");
+    drop_events(e1, "checkpoint");
+    drop_events(e1, "resume");
+    drop_events(e2, "checkpoint");
+    assert_string_equal(e1, e2);
+    free(e1);
+    free(e2);
     /* the steps already taken in a stage cannot be taken back */
     char *shorter = malloc(strlen(longer) + 1);
     strcpy(shorter, longer);

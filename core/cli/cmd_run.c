@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "events.h"
 #include "fileio.h"
 #include "hybrid.h"
 #include "outputs.h"
@@ -103,7 +104,7 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
     if (!a->resume) {
         hp_params *out = NULL;
         HP_CALL(hp_config_section(j->c, "output", hp__output_params, &out));
-        snprintf(j->dir, sizeof j->dir, "%s", a->out_dir ? a->out_dir : hp_params_string(out, "dir"));
+        snprintf(j->dir, sizeof j->dir, "%s", a->out_dir ? a->out_dir : hp_params_is_set(out, "dir") ? hp_params_string(out, "dir") : "runs/default");
         hp_params_destroy(out);
         snprintf(j->source, sizeof j->source, "%s", a->config);
     }
@@ -161,6 +162,26 @@ static void print_outcome(const hp__run_outcome *o) {
     printf("\n");
 }
 
+/* The closing lines of events.jsonl: the run's warnings, then `summary` (the
+ * last line of a session that wrote summary.json). */
+static void summary_event(run_job *j, const hp__run_outcome *o, const hp__trainer_result *res) {
+    hp__events *e = hp__trainer_events(j->trainer);
+    if (!e) return;
+    double el = hp__trainer_elapsed(j->trainer);
+    for (int i = 0; o && i < o->warnings.n; i++) {
+        hp__events_begin(e, "warning", el);
+        hp__events_str(e, "key", o->warnings.key[i]);
+        hp__events_str(e, "message", o->warnings.text[i]);
+        if (hp__events_end(e) != HP_OK) hp_error_clear(); /* the log is not worth failing a finished run */
+    }
+    hp__events_begin(e, "summary", el);
+    hp__events_str(e, "file", HP__OUTPUTS_SUMMARY_FILE);
+    hp__events_bool(e, "completed", res->completed);
+    hp__events_str(e, "stop_reason", res->stop_reason);
+    hp__events_num(e, "rel_l2", o ? o->rel_l2 : NAN);
+    if (hp__events_end(e) != HP_OK) hp_error_clear();
+}
+
 /* The end of a run: fields and the summary; a failed run gets a summary that
  * says how it failed (no final values), and keeps its last good checkpoint. */
 static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res) {
@@ -169,6 +190,8 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
         snprintf(msg, sizeof msg, "%s", hp_error_message());
         if (hp__outputs_write_summary(j->c, j->r, j->h, NULL, res, j->dir, NULL) != HP_OK)
             fprintf(stderr, "hpinn run: also could not write summary.json: %s\n", hp_error_message());
+        else
+            summary_event(j, NULL, res);
         return HP_ERROR_SET(HP_ERR_NUMERIC, "%s", msg);
     }
     if (st != HP_OK || res->abandoned) return st;
@@ -176,6 +199,7 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
     hp__run_outcome outcome;
     HP_CALL(hp__outputs_write_summary(j->c, j->r, j->h, j->theta, res, j->dir, &outcome));
     for (int i = 0; i < outcome.warnings.n; i++) fprintf(stderr, "hpinn run: warning: %s\n", outcome.warnings.text[i]);
+    summary_event(j, &outcome, res);
     if (res->interrupted) return HP_OK;
     /* "completed; stage 0: ..." reads "completed after N iterations; times; stage 0: ..." */
     const char *stages = strchr(res->stop_reason, ';');
@@ -212,6 +236,7 @@ hp_status hp__cmd_run(int argc, char **argv) {
     opt.out_dir = j.dir;
     opt.run_id = j.run_id;
     opt.config_text = j.text;
+    opt.config_source = j.a.resume ? NULL : j.a.config;
     opt.resume = j.a.resume != NULL;
     opt.log = stderr;
     opt.progress = isatty(STDERR_FILENO) ? HP__PROGRESS_TERMINAL : HP__PROGRESS_LINES;

@@ -94,7 +94,7 @@ hp_status hp__cmd_upscale(int argc, char **argv) {
         }
         sizes[i] = (int)fe[i];
     }
-    const char *dir = a.out_dir ? a.out_dir : hp_params_string(out_params, "dir");
+    const char *dir = a.out_dir ? a.out_dir : hp_params_is_set(out_params, "dir") ? hp_params_string(out_params, "dir") : "runs/default";
     HP_CALL_GOTO(st, hp__cli_make_dirs(dir), done);
     int fields = hp_params_enum_index(up, "fields");
     hp__upscale_reference_config cfg = {
