@@ -87,6 +87,8 @@ typedef struct run_spec {
     wrapper *wrap;        /* NULL: the plain objective */
     volatile sig_atomic_t *interrupt;
     const char *run_id;   /* NULL: RUN_A */
+    void (*on_progress)(void *ctx, uint64_t iteration, double elapsed, double remaining, int estimated);
+    void *on_progress_ctx;
 } run_spec;
 
 #define RUN_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -118,6 +120,8 @@ static hp_status train(const char *text, const run_spec *spec, hp__trainer_resul
     o.resume = spec->resume;
     o.progress = HP__PROGRESS_QUIET;
     o.interrupt = spec->interrupt;
+    o.on_progress = spec->on_progress;
+    o.on_progress_ctx = spec->on_progress_ctx;
     uint64_t crash = spec->crash_after;
     if (crash) {
         o.on_step = abandon_after;
@@ -240,7 +244,7 @@ static char *reference_events; /* check_events of the uninterrupted run */
 static void test_same_run_same_history(void **state) {
     (void)state;
     hp__trainer_result r1, r2;
-    run_spec a = {"tr_full", 0, 0, NULL, NULL, NULL}, b = {"tr_full2", 0, 0, NULL, NULL, NULL};
+    run_spec a = {"tr_full", 0, 0, NULL, NULL, NULL, NULL, NULL}, b = {"tr_full2", 0, 0, NULL, NULL, NULL, NULL, NULL};
     if (train(pipeline_text, &a, &r1) != HP_OK) fail_msg("%s", hp_error_message());
     assert_int_equal(train(pipeline_text, &b, &r2), HP_OK);
     assert_true(r1.completed);
@@ -292,11 +296,11 @@ static void test_same_run_same_history(void **state) {
  * exist), resume, compare with the uninterrupted history. */
 static void crash_and_resume_pipeline(const char *text, const char *reference, const char *dir, uint64_t crash) {
     hp__trainer_result r;
-    run_spec first = {dir, 0, crash, NULL, NULL, NULL};
+    run_spec first = {dir, 0, crash, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(text, &first, &r), HP_OK);
     assert_true(r.abandoned);
     assert_false(r.completed);
-    run_spec again = {dir, 1, 0, NULL, NULL, NULL};
+    run_spec again = {dir, 1, 0, NULL, NULL, NULL, NULL, NULL};
     if (train(text, &again, &r) != HP_OK) fail_msg("resume after %llu: %s", (unsigned long long)crash,
                                                      hp_error_message());
     assert_true(r.completed);
@@ -321,7 +325,7 @@ static void test_resume_equals_uninterrupted(void **state) {
     assert_non_null(reference_history);
     /* a crash before the first checkpoint leaves nothing to resume */
     hp__trainer_result r;
-    run_spec early = {"tr_crash7", 0, 7, NULL, NULL, NULL}, again = {"tr_crash7", 1, 0, NULL, NULL, NULL};
+    run_spec early = {"tr_crash7", 0, 7, NULL, NULL, NULL, NULL, NULL}, again = {"tr_crash7", 1, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &early, &r), HP_OK);
     assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_NOT_FOUND);
     assert_contains(hp_error_message(), "cannot resume tr_crash7: no checkpoint there");
@@ -344,7 +348,7 @@ static void test_resampling_resumes_exactly(void **state) {
                                 "rad_candidates: 256}%s",
              (int)(at - pipeline_text), pipeline_text, at + strlen(from));
     hp__trainer_result r;
-    run_spec a = {"tr_rad", 0, 0, NULL, NULL, NULL}, b = {"tr_rad2", 0, 0, NULL, NULL, NULL};
+    run_spec a = {"tr_rad", 0, 0, NULL, NULL, NULL, NULL, NULL}, b = {"tr_rad2", 0, 0, NULL, NULL, NULL, NULL, NULL};
     if (train(text, &a, &r) != HP_OK) fail_msg("%s", hp_error_message());
     assert_true(r.completed);
     assert_true(r.resamples >= 5);
@@ -367,7 +371,7 @@ static void test_interrupt_checkpoints_and_resumes(void **state) {
     w.interrupt_after = 19; /* some evaluation inside stage 0 */
     w.flag = &flag;
     hp__trainer_result r;
-    run_spec first = {"tr_int", 0, 0, &w, &flag, NULL};
+    run_spec first = {"tr_int", 0, 0, &w, &flag, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
     assert_true(r.interrupted);
     assert_false(r.completed);
@@ -377,7 +381,7 @@ static void test_interrupt_checkpoints_and_resumes(void **state) {
     assert_true(ck.iteration > 10 && ck.iteration < 30);
     uint64_t ck_iteration = ck.iteration;
     hp__checkpoint_clear(&ck);
-    run_spec again = {"tr_int", 1, 0, NULL, NULL, NULL};
+    run_spec again = {"tr_int", 1, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &again, &r), HP_OK);
     char *h = history_without_seconds("tr_int");
     assert_string_equal(h, reference_history);
@@ -397,7 +401,7 @@ static void nan_stop(const char *dir, long nan_after, int in_gradient, uint64_t 
     w.nan_after = nan_after;
     w.nan_in_gradient = in_gradient;
     hp__trainer_result r;
-    run_spec spec = {dir, 0, 0, &w, NULL, NULL};
+    run_spec spec = {dir, 0, 0, &w, NULL, NULL, NULL, NULL};
     hp_status st = train(pipeline_text, &spec, &r);
     if (st != HP_ERR_NUMERIC) fail_msg("status %d, stop reason '%s', message '%s'", st, r.stop_reason, hp_error_message());
     assert_contains(hp_error_message(), "training stopped at iteration");
@@ -443,18 +447,18 @@ static void flip_byte(const char *path, long at) {
 static void test_damaged_checkpoint_falls_back(void **state) {
     (void)state;
     hp__trainer_result r;
-    run_spec first = {"tr_prev", 0, 23, NULL, NULL, NULL};
+    run_spec first = {"tr_prev", 0, 23, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
     /* checkpoints at 10 and 20: the newest is damaged, the one before it resumes */
     flip_byte("tr_prev/checkpoint.bin", 200);
-    run_spec again = {"tr_prev", 1, 0, NULL, NULL, NULL};
+    run_spec again = {"tr_prev", 1, 0, NULL, NULL, NULL, NULL, NULL};
     if (train(pipeline_text, &again, &r) != HP_OK) fail_msg("%s", hp_error_message());
     assert_true(r.completed);
     char *h = history_without_seconds("tr_prev");
     assert_string_equal(h, reference_history);
     free(h);
     /* both damaged: refused, naming the newest */
-    run_spec redo = {"tr_prev", 0, 23, NULL, NULL, NULL};
+    run_spec redo = {"tr_prev", 0, 23, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &redo, &r), HP_OK);
     flip_byte("tr_prev/checkpoint.bin", 200);
     flip_byte("tr_prev/checkpoint.prev.bin", 200);
@@ -466,8 +470,8 @@ static void test_damaged_checkpoint_falls_back(void **state) {
 static void test_resume_refusals(void **state) {
     (void)state;
     hp__trainer_result r;
-    run_spec first = {"tr_bad", 0, 23, NULL, NULL, NULL};
-    run_spec again = {"tr_bad", 1, 0, NULL, NULL, NULL};
+    run_spec first = {"tr_bad", 0, 23, NULL, NULL, NULL, NULL, NULL};
+    run_spec again = {"tr_bad", 1, 0, NULL, NULL, NULL, NULL, NULL};
     /* history shorter than the checkpoint says */
     assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
     assert_int_equal(truncate("tr_bad/history.csv", 100), 0);
@@ -485,7 +489,7 @@ static void test_resume_refusals(void **state) {
     assert_contains(hp_error_message(), "history.csv does not match its checkpoint");
     /* a checkpoint of another run (same architecture) */
     assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
-    run_spec foreign = {"tr_bad", 1, 0, NULL, NULL, RUN_B};
+    run_spec foreign = {"tr_bad", 1, 0, NULL, NULL, RUN_B, NULL, NULL};
     assert_int_equal(train(pipeline_text, &foreign, &r), HP_ERR_CORRUPT);
     assert_contains(hp_error_message(), "its checkpoint belongs to run " RUN_A);
     assert_contains(hp_error_message(), "copied from another run");
@@ -534,7 +538,7 @@ static void test_resume_refusals(void **state) {
 static void test_extend_finished_run(void **state) {
     (void)state;
     hp__trainer_result r;
-    run_spec fresh = {"tr_ext", 0, 0, NULL, NULL, NULL}, again = {"tr_ext", 1, 0, NULL, NULL, NULL};
+    run_spec fresh = {"tr_ext", 0, 0, NULL, NULL, NULL, NULL, NULL}, again = {"tr_ext", 1, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &fresh, &r), HP_OK);
     uint64_t done = r.iterations;
     char *longer = malloc(strlen(pipeline_text) + 128);
@@ -548,7 +552,7 @@ static void test_extend_finished_run(void **state) {
     assert_int_equal(r.iterations, done + 6);
     char *h = history_without_seconds("tr_ext");
     assert_memory_equal(h, reference_history, strlen(reference_history));
-    run_spec whole = {"tr_ext2", 0, 0, NULL, NULL, NULL};
+    run_spec whole = {"tr_ext2", 0, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(longer, &whole, &r), HP_OK);
     char *h2 = history_without_seconds("tr_ext2");
     assert_string_equal(h, h2);
@@ -573,6 +577,70 @@ static void test_extend_finished_run(void **state) {
     free(longer);
 }
 
+/* The ETA of a two-stage run, Adam then Levenberg–Marquardt (whose steps cost
+ * about 30 Adam steps here, and which takes most of the time): at the midpoint
+ * of the run by wall time, which falls inside the LM stage, the estimate of the
+ * time left is within 30% of the time that was actually left. Only this ratio
+ * is asserted, never a wall time; a machine too loaded to keep step times
+ * steady gets a second run. */
+typedef struct eta_trace {
+    size_t n;
+    double elapsed[512], remaining[512];
+    int estimated[512];
+} eta_trace;
+
+static void record_eta(void *ctx, uint64_t iteration, double elapsed, double remaining, int estimated) {
+    eta_trace *tr = ctx;
+    (void)iteration;
+    if (tr->n < 512) {
+        tr->elapsed[tr->n] = elapsed;
+        tr->remaining[tr->n] = remaining;
+        tr->estimated[tr->n++] = estimated;
+    }
+}
+
+static int eta_at_midpoint(const char *dir, double *ratio) {
+    static const char *text =
+        "constants: {eps: 0.0625}\n"
+        "problem: {K: \"1/(1.2 + sin(2*pi*x/eps))\", q: \"-3*(2*x - 1)\", collocation: {points: 600},\n"
+        "          validation: {points: 101}, reference: {integral_intervals: 2000}}\n"
+        "network: {plugin: msff, width: 24, depth: 2, features: 24, sigmas: [1, 16], seed: 3}\n"
+        "coarse: {plugin: p1_1d, elements: 16}\n"
+        "coupling: {form: full, window: 1, delta: eps, tau2: 10}\n"
+        "stages:\n"
+        "  - {iterations: 150, optimizer: {plugin: adam, lr: 2e-3}}\n"
+        "  - {iterations: 40, optimizer: {plugin: lm}}\n"
+        "output: {log_every: 1000, checkpoint_every: 0}\n";
+    static eta_trace tr;
+    memset(&tr, 0, sizeof tr);
+    hp__trainer_result r;
+    run_spec spec = {dir, 0, 0, NULL, NULL, NULL, record_eta, &tr};
+    if (train(text, &spec, &r) != HP_OK) fail_msg("%s", hp_error_message());
+    assert_true(r.completed);
+    assert_int_equal(tr.n, 190);
+    double total = tr.elapsed[tr.n - 1];
+    size_t mid = 0;
+    for (size_t i = 0; i < tr.n; i++)
+        if (fabs(tr.elapsed[i] - total / 2) < fabs(tr.elapsed[mid] - total / 2)) mid = i;
+    double truth = total - tr.elapsed[mid];
+    *ratio = tr.remaining[mid] / truth;
+    print_message("ETA at the midpoint (step %zu of %zu, %.3f of %.3f s): %.3f s, %.3f s left in fact (ratio %.2f)\n",
+                  mid + 1, tr.n, tr.elapsed[mid], total, tr.remaining[mid], truth, *ratio);
+    if (mid < 150) fail_msg("the midpoint fell in the Adam stage (step %zu): LM was not the expensive stage", mid + 1);
+    assert_false(tr.estimated[mid]); /* measured: the LM stage's own steps */
+    /* the first estimate, before any step was measured, comes from the cost hints */
+    assert_true(tr.estimated[0]);
+    return fabs(*ratio - 1.0) <= 0.3;
+}
+
+static void test_eta_two_stages(void **state) {
+    (void)state;
+    double ratio;
+    if (eta_at_midpoint("tr_eta", &ratio)) return;
+    print_message("ratio %.2f outside [0.7, 1.3]; the machine may be loaded: once more\n", ratio);
+    if (!eta_at_midpoint("tr_eta2", &ratio)) fail_msg("ETA / true remaining time = %.2f twice", ratio);
+}
+
 /* Adam with a huge learning rate: the loss explodes, the run stops as diverged
  * (not completed), and the checkpoint before the explosion stays. */
 static void test_divergence_stops(void **state) {
@@ -584,7 +652,7 @@ static void test_divergence_stops(void **state) {
     strcpy(s1, stage);
     strcat(wild, "output: {log_every: 5, checkpoint_every: 10}\n");
     hp__trainer_result r;
-    run_spec spec = {"tr_div", 0, 0, NULL, NULL, NULL};
+    run_spec spec = {"tr_div", 0, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(wild, &spec, &r), HP_ERR_NUMERIC);
     assert_true(r.diverged);
     assert_false(r.completed);
@@ -605,7 +673,7 @@ static void test_missing_stages(void **state) {
     char *o = strstr(text, "output:");
     memmove(s, o, strlen(o) + 1);
     hp__trainer_result r;
-    run_spec spec = {"tr_nostages", 0, 0, NULL, NULL, NULL};
+    run_spec spec = {"tr_nostages", 0, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(text, &spec, &r), HP_ERR_CONFIG);
     assert_contains(hp_error_message(), "stages: missing; expected a list of training stages");
     free(text);
@@ -622,6 +690,7 @@ int main(void) {
         cmocka_unit_test(test_resume_refusals),
         cmocka_unit_test(test_extend_finished_run),
         cmocka_unit_test(test_divergence_stops),
+        cmocka_unit_test(test_eta_two_stages),
         cmocka_unit_test(test_missing_stages),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -39,6 +39,8 @@ hp_status hp__cli_parse_pipeline_args(int argc, char **argv, const char *allowed
         } else if (strcmp(arg, "--label") == 0 && allowed_flag(allowed, "label")) {
             if (i + 1 >= argc) HP_ERROR(HP_ERR_USAGE, "%s: --label needs a text", cmd);
             a->label = argv[++i];
+        } else if ((strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) && allowed_flag(allowed, "verbose")) {
+            a->verbose = 1;
         } else if (strcmp(arg, "--gradient") == 0 && allowed_flag(allowed, "gradient")) {
             a->gradient = 1;
         } else if (strcmp(arg, "--resume") == 0 && allowed_flag(allowed, "resume")) {
@@ -75,7 +77,7 @@ static void default_output_dir(hp_config *c, const char *config_path) {
     size_t n = 0;
     for (const char *p = base; p < end && n < sizeof stem - 1; p++) {
         int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-                 *p == '_' || *p == '+';
+                 *p == '_' || *p == '+' || *p == '.';
         stem[n++] = ok ? *p : '_';
     }
     stem[n] = '\0';

@@ -30,6 +30,7 @@ typedef struct hp__cli_pipeline_args {
     const char *resume;
     int force;         /* run --force: replace an earlier run in the output directory */
     const char *label; /* run --label: a name for the run in run.json, summaries and comparisons */
+    int verbose;       /* upscale -v: progress messages also when stderr is not a terminal */
 } hp__cli_pipeline_args;
 
 /* Parse CONFIG [--set k=v]... [--out DIR] (+ flags listed in `allowed`, e.g.

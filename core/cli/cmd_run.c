@@ -201,20 +201,23 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
     for (int i = 0; i < outcome.warnings.n; i++) fprintf(stderr, "hpinn run: warning: %s\n", outcome.warnings.text[i]);
     summary_event(j, &outcome, res);
     if (res->interrupted) return HP_OK;
-    /* "completed; stage 0: ..." reads "completed after N iterations; times; stage 0: ..." */
+    /* "completed; stage 0: ..." reads "completed after N iterations ...; stage 0: ...". A
+     * resumed run has two bases: the whole run (all sessions) and this session, each labelled. */
     const char *stages = strchr(res->stop_reason, ';');
     int head = stages ? (int)(stages - res->stop_reason) : (int)strlen(res->stop_reason);
-    fprintf(stderr, "hpinn run: %.*s after %llu iterations; %.1f s in all", head, res->stop_reason,
-            (unsigned long long)res->iterations, res->seconds);
+    int dw = res->seconds < 10.0 ? 2 : 1; /* decimals that show a short run's time */
     if (res->session_iterations && res->session_iterations != res->iterations)
-        fprintf(stderr, "; this session %llu iterations in %.1f s (%.2f ms/iteration)",
-                (unsigned long long)res->session_iterations, res->session_seconds,
+        fprintf(stderr, "hpinn run: %.*s; the whole run: %llu iterations in %.*f s; this session: %llu iterations in "
+                        "%.*f s (%.2f ms/iteration)", head, res->stop_reason, (unsigned long long)res->iterations, dw,
+                res->seconds, (unsigned long long)res->session_iterations, dw, res->session_seconds,
                 1e3 * res->session_seconds / (double)res->session_iterations);
-    else if (res->session_iterations)
-        fprintf(stderr, " (%.2f ms/iteration)", 1e3 * res->session_seconds / (double)res->session_iterations);
+    else
+        fprintf(stderr, "hpinn run: %.*s after %llu iterations in %.*f s (%.2f ms/iteration)", head, res->stop_reason,
+                (unsigned long long)res->iterations, dw, res->seconds,
+                res->session_iterations ? 1e3 * res->session_seconds / (double)res->session_iterations : 0.0);
     fprintf(stderr, "%s\n", stages ? stages : "");
     print_outcome(&outcome);
-    printf("outputs in %s/: config.resolved.yaml run.json history.csv fields.csv nodes.csv%s summary.json "
+    printf("outputs in %s/: config.resolved.yaml run.json history.csv events.jsonl fields.csv nodes.csv%s summary.json "
            "checkpoint.bin\nplots: hpinn plot %s\n",
            j->dir, hp__hybrid_dim(j->h) == 2 ? " fields.vtk nodes.vtk" : "", j->dir);
     return HP_OK;

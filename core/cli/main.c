@@ -51,13 +51,15 @@ const hp__cli_command hp__cli_commands[] = {
      "Ctrl-C writes a checkpoint and stops (exit 130). A non-finite loss stops the\n"
      "run (exit 1) and keeps the last good checkpoint.\n",
      hp__cmd_run},
-    {"upscale", "upscale CONFIG [--set KEY=VALUE]... [--out DIR]", "reference K̃ from fine FEM solves",
+    {"upscale", "upscale CONFIG [--set KEY=VALUE]... [--out DIR] [-v]", "reference K̃ from fine FEM solves",
      "Solves the fine-scale direction problems of the pipeline's problem section with\n"
      "the P1 plugin on each mesh of upscale.fine_elements, computes K̃ with the\n"
      "pipeline's upscaling strategy (and the global tensor beside a block-wise one),\n"
      "prints a table with the change and observed order under refinement, and writes\n"
      "ktilde.csv and the fine solutions (CSV; 2-D also legacy VTK) to output.dir.\n"
-     "upscale.quadrature_rule: nodal reproduces the paper's 1-D reference values.\n",
+     "upscale.quadrature_rule: nodal reproduces the paper's 1-D reference values.\n"
+     "The table goes to stdout; progress messages go to stderr when it is a terminal,\n"
+     "or always with -v (--verbose).\n",
      hp__cmd_upscale},
     {"plot", "plot DIR", "draw the figures of a run directory (PNG, gnuplot)",
      "Writes PNG figures into DIR/plots/ with gnuplot: solution.png (network vs\n"

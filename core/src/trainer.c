@@ -32,6 +32,7 @@
 #include "pipeline.h"
 #include "resume_rules.h"
 #include "trainer_display.h"
+#include "trainer_eta.h"
 
 hp_status hp__trainer_stage_params(const hp_config *c, size_t i, hp_params **out) {
     char path[64];
@@ -89,6 +90,7 @@ struct hp__trainer {
     const char *resumed_from;  /* the checkpoint file a resume read */
     size_t resume_changes;     /* allowed pipeline changes of the resume */
     hp__trainer_display display;
+    hp__eta *eta;              /* the remaining time; t->objective is its timed wrapper */
     hp__trainer_result plan_report; /* the stage reports the plan fills, until run() */
 };
 
@@ -302,6 +304,11 @@ hp_status hp__trainer_create(const hp_config *config, const hp_registry *registr
     t->checkpoint_every = hp_params_int(outp, "checkpoint_every");
     hp_params_destroy(outp);
     HP_CALL_GOTO(st, plan_create(t, registry), fail);
+    hp__eta_stage es[HP__TRAINER_MAX_STAGES];
+    for (size_t i = 0; i < t->n_stages; i++)
+        es[i] = (hp__eta_stage){t->plan[i].opt_desc->name, t->plan[i].ops, t->plan[i].opt_params, t->plan[i].iterations};
+    HP_CALL_GOTO(st, hp__eta_create(t->n_stages, es, objective, &t->eta), fail);
+    t->objective = hp__eta_objective(t->eta);
     HP_CALL_GOTO(st, hp__trainer_display_init(&t->display, h, options->log, options->progress), fail);
     if (options->resume) {
         t->resumed = 1;
@@ -322,6 +329,7 @@ void hp__trainer_destroy(hp__trainer *t) {
     if (t->history) fclose(t->history);
     (void)hp__events_close(&t->events);
     hp__trainer_display_free(&t->display);
+    hp__eta_destroy(t->eta);
     plan_free(t);
     free(t);
 }
@@ -331,6 +339,13 @@ double hp__trainer_elapsed(const hp__trainer *t) { return elapsed(t); }
 
 int hp__trainer_nothing_to_do(const hp__trainer *t) {
     return t->resumed && stage_done(t) && t->stage + 1 == t->n_stages;
+}
+
+/* Seconds left (trainer_eta.h), when anything shows them; NAN otherwise (no probes then). */
+static double remaining(hp__trainer *t, int *estimated) {
+    *estimated = 0;
+    if (!t->o->on_progress && (!t->o->log || t->o->progress == HP__PROGRESS_QUIET)) return NAN;
+    return hp__eta_remaining(t->eta, t->stage, t->it, t->theta, estimated);
 }
 
 /* ---- history ------------------------------------------------------------------------ */
@@ -468,8 +483,9 @@ static hp_status history_row(hp__trainer *t, double *value) {
     hp__events_u64(e, "fallback_steps", t->display.fallback_since_row);
     hp__events_u64(e, "stage", t->stage);
     HP_CALL(hp__events_end(e));
-    hp__trainer_display_row(&t->display, t->g, t->planned_total, t->stage, elapsed(t), *value, terms, &val,
-                            session_seconds(t), t->g - t->g0);
+    int est;
+    double eta = t->o->progress == HP__PROGRESS_LINES ? remaining(t, &est) : (est = 0, NAN);
+    hp__trainer_display_row(&t->display, t->g, t->planned_total, t->stage, seconds, *value, terms, &val, eta, est);
     return HP_OK;
 }
 
@@ -530,6 +546,7 @@ static hp_status begin_stage(hp__trainer *t) {
     stage_plan *s = &t->plan[t->stage];
     hp__hybrid_set_weights(t->h, s->tau1, s->tau2);
     t->res->stages[t->stage].ran = 1;
+    hp__eta_stage_begin(t->eta, t->stage);
     if (!t->opt) {
         HP_CALL(s->ops->create(s->opt_params, t->n, &t->opt));
         t->best = INFINITY; /* a new stage is a new objective (weights change) */
@@ -637,6 +654,7 @@ static hp_status step(hp__trainer *t, int *stop) {
         t->stage_stopped = 1;
     }
     if (t->checkpoint_every > 0 && t->g % (uint64_t)t->checkpoint_every == 0) HP_CALL(write_checkpoint(t, value_known));
+    hp__eta_step(t->eta, t->stage);
     if (t->o->on_step && t->o->on_step(t->o->on_step_ctx, t->g)) {
         t->res->abandoned = 1;
         snprintf(t->res->stop_reason, sizeof t->res->stop_reason, "abandoned after iteration %llu",
@@ -644,8 +662,11 @@ static hp_status step(hp__trainer *t, int *stop) {
         *stop = 1;
         return HP_OK;
     }
+    int est;
+    double eta = remaining(t, &est);
+    if (t->o->on_progress) t->o->on_progress(t->o->on_progress_ctx, t->g, elapsed(t), eta, est);
     hp__trainer_display_draw(&t->display, t->stage, t->n_stages, t->g, t->planned_total, t->it, s->iterations,
-                             info.value, session_seconds(t), t->g - t->g0, 0);
+                             info.value, session_seconds(t), t->g - t->g0, eta, est, 0);
     return HP_OK;
 }
 
@@ -703,8 +724,10 @@ static hp_status run_stages(hp__trainer *t) {
         int stop = 0;
         while (!stop && !stage_done(t)) HP_CALL(step(t, &stop));
         if (stop) return HP_OK;
+        int est;
+        double eta = remaining(t, &est);
         hp__trainer_display_draw(&t->display, t->stage, t->n_stages, t->g, t->planned_total, t->it,
-                                 t->plan[t->stage].iterations, NAN, session_seconds(t), t->g - t->g0, 1);
+                                 t->plan[t->stage].iterations, NAN, session_seconds(t), t->g - t->g0, eta, est, 1);
         hp__trainer_display_end(&t->display);
         if (t->stage + 1 >= t->n_stages) break; /* keep the last stage's optimizer for the final checkpoint */
         HP_CALL(stage_end_event(t));

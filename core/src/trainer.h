@@ -57,6 +57,10 @@ typedef struct hp__trainer_options {
      * process had died there. Monitors use it; the recovery tests kill runs with it. */
     int (*on_step)(void *ctx, uint64_t iteration);
     void *on_step_ctx;
+    /* Called after every step with the run's seconds so far and the estimate of
+     * the seconds left (trainer_eta.h; NAN: unknown, estimated: not all measured). */
+    void (*on_progress)(void *ctx, uint64_t iteration, double elapsed, double remaining, int estimated);
+    void *on_progress_ctx;
 } hp__trainer_options;
 
 typedef struct hp__trainer_stage_report {
