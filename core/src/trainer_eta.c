@@ -18,6 +18,7 @@ struct hp__eta {
     size_t n_stages;
     hp__eta_stage *stages;
     double *seconds;      /* per stage, this session */
+    double *first;        /* the first step's part of it (workspaces, first factorizations) */
     uint64_t *steps;
     double mark;          /* when the last step (or the stage) began */
     double kind_seconds[K_COUNT];
@@ -79,6 +80,7 @@ hp_status hp__eta_create(size_t n_stages, const hp__eta_stage *stages, const hp_
     e->n_stages = n_stages;
     hp_status st = hp_calloc(n_stages ? n_stages : 1, sizeof *e->stages, &e->stages);
     if (st == HP_OK) st = hp_calloc(n_stages ? n_stages : 1, sizeof *e->seconds, &e->seconds);
+    if (st == HP_OK) st = hp_calloc(n_stages ? n_stages : 1, sizeof *e->first, &e->first);
     if (st == HP_OK) st = hp_calloc(n_stages ? n_stages : 1, sizeof *e->steps, &e->steps);
     if (st != HP_OK) {
         hp__eta_destroy(e);
@@ -94,6 +96,7 @@ void hp__eta_destroy(hp__eta *e) {
     if (!e) return;
     free(e->stages);
     free(e->seconds);
+    free(e->first);
     free(e->steps);
     free(e);
 }
@@ -118,6 +121,7 @@ void hp__eta_stage_begin(hp__eta *e, size_t stage) {
 void hp__eta_step(hp__eta *e, size_t stage) {
     double now = hp__now_seconds();
     if (stage < e->n_stages) {
+        if (!e->steps[stage]) e->first[stage] = now - e->mark;
         e->seconds[stage] += now - e->mark;
         e->steps[stage]++;
     }
@@ -217,11 +221,17 @@ static double hinted(hp__eta *e, const hp__eta_stage *s, const double *theta) {
     return t;
 }
 
+/* A stage's measured time per step; its first step (allocating workspaces) is
+ * left out once there are three. */
+static double measured(const hp__eta *e, size_t s) {
+    if (e->steps[s] >= 3) return (e->seconds[s] - e->first[s]) / (double)(e->steps[s] - 1);
+    return e->seconds[s] / (double)e->steps[s];
+}
+
 static double per_step(hp__eta *e, size_t s, const double *theta, int *estimated) {
-    if (e->steps[s]) return e->seconds[s] / (double)e->steps[s];
+    if (e->steps[s]) return measured(e, s);
     for (size_t k = s; k-- > 0;)
-        if (e->steps[k] && strcmp(e->stages[k].optimizer, e->stages[s].optimizer) == 0)
-            return e->seconds[k] / (double)e->steps[k];
+        if (e->steps[k] && strcmp(e->stages[k].optimizer, e->stages[s].optimizer) == 0) return measured(e, k);
     *estimated = 1;
     double t = hinted(e, &e->stages[s], theta);
     if (isfinite(t)) return t;

@@ -3,7 +3,8 @@
  * The rule, for each stage still to run (its remaining steps times a time per
  * step):
  *   1. a stage that has taken steps in this session: its own measured time per
- *      step (wall time between steps: the step, history rows, checkpoints);
+ *      step (wall time between steps: the step, history rows, checkpoints; from
+ *      the third step on without the first, which allocates workspaces);
  *   2. otherwise the time per step measured by the latest earlier stage of this
  *      session with the same optimizer plugin;
  *   3. otherwise the optimizer's own cost hint (hp_optimizer_ops.step_cost:
