@@ -15,3 +15,7 @@ add_dependencies(test_run_cli hpinn_cli hpinn_plugin_msff hpinn_plugin_p1_1d hpi
 hp_add_test(test_run_dir SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_run_dir.c TIMEOUT 180)
 add_dependencies(test_run_dir hpinn_cli hpinn_plugin_msff hpinn_plugin_mlp hpinn_plugin_p1_1d hpinn_plugin_global
   hpinn_plugin_adam hpinn_plugin_lbfgs)
+# `hpinn eval` on tiny 1-D and 2-D runs, as a subprocess.
+hp_add_test(test_eval_cli SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_eval_cli.c TIMEOUT 120)
+add_dependencies(test_eval_cli hpinn_cli hpinn_plugin_msff hpinn_plugin_mlp hpinn_plugin_p1_1d hpinn_plugin_p1_2d
+  hpinn_plugin_global hpinn_plugin_adam)

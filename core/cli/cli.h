@@ -54,5 +54,6 @@ hp_status hp__cmd_check(int argc, char **argv);
 hp_status hp__cmd_run(int argc, char **argv);
 hp_status hp__cmd_plot(int argc, char **argv);
 hp_status hp__cmd_upscale(int argc, char **argv);
+hp_status hp__cmd_eval(int argc, char **argv);
 
 #endif

@@ -61,6 +61,20 @@ const hp__cli_command hp__cli_commands[] = {
      "The table goes to stdout; progress messages go to stderr when it is a terminal,\n"
      "or always with -v (--verbose).\n",
      hp__cmd_upscale},
+    {"eval", "eval RUN (--points FILE | --grid N | --nodes) [--derivatives] [--out FILE]",
+     "evaluate a run's trained networks at points (CSV, 2-D grid also VTK)",
+     "Evaluates the networks of RUN (a run directory: its checkpoint.bin and the\n"
+     "pipeline it was trained with; a run in progress or interrupted works too) at\n"
+     "the points of FILE (CSV: one column per coordinate, x or x,y, or a header that\n"
+     "names columns x and y, so a run's fields.csv works), on a grid of N points per\n"
+     "axis on [0,1] (x fastest), or at the coarse nodes. Per direction i: v_i, with\n"
+     "--derivatives also its gradient (dv_i_dx, dv_i_dy) and Laplacian (lap_v_i),\n"
+     "then the compressed network Qv_i and the coarse solution y_i as P1 functions\n"
+     "(nan when K~ is not positive definite). CSV to stdout, or to --out FILE; with\n"
+     "--grid in 2-D also FILE with the extension .vtk (legacy VTK for ParaView).\n"
+     "A directory without checkpoint, points outside [0,1]^d or a wrong number of\n"
+     "columns are errors (exit 2).\n",
+     hp__cmd_eval},
     {"plot", "plot DIR", "draw the figures of a run directory (PNG, gnuplot)",
      "Writes PNG figures into DIR/plots/ with gnuplot: solution.png (network vs\n"
      "reference, fields.csv), losses.png (losses and errors vs iteration, log scale,\n"
