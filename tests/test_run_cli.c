@@ -470,6 +470,89 @@ static void test_default_output_dir(void **state) {
     assert_true(file_size("run_named/history.csv") > 0);
 }
 
+/* The run id of run.json in dir (static buffer). */
+static const char *run_id_of(const char *dir) {
+    static char id[64];
+    char path[256];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    char *text = hp_test_read_file(path);
+    if (!text) fail_msg("no %s", path);
+    const char *p = strstr(text, "\"run_id\": \"");
+    if (!p) fail_msg("%s has no run_id", path);
+    snprintf(id, sizeof id, "%.32s", p + 11);
+    free(text);
+    return id;
+}
+
+/* --init-from: a new run (own id, iteration 0) whose first row is the source
+ * run's last θ; recorded in run.json, summary.json and events.jsonl, and kept
+ * across a resume of the new run. Refused: another width (layout), another
+ * msff seed (same shape, other frozen features: another function), with
+ * --resume, without a checkpoint. An MLP with another seed is the same
+ * function of θ: taken, with a note. */
+static void test_init_from(void **state) {
+    (void)state;
+    hp_test_write_file("tiny_run.yaml", pipeline);
+    assert_int_equal(run("run tiny_run.yaml --out run_src --force --set stages[0].iterations=100"), 0);
+    history src;
+    parse_history("run_src/history.csv", &src);
+    char src_id[64];
+    snprintf(src_id, sizeof src_id, "%s", run_id_of("run_src"));
+    int rc = run("run tiny_run.yaml --out run_warm --force --init-from run_src --set stages[0].iterations=10");
+    if (rc != 0) fail_msg("exit %d\n%s", rc, err_text);
+    history warm;
+    parse_history("run_warm/history.csv", &warm);
+    assert_true(warm.v[0][col(&warm, "iteration")] == 0);
+    /* the same pipeline at the same θ: the new run's first row is the source's last */
+    assert_true(warm.v[0][col(&warm, "J_hat")] == src.v[src.n_rows - 1][col(&src, "J_hat")]);
+    assert_true(warm.v[0][col(&warm, "rel_l2")] == src.v[src.n_rows - 1][col(&src, "rel_l2")]);
+    assert_string_not_equal(run_id_of("run_warm"), src_id);
+    char expect[256];
+    snprintf(expect, sizeof expect, "\"init_from\": {\"dir\": \"run_src\", \"run_id\": \"%s\", \"iteration\": 100}", src_id);
+    const char *files[] = {"run_warm/run.json", "run_warm/summary.json", "run_warm/events.jsonl"};
+    for (int i = 0; i < 3; i++) {
+        char *text = hp_test_read_file(files[i]);
+        if (!text || !strstr(text, expect)) fail_msg("%s lacks %s", files[i], expect);
+        free(text);
+    }
+    /* resuming the warm run (extending it) keeps the record */
+    assert_int_equal(run("run --resume run_warm --set stages[0].iterations=20"), 0);
+    char *summary = hp_test_read_file("run_warm/summary.json");
+    assert_contains(summary, expect);
+    free(summary);
+    /* a run without --init-from says so */
+    summary = hp_test_read_file("run_src/summary.json");
+    assert_contains(summary, "\"init_from\": null");
+    free(summary);
+
+    assert_int_equal(run("run tiny_run.yaml --out run_warm2 --force --init-from run_src --set network.width=16"), 2);
+    assert_contains(err_text, "run --init-from run_src: its network has ");
+    assert_contains(err_text, "network.width: 12 (run_src) vs 16 (this pipeline)");
+    assert_int_equal(run("run tiny_run.yaml --out run_warm2 --force --init-from run_src --set network.seed=2"), 2);
+    assert_contains(err_text, "the same θ gives another function here");
+    assert_contains(err_text, "network.seed: 1 (run_src) vs 2 (this pipeline)");
+    assert_int_equal(run("run tiny_run.yaml --out run_warm2 --force --init-from run_src "
+                         "--set 'network={plugin: mlp, width: 12, depth: 2}'"), 2);
+    assert_contains(err_text, "its network is 'msff', this pipeline's is 'mlp'");
+    assert_int_equal(run("run --resume run_warm --init-from run_src"), 2);
+    assert_contains(err_text, "--init-from starts a new run");
+    assert_int_equal(system("rm -rf run_empty && mkdir run_empty"), 0);
+    assert_int_equal(run("run tiny_run.yaml --out run_warm2 --force --init-from run_empty"), 2);
+    assert_contains(err_text, "run --init-from run_empty: no checkpoint there");
+    assert_false(file_size("run_warm2/history.csv") > 0); /* refused before anything was written */
+
+    /* MLP: the seed only initialises; another seed, the same function of θ */
+    const char *mlp = "--set 'network={plugin: mlp, width: 10, depth: 2, seed: 1}' --set stages[0].iterations=20";
+    char args[512];
+    snprintf(args, sizeof args, "run tiny_run.yaml --out run_mlp --force %s", mlp);
+    assert_int_equal(run(args), 0);
+    snprintf(args, sizeof args, "run tiny_run.yaml --out run_mlp2 --force --init-from run_mlp %s --set network.seed=7",
+             mlp);
+    rc = run(args);
+    if (rc != 0) fail_msg("mlp, another seed: exit %d\n%s", rc, err_text);
+    assert_contains(err_text, "note: --init-from run_mlp: network.seed: 1 (run_mlp) vs 7 (this pipeline); the same θ");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_outputs_and_progress),
@@ -481,6 +564,7 @@ int main(void) {
         cmocka_unit_test(test_interrupt_then_resume),
         cmocka_unit_test(test_extend_finished_run_cli),
         cmocka_unit_test(test_default_output_dir),
+        cmocka_unit_test(test_init_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

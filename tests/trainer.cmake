@@ -9,7 +9,7 @@ hp_add_test(test_trainer_display SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_traine
 add_dependencies(test_trainer_display hpinn_plugin_msff hpinn_plugin_p1_1d hpinn_plugin_global)
 # `hpinn run` / `hpinn plot` end to end, as subprocesses.
 hp_add_test(test_run_cli SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_run_cli.c LIBRARIES util TIMEOUT 180)
-add_dependencies(test_run_cli hpinn_cli hpinn_plugin_msff hpinn_plugin_p1_1d hpinn_plugin_global hpinn_plugin_adam
+add_dependencies(test_run_cli hpinn_cli hpinn_plugin_msff hpinn_plugin_mlp hpinn_plugin_p1_1d hpinn_plugin_global hpinn_plugin_adam
   hpinn_plugin_lm)
 # A run directory belongs to one run: locking, resume refusals, --force, divergence (CLI).
 hp_add_test(test_run_dir SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_run_dir.c TIMEOUT 180)

@@ -41,6 +41,9 @@ hp_status hp__cli_parse_pipeline_args(int argc, char **argv, const char *allowed
             a->label = argv[++i];
         } else if ((strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) && allowed_flag(allowed, "verbose")) {
             a->verbose = 1;
+        } else if (strcmp(arg, "--init-from") == 0 && allowed_flag(allowed, "init-from")) {
+            if (i + 1 >= argc) HP_ERROR(HP_ERR_USAGE, "%s: --init-from needs a run directory", cmd);
+            a->init_from = argv[++i];
         } else if (strcmp(arg, "--gradient") == 0 && allowed_flag(allowed, "gradient")) {
             a->gradient = 1;
         } else if (strcmp(arg, "--resume") == 0 && allowed_flag(allowed, "resume")) {

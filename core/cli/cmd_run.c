@@ -28,6 +28,7 @@
 #include "events.h"
 #include "fileio.h"
 #include "hybrid.h"
+#include "init_from.h"
 #include "outputs.h"
 #include "pipeline.h"
 #include "run_dir.h"
@@ -80,12 +81,17 @@ typedef struct run_job {
     char run_id[HP__RUN_ID_CHARS + 1];
     hp__run_lock lock;
     size_t notes;        /* registry notes printed so far */
+    hp__init_from origin;     /* --init-from (or, on resume, run.json's record of it) */
+    char origin_dir[1024];    /* "" when the run started from its own initialisation */
 } run_job;
 
 /* Steps 1 and 2: everything that can refuse the run, writing nothing. */
 static hp_status prepare(run_job *j, int argc, char **argv) {
     hp__cli_pipeline_args *a = &j->a;
     if (a->resume) {
+        if (a->init_from)
+            HP_ERROR(HP_ERR_USAGE, "run: --init-from starts a new run from another run's parameters; --resume "
+                                   "continues DIR itself: use one of them");
         if (a->config || a->out_dir || a->force || a->label)
             HP_ERROR(HP_ERR_USAGE, "run: --resume DIR takes no CONFIG, --out, --force or --label: the run continues "
                                    "in DIR with DIR/config.resolved.yaml (--set may extend it: see `hpinn help run`)");
@@ -128,6 +134,14 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
     size_t n = hp__hybrid_n_params(j->h);
     HP_CALL(hp_calloc(n, sizeof *j->theta, &j->theta));
     if (!a->resume) HP_CALL(hp__hybrid_init_params(j->h, j->theta));
+    if (a->init_from) { /* a new run, iteration 0, with another run's θ (not a resume) */
+        HP_CALL(hp__init_from_run(a->init_from, j->text, j->r, j->h, j->theta, &j->origin, stderr));
+        snprintf(j->origin_dir, sizeof j->origin_dir, "%s", a->init_from);
+    } else if (a->resume) {
+        unsigned long long it = 0;
+        if (hp__run_info_read_init_from(j->dir, j->origin_dir, sizeof j->origin_dir, j->origin.run_id, &it))
+            j->origin.iteration = it;
+    }
     (void)argc;
     (void)argv;
     return HP_OK;
@@ -231,7 +245,7 @@ hp_status hp__cmd_run(int argc, char **argv) {
     memset(&res, 0, sizeof res);
     int interrupted = 0, handlers = 0;
     struct sigaction old_int, old_term;
-    hp_status st = hp__cli_parse_pipeline_args(argc, argv, "out,resume,force,label", &j.a);
+    hp_status st = hp__cli_parse_pipeline_args(argc, argv, "out,resume,force,label,init-from", &j.a);
     if (st == HP_OK) st = prepare(&j, argc, argv);
 
     hp__trainer_options opt;
@@ -240,6 +254,9 @@ hp_status hp__cmd_run(int argc, char **argv) {
     opt.run_id = j.run_id;
     opt.config_text = j.text;
     opt.config_source = j.a.resume ? NULL : j.a.config;
+    opt.init_from = j.origin_dir[0] ? j.origin_dir : NULL;
+    opt.init_from_run_id = j.origin.run_id;
+    opt.init_from_iteration = j.origin.iteration;
     opt.resume = j.a.resume != NULL;
     opt.log = stderr;
     opt.progress = isatty(STDERR_FILENO) ? HP__PROGRESS_TERMINAL : HP__PROGRESS_LINES;
@@ -255,7 +272,8 @@ hp_status hp__cmd_run(int argc, char **argv) {
             fprintf(stderr, "hpinn run: replacing the earlier run in %s (--force)\n", j.dir);
             st = hp__run_dir_clear(j.dir);
         }
-        hp__run_info info = {j.run_id, j.a.config, j.a.label, argc, argv};
+        hp__run_info info = {j.run_id, j.a.config, j.a.label, opt.init_from, j.origin.run_id, j.origin.iteration,
+                             argc, argv};
         if (st == HP_OK) st = hp__run_info_write(j.dir, &info);
         if (st == HP_OK) st = write_resolved(j.text, j.a.config, j.dir);
     } else if (st == HP_OK && j.a.n_sets) {

@@ -34,7 +34,8 @@ const hp__cli_command hp__cli_commands[] = {
      "gradient at the initial parameters with central finite differences on a random\n"
      "subset of parameters; prints the worst relative error (exit 1 above 1e-5).\n",
      hp__cmd_check},
-    {"run", "run CONFIG [--set K=V]... [--out DIR] [--force]", "train a pipeline (run --resume DIR continues one)",
+    {"run", "run CONFIG [--set K=V]... [--out DIR] [--force] [--init-from RUN]",
+     "train a pipeline (run --resume DIR continues one)",
      "Validates CONFIG like `check`, writes the resolved configuration to the output\n"
      "directory (output.dir, or --out DIR), builds the hybrid objective and trains the\n"
      "stages. --set KEY=VALUE overrides any value, e.g. --set network.width=50\n"
@@ -48,6 +49,14 @@ const hp__cli_command hp__cli_commands[] = {
      "(exit 2) unless --force replaces it.\n\n"
      "--resume DIR continues the run in DIR from its last checkpoint with\n"
      "DIR/config.resolved.yaml; the history then matches an uninterrupted run.\n"
+     "On resume, --set may extend a run: more iterations for the current or a later\n"
+     "stage, or a stage appended (--set 'stages[N]={iterations: 100, optimizer:\n"
+     "{plugin: lm}}' with N the number of stages); other changes are refused.\n\n"
+     "--init-from RUN starts a new run (its own run id, iteration 0, fresh optimizers)\n"
+     "from the trained parameters of RUN's checkpoint, when the networks match: the\n"
+     "same network plugin, number of directions and parameter layout, and the same\n"
+     "function of the parameters; otherwise it is refused naming what differs.\n"
+     "run.json and summary.json record it (init_from).\n"
      "Ctrl-C writes a checkpoint and stops (exit 130). A non-finite loss stops the\n"
      "run (exit 1) and keeps the last good checkpoint.\n",
      hp__cmd_run},

@@ -252,6 +252,16 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
     fprintf(f, ",\n  \"ms_per_iteration\": ");
     json_number(f, res->session_iterations ? 1e3 * res->session_seconds / (double)res->session_iterations : NAN);
     fprintf(f, ",\n  \"fallback_steps\": %llu", (unsigned long long)res->fallback_steps);
+    fprintf(f, ",\n  \"init_from\": ");
+    if (res->init_from[0]) {
+        fprintf(f, "{\"dir\": ");
+        json_string(f, res->init_from);
+        fprintf(f, ", \"run_id\": ");
+        json_string(f, res->init_from_run_id);
+        fprintf(f, ", \"iteration\": %llu}", (unsigned long long)res->init_from_iteration);
+    } else {
+        fputs("null", f);
+    }
     const hp__hybrid_timing *tm = hp__hybrid_get_timing(h);
     fprintf(f, ",\n  \"objective\": {\"evaluations\": %llu, \"seconds\": ", tm->evaluations);
     json_number(f, tm->total_seconds);

@@ -761,6 +761,12 @@ static hp_status run_stages(hp__trainer *t) {
 hp_status hp__trainer_run(hp__trainer *t, hp__trainer_result *result) {
     *result = t->plan_report;
     t->res = result;
+    if (t->o->init_from) {
+        snprintf(result->init_from, sizeof result->init_from, "%s", t->o->init_from);
+        snprintf(result->init_from_run_id, sizeof result->init_from_run_id, "%s",
+                 t->o->init_from_run_id ? t->o->init_from_run_id : "");
+        result->init_from_iteration = t->o->init_from_iteration;
+    }
     t->t0 = hp__now_seconds();
     t->g0 = t->g;
     hp_status st = run_stages(t);

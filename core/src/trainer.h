@@ -89,6 +89,10 @@ typedef struct hp__trainer_result {
     size_t n_stages;
     hp__trainer_stage_report stages[HP__TRAINER_MAX_STAGES];
     char stop_reason[512];   /* "completed", or why the run ended */
+    /* the options' --init-from record, for the summary ("" when none) */
+    char init_from[1024];
+    char init_from_run_id[40];
+    uint64_t init_from_iteration;
 } hp__trainer_result;
 
 typedef struct hp__trainer hp__trainer;
