@@ -339,6 +339,14 @@ static void test_upscale_paper_1d(void **state) {
              "--set 'upscale.fine_elements=[1000]'", getenv("HPINN_SOURCE_DIR"));
     assert_int_equal(run(args), 0);
     assert_contains(out_text, "     1000  global            0    0.841753");
+    /* stderr is no terminal here: the table alone, no progress; -v adds it */
+    assert_string_equal(err_text, "");
+    snprintf(args, sizeof args,
+             "upscale %s/configs/paper/eps48.yaml --out up48 -v --set upscale.quadrature_rule=nodal "
+             "--set 'upscale.fine_elements=[1000]'", getenv("HPINN_SOURCE_DIR"));
+    assert_int_equal(run(args), 0);
+    assert_contains(err_text, "hpinn upscale: fine mesh 1000: done in ");
+    assert_contains(out_text, "     1000  global            0    0.841753");
     /* converged: → 1/1.2 at order 2 */
     snprintf(args, sizeof args, "upscale %s/configs/paper/eps48.yaml --out up48 --set 'upscale.fine_elements=[4000, 8000, 16000]'",
              getenv("HPINN_SOURCE_DIR"));

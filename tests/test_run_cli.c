@@ -8,8 +8,13 @@
  * is installed and names the Debian package when it is not. */
 #include "test_util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 static char out_text[1 << 16], err_text[1 << 16];
 
@@ -81,9 +86,12 @@ static void test_run_outputs_and_progress(void **state) {
     if (rc != 0) fail_msg("exit %d\n%s", rc, err_text);
     assert_contains(out_text, "outputs in run_default/");
     assert_contains(out_text, "hpinn plot run_default");
-    /* not a terminal: plain progress lines */
+    /* not a terminal: plain progress lines, no carriage return, no padding */
     assert_contains(err_text, "it 50/400 stage 0");
     assert_contains(err_text, "completed after 400 iterations");
+    assert_null(strchr(err_text, '\r'));
+    assert_null(strstr(err_text, "   "));
+    assert_contains(out_text, " events.jsonl ");
 
     history h;
     parse_history("run_default/history.csv", &h);
@@ -311,6 +319,240 @@ static void test_under_resolution_warning(void **state) {
     free(summary);
 }
 
+/* The progress line in a pseudo-terminal of 80 columns: every redraw (the text
+ * between carriage returns, escapes removed) is at most 79 characters, so it
+ * never wraps into a new row, and the line is redrawn in place (several
+ * redraws on one row). */
+static void test_progress_fits_an_80_column_terminal(void **state) {
+    (void)state;
+    hp_test_write_file("tiny_run.yaml", pipeline);
+    char hpinn[1024];
+    snprintf(hpinn, sizeof hpinn, "%s/bin/hpinn", getenv("HPINN_BUILD_DIR"));
+    struct winsize ws = {.ws_row = 24, .ws_col = 80};
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, &ws);
+    if (pid < 0) fail_msg("forkpty: %s", strerror(errno));
+    if (pid == 0) {
+        unsetenv("COLUMNS"); /* the width must come from the terminal */
+        execl(hpinn, "hpinn", "run", "tiny_run.yaml", "--out", "run_pty", "--force", "--set",
+              "stages[0].iterations=3000", (char *)NULL);
+        _exit(127);
+    }
+    static char text[1 << 18];
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = read(master, text + used, sizeof text - 1 - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break; /* EIO: the child closed the terminal */
+        used += (size_t)n;
+    }
+    text[used] = '\0';
+    close(master);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail_msg("hpinn run in a pty: status %d\n%s", status, text);
+    int redraws = 0, progress_rows = 0;
+    for (char *save = NULL, *row = strtok_r(text, "\n", &save); row; row = strtok_r(NULL, "\n", &save)) {
+        int in_row = 0;
+        for (char *s2 = NULL, *seg = strtok_r(row, "\r", &s2); seg; seg = strtok_r(NULL, "\r", &s2)) {
+            char *esc = strstr(seg, "\033[K");
+            if (esc) *esc = '\0';
+            if (!strstr(seg, " ETA ")) continue; /* messages (stage starts, results) are not the progress line */
+            in_row++;
+            redraws++;
+            if (strlen(seg) > 79) fail_msg("a progress line of %zu characters in 80 columns: '%s'", strlen(seg), seg);
+            if (strncmp(seg, "[1/1] it ", 9) != 0 && strncmp(seg, "it ", 3) != 0)
+                fail_msg("the line does not start with the stage or the iteration: '%s'", seg);
+        }
+        progress_rows += in_row > 0;
+    }
+    if (redraws < 2 || progress_rows != 1)
+        fail_msg("%d redraws on %d rows (expected several redraws, all on one row)", redraws, progress_rows);
+}
+
+/* A background run started with its stderr in a file; returns its pid. */
+static pid_t start_run(const char *args, const char *err_file) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "exec %s/bin/hpinn %s >/dev/null 2>%s", getenv("HPINN_BUILD_DIR"), args, err_file);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Ctrl-C in a non-terminal log: plain lines only (no carriage returns, no
+ * padding before "interrupted at iteration"), exit 130; the resumed run's
+ * closing line gives the whole run's and this session's numbers, labelled, and
+ * events.jsonl holds the interrupt and the resume. */
+static void test_interrupt_then_resume(void **state) {
+    (void)state;
+    hp_test_write_file("tiny_run.yaml", pipeline);
+    assert_int_equal(system("rm -rf run_int"), 0);
+    pid_t pid = start_run("run tiny_run.yaml --out run_int --set stages[0].iterations=200000 --set output.log_every=20",
+                          "int.err");
+    struct timespec pause = {0, 50000000};
+    for (int i = 0; i < 600 && file_size("run_int/history.csv") < 600; i++) nanosleep(&pause, NULL);
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 130);
+    char *err = hp_test_read_file("int.err");
+    assert_contains(err, "\ninterrupted at iteration ");
+    assert_contains(err, "continue with: hpinn run --resume run_int");
+    assert_null(strchr(err, '\r'));
+    assert_null(strstr(err, "   "));
+    free(err);
+    int rc = run("run --resume run_int --set stages[0].iterations=1000");
+    if (rc != 0) fail_msg("resume: exit %d\n%s", rc, err_text);
+    assert_contains(err_text, "hpinn run: completed; the whole run: 1000 iterations in ");
+    assert_contains(err_text, "; this session: ");
+    assert_contains(err_text, " ms/iteration)");
+    char *events = hp_test_read_file("run_int/events.jsonl");
+    assert_contains(events, "{\"event\": \"interrupt\", ");
+    assert_contains(events, "{\"event\": \"resume\", ");
+    assert_contains(events, "\"events_consistent\": true");
+    assert_contains(events, "{\"event\": \"summary\", ");
+    free(events);
+}
+
+/* A finished run extended on resume through --set: a stage appended (the index
+ * one past the end), then more iterations for it; every other change is refused;
+ * the history and summary cover the whole run. */
+static void test_extend_finished_run_cli(void **state) {
+    (void)state;
+    hp_test_write_file("tiny_run.yaml", pipeline);
+    assert_int_equal(run("run tiny_run.yaml --out run_ext --force --set stages[0].iterations=100"), 0);
+    int rc = run("run --resume run_ext --set 'stages[1]={iterations: 5, optimizer: {plugin: lm}}'");
+    if (rc != 0) fail_msg("append a stage: exit %d\n%s", rc, err_text);
+    assert_contains(err_text, "resuming with 1 allowed change");
+    assert_contains(err_text, "completed; the whole run: 105 iterations");
+    rc = run("run --resume run_ext --set stages[1].iterations=8");
+    if (rc != 0) fail_msg("more iterations: exit %d\n%s", rc, err_text);
+    assert_contains(err_text, "completed; the whole run: 108 iterations");
+    history h;
+    parse_history("run_ext/history.csv", &h);
+    assert_true(h.v[h.n_rows - 1][col(&h, "iteration")] == 108);
+    assert_true(h.v[h.n_rows - 1][col(&h, "stage")] == 1);
+    char *summary = hp_test_read_file("run_ext/summary.json");
+    assert_contains(summary, "\"iterations\": 108");
+    free(summary);
+    char *resolved = hp_test_read_file("run_ext/config.resolved.yaml");
+    assert_contains(resolved, "plugin: lm");
+    free(resolved);
+    assert_int_equal(run("run --resume run_ext"), 0);
+    assert_contains(err_text, "is complete; nothing to resume");
+    assert_int_equal(run("run --resume run_ext --set stages[0].optimizer.lr=1e-3"), 2);
+    assert_contains(err_text, "stages[0].optimizer.lr changed from");
+    assert_int_equal(run("run --resume run_ext --set stages[1].iterations=3"), 2);
+    assert_contains(err_text, "below the 8 steps stage 1 has taken");
+}
+
+/* Without output.dir a pipeline writes to runs/<its file's stem>. */
+static void test_default_output_dir(void **state) {
+    (void)state;
+    char *text = strdup(pipeline);
+    *strstr(text, "output:") = '\0';
+    strcat(text, "output: {log_every: 50}\n");
+    hp_test_write_file("no_dir.v2.yaml", text);
+    free(text);
+    assert_int_equal(run("check no_dir.v2.yaml"), 0);
+    assert_contains(out_text, "output:\n  dir: \"runs/no_dir.v2\"\n");
+    assert_int_equal(system("rm -rf runs/no_dir.v2"), 0);
+    int rc = run("run no_dir.v2.yaml --set stages[0].iterations=3");
+    if (rc != 0) fail_msg("exit %d\n%s", rc, err_text);
+    assert_true(file_size("runs/no_dir.v2/history.csv") > 0);
+    assert_contains(out_text, "outputs in runs/no_dir.v2/");
+    /* --out and an explicit output.dir still win */
+    assert_int_equal(run("run no_dir.v2.yaml --set stages[0].iterations=3 --set output.dir=run_named --force"), 0);
+    assert_true(file_size("run_named/history.csv") > 0);
+}
+
+/* The run id of run.json in dir (static buffer). */
+static const char *run_id_of(const char *dir) {
+    static char id[64];
+    char path[256];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    char *text = hp_test_read_file(path);
+    if (!text) fail_msg("no %s", path);
+    const char *p = strstr(text, "\"run_id\": \"");
+    if (!p) fail_msg("%s has no run_id", path);
+    snprintf(id, sizeof id, "%.32s", p + 11);
+    free(text);
+    return id;
+}
+
+/* --init-from: a new run (own id, iteration 0) whose first row is the source
+ * run's last θ; recorded in run.json, summary.json and events.jsonl, and kept
+ * across a resume of the new run. Refused: another width (layout), another
+ * msff seed (same shape, other frozen features: another function), with
+ * --resume, without a checkpoint. An MLP with another seed is the same
+ * function of θ: taken, with a note. */
+static void test_init_from(void **state) {
+    (void)state;
+    hp_test_write_file("tiny_run.yaml", pipeline);
+    assert_int_equal(run("run tiny_run.yaml --out run_src --force --set stages[0].iterations=100"), 0);
+    history src;
+    parse_history("run_src/history.csv", &src);
+    char src_id[64];
+    snprintf(src_id, sizeof src_id, "%s", run_id_of("run_src"));
+    int rc = run("run tiny_run.yaml --out run_warm --force --init-from run_src --set stages[0].iterations=10");
+    if (rc != 0) fail_msg("exit %d\n%s", rc, err_text);
+    history warm;
+    parse_history("run_warm/history.csv", &warm);
+    assert_true(warm.v[0][col(&warm, "iteration")] == 0);
+    /* the same pipeline at the same θ: the new run's first row is the source's last */
+    assert_true(warm.v[0][col(&warm, "J_hat")] == src.v[src.n_rows - 1][col(&src, "J_hat")]);
+    assert_true(warm.v[0][col(&warm, "rel_l2")] == src.v[src.n_rows - 1][col(&src, "rel_l2")]);
+    assert_string_not_equal(run_id_of("run_warm"), src_id);
+    char expect[256];
+    snprintf(expect, sizeof expect, "\"init_from\": {\"dir\": \"run_src\", \"run_id\": \"%s\", \"iteration\": 100}", src_id);
+    const char *files[] = {"run_warm/run.json", "run_warm/summary.json", "run_warm/events.jsonl"};
+    for (int i = 0; i < 3; i++) {
+        char *text = hp_test_read_file(files[i]);
+        if (!text || !strstr(text, expect)) fail_msg("%s lacks %s", files[i], expect);
+        free(text);
+    }
+    /* resuming the warm run (extending it) keeps the record */
+    assert_int_equal(run("run --resume run_warm --set stages[0].iterations=20"), 0);
+    char *summary = hp_test_read_file("run_warm/summary.json");
+    assert_contains(summary, expect);
+    free(summary);
+    /* a run without --init-from says so */
+    summary = hp_test_read_file("run_src/summary.json");
+    assert_contains(summary, "\"init_from\": null");
+    free(summary);
+
+    assert_int_equal(run("run tiny_run.yaml --out run_warm2 --force --init-from run_src --set network.width=16"), 2);
+    assert_contains(err_text, "run --init-from run_src: its network has ");
+    assert_contains(err_text, "network.width: 12 (run_src) vs 16 (this pipeline)");
+    assert_int_equal(run("run tiny_run.yaml --out run_warm2 --force --init-from run_src --set network.seed=2"), 2);
+    assert_contains(err_text, "the same θ gives another function here");
+    assert_contains(err_text, "network.seed: 1 (run_src) vs 2 (this pipeline)");
+    assert_int_equal(run("run tiny_run.yaml --out run_warm2 --force --init-from run_src "
+                         "--set 'network={plugin: mlp, width: 12, depth: 2}'"), 2);
+    assert_contains(err_text, "its network is 'msff', this pipeline's is 'mlp'");
+    assert_int_equal(run("run --resume run_warm --init-from run_src"), 2);
+    assert_contains(err_text, "--init-from starts a new run");
+    assert_int_equal(system("rm -rf run_empty && mkdir run_empty"), 0);
+    assert_int_equal(run("run tiny_run.yaml --out run_warm2 --force --init-from run_empty"), 2);
+    assert_contains(err_text, "run --init-from run_empty: no checkpoint there");
+    assert_false(file_size("run_warm2/history.csv") > 0); /* refused before anything was written */
+
+    /* MLP: the seed only initialises; another seed, the same function of θ */
+    const char *mlp = "--set 'network={plugin: mlp, width: 10, depth: 2, seed: 1}' --set stages[0].iterations=20";
+    char args[512];
+    snprintf(args, sizeof args, "run tiny_run.yaml --out run_mlp --force %s", mlp);
+    assert_int_equal(run(args), 0);
+    snprintf(args, sizeof args, "run tiny_run.yaml --out run_mlp2 --force --init-from run_mlp %s --set network.seed=7",
+             mlp);
+    rc = run(args);
+    if (rc != 0) fail_msg("mlp, another seed: exit %d\n%s", rc, err_text);
+    assert_contains(err_text, "note: --init-from run_mlp: network.seed: 1 (run_mlp) vs 7 (this pipeline); the same θ");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_outputs_and_progress),
@@ -318,6 +560,11 @@ int main(void) {
         cmocka_unit_test(test_plot),
         cmocka_unit_test(test_run_threads_same_bits),
         cmocka_unit_test(test_under_resolution_warning),
+        cmocka_unit_test(test_progress_fits_an_80_column_terminal),
+        cmocka_unit_test(test_interrupt_then_resume),
+        cmocka_unit_test(test_extend_finished_run_cli),
+        cmocka_unit_test(test_default_output_dir),
+        cmocka_unit_test(test_init_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -413,7 +413,7 @@ static void test_interrupt_and_resume(void **state) {
     free(short_after);
     char *log = slurp("sw_int/stages.0.iterations=4000/hpinn.log");
     assert_contains(log, "interrupted at iteration");
-    assert_contains(log, "completed after 4000 iterations");
+    assert_contains(log, "completed; the whole run: 4000 iterations");
     free(log);
     /* the resumed history is the uninterrupted one but for `seconds` */
     rc = hpinn("run sw_int.yaml --out sw_int_ref --set stages[0].iterations=4000 --set output.log_every=50");

@@ -7,11 +7,16 @@
  * in place; a damaged checkpoint falls back on the previous one; resuming a
  * checkpoint of another run, an edited history or a changed pipeline is refused
  * naming what differs, and extending a run (a new stage, more iterations) is
- * allowed and continues it. */
+ * allowed and continues it. events.jsonl: every line is JSON, its row events
+ * are history.csv's rows, and a resume cuts it where history.csv is cut (the
+ * resumed log is the uninterrupted one plus the resume). */
 #include "test_util.h"
+#include "test_json.h"
 
 #include <signal.h>
 #include <stdint.h>
+
+#include <cblas.h>
 #include <sys/stat.h>
 
 #include "checkpoint.h"
@@ -84,6 +89,8 @@ typedef struct run_spec {
     wrapper *wrap;        /* NULL: the plain objective */
     volatile sig_atomic_t *interrupt;
     const char *run_id;   /* NULL: RUN_A */
+    void (*on_progress)(void *ctx, uint64_t iteration, double elapsed, double remaining, int estimated);
+    void *on_progress_ctx;
 } run_spec;
 
 #define RUN_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -115,6 +122,8 @@ static hp_status train(const char *text, const run_spec *spec, hp__trainer_resul
     o.resume = spec->resume;
     o.progress = HP__PROGRESS_QUIET;
     o.interrupt = spec->interrupt;
+    o.on_progress = spec->on_progress;
+    o.on_progress_ctx = spec->on_progress_ctx;
     uint64_t crash = spec->crash_after;
     if (crash) {
         o.on_step = abandon_after;
@@ -162,6 +171,69 @@ static char *history_without_seconds(const char *dir) {
     return out;
 }
 
+/* events.jsonl of dir: every line is one JSON object with "event", "time" and
+ * "elapsed"; the row events are the rows of history.csv, one for one, with the
+ * same columns and values. Returns the sequence "event@iteration " of the file
+ * (malloc'ed; "-" for events without an iteration). */
+static char *check_events(const char *dir) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/history.csv", dir);
+    char *hist = hp_test_read_file(path);
+    snprintf(path, sizeof path, "%s/events.jsonl", dir);
+    char *events = hp_test_read_file(path);
+    if (!hist || !events) fail_msg("%s: no history.csv or events.jsonl", dir);
+    char names[32][32];
+    int n_names = 0;
+    char *hsave = NULL, *hline = strtok_r(hist, "\n", &hsave);
+    for (char *s2 = NULL, *tok = strtok_r(hline, ",", &s2); tok && n_names < 32; tok = strtok_r(NULL, ",", &s2))
+        snprintf(names[n_names++], 32, "%s", tok);
+    size_t cap = strlen(events) + 1, used = 0;
+    char *seq = calloc(cap, 1);
+    int line_no = 0, rows = 0;
+    for (char *esave = NULL, *line = strtok_r(events, "\n", &esave); line; line = strtok_r(NULL, "\n", &esave)) {
+        line_no++;
+        hp_test_json_member m[96];
+        int n = hp_test_json_object(line, m, 96);
+        if (n < 0) fail_msg("%s line %d is not a JSON object: %s", path, line_no, line);
+        char type[32];
+        const hp_test_json_member *ev = hp_test_json_get(m, n, "event");
+        if (!ev || !hp_test_json_string_of(ev, type, sizeof type)) fail_msg("%s line %d: no \"event\"", path, line_no);
+        if (!hp_test_json_get(m, n, "time") || !hp_test_json_get(m, n, "elapsed"))
+            fail_msg("%s line %d: no time or elapsed", path, line_no);
+        const hp_test_json_member *it = hp_test_json_get(m, n, "iteration");
+        char itext[32] = "-";
+        if (it) snprintf(itext, sizeof itext, "%.0f", hp_test_json_number_of(it));
+        used += (size_t)snprintf(seq + used, cap - used, "%s@%s ", type, itext);
+        if (strcmp(type, "row") != 0) continue;
+        char *row = strtok_r(NULL, "\n", &hsave);
+        if (!row) fail_msg("%s line %d: a row event beyond the %d rows of history.csv", path, line_no, rows);
+        rows++;
+        int c = 0;
+        for (char *s2 = NULL, *tok = strtok_r(row, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), c++) {
+            const hp_test_json_member *v = c < n_names ? hp_test_json_get(m, n, names[c]) : NULL;
+            if (!v) fail_msg("%s line %d: no %s", path, line_no, c < n_names ? names[c] : "(extra column)");
+            double a = strtod(tok, NULL), b = hp_test_json_number_of(v);
+            if (!(a == b || (isnan(a) && isnan(b))))
+                fail_msg("%s line %d: %s = %.17g, history.csv row %d has %s", path, line_no, names[c], b, rows, tok);
+        }
+        if (c != n_names) fail_msg("history.csv row %d has %d fields", rows, c);
+    }
+    if (strtok_r(NULL, "\n", &hsave)) fail_msg("%s: history.csv has more rows than the %d row events", dir, rows);
+    free(hist);
+    free(events);
+    return seq;
+}
+
+/* seq without the entries of one event type */
+static void drop_events(char *seq, const char *type) {
+    char pat[40];
+    snprintf(pat, sizeof pat, "%s@", type);
+    for (char *p; (p = strstr(seq, pat)) && (p == seq || p[-1] == ' ');) {
+        char *end = strchr(p, ' ');
+        memmove(p, end + 1, strlen(end + 1) + 1);
+    }
+}
+
 static int count_lines(const char *s) {
     int n = 0;
     for (; *s; s++) n += *s == '\n';
@@ -169,11 +241,12 @@ static int count_lines(const char *s) {
 }
 
 static char *reference_history;
+static char *reference_events; /* check_events of the uninterrupted run */
 
 static void test_same_run_same_history(void **state) {
     (void)state;
     hp__trainer_result r1, r2;
-    run_spec a = {"tr_full", 0, 0, NULL, NULL, NULL}, b = {"tr_full2", 0, 0, NULL, NULL, NULL};
+    run_spec a = {"tr_full", 0, 0, NULL, NULL, NULL, NULL, NULL}, b = {"tr_full2", 0, 0, NULL, NULL, NULL, NULL, NULL};
     if (train(pipeline_text, &a, &r1) != HP_OK) fail_msg("%s", hp_error_message());
     assert_int_equal(train(pipeline_text, &b, &r2), HP_OK);
     assert_true(r1.completed);
@@ -186,6 +259,26 @@ static void test_same_run_same_history(void **state) {
     char *second = history_without_seconds("tr_full2");
     assert_string_equal(reference_history, second);
     free(second);
+    /* events.jsonl: run start, the stages, the rows of history.csv, checkpoints, the finish */
+    reference_events = check_events("tr_full");
+    char *events2 = check_events("tr_full2");
+    assert_string_equal(reference_events, events2);
+    free(events2);
+    assert_true(strncmp(reference_events, "run_start@- stage_start@0 row@0 row@5 ", 38) == 0);
+    assert_contains(reference_events, "row@10 checkpoint@10 row@15 ");
+    assert_contains(reference_events, "row@30 checkpoint@30 stage_end@30 stage_start@30 row@35 ");
+    char tail[128];
+    snprintf(tail, sizeof tail, "checkpoint@%llu stage_end@%llu finish@%llu ", (unsigned long long)r1.iterations,
+             (unsigned long long)r1.iterations, (unsigned long long)r1.iterations);
+    assert_true(strlen(reference_events) > strlen(tail));
+    assert_string_equal(reference_events + strlen(reference_events) - strlen(tail), tail);
+    char *first_line = hp_test_read_file("tr_full/events.jsonl");
+    static const char start[] = "{\"event\": \"run_start\", \"time\": ";
+    assert_true(strncmp(first_line, start, sizeof start - 1) == 0);
+    assert_contains(first_line, "\"run_id\": \"" RUN_A "\"");
+    assert_contains(first_line, "\"stages\": [{\"name\": \"warmup\", \"optimizer\": \"adam\", \"iterations\": 30");
+    assert_contains(first_line, "\"resolved_config\": \"");
+    free(first_line);
     /* header, row 0, a row every 5 iterations and at each stage end or stop */
     assert_contains(reference_history,
                     "iteration,J_pinn,boundary,R,J_hat,rel_l2,fine_residual,k_0_0_0,fallback,fallback_steps,stage\n0,");
@@ -205,17 +298,24 @@ static void test_same_run_same_history(void **state) {
  * exist), resume, compare with the uninterrupted history. */
 static void crash_and_resume_pipeline(const char *text, const char *reference, const char *dir, uint64_t crash) {
     hp__trainer_result r;
-    run_spec first = {dir, 0, crash, NULL, NULL, NULL};
+    run_spec first = {dir, 0, crash, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(text, &first, &r), HP_OK);
     assert_true(r.abandoned);
     assert_false(r.completed);
-    run_spec again = {dir, 1, 0, NULL, NULL, NULL};
+    run_spec again = {dir, 1, 0, NULL, NULL, NULL, NULL, NULL};
     if (train(text, &again, &r) != HP_OK) fail_msg("resume after %llu: %s", (unsigned long long)crash,
                                                      hp_error_message());
     assert_true(r.completed);
     char *h = history_without_seconds(dir);
     assert_string_equal(h, reference);
     free(h);
+    /* events.jsonl was cut where history.csv was: its rows are the history's, and
+     * but for the resume it is the uninterrupted run's sequence */
+    char *seq = check_events(dir);
+    assert_contains(seq, " resume@");
+    drop_events(seq, "resume");
+    if (reference == reference_history) assert_string_equal(seq, reference_events);
+    free(seq);
 }
 
 static void crash_and_resume(const char *dir, uint64_t crash) {
@@ -227,7 +327,7 @@ static void test_resume_equals_uninterrupted(void **state) {
     assert_non_null(reference_history);
     /* a crash before the first checkpoint leaves nothing to resume */
     hp__trainer_result r;
-    run_spec early = {"tr_crash7", 0, 7, NULL, NULL, NULL}, again = {"tr_crash7", 1, 0, NULL, NULL, NULL};
+    run_spec early = {"tr_crash7", 0, 7, NULL, NULL, NULL, NULL, NULL}, again = {"tr_crash7", 1, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &early, &r), HP_OK);
     assert_int_equal(train(pipeline_text, &again, &r), HP_ERR_NOT_FOUND);
     assert_contains(hp_error_message(), "cannot resume tr_crash7: no checkpoint there");
@@ -250,7 +350,7 @@ static void test_resampling_resumes_exactly(void **state) {
                                 "rad_candidates: 256}%s",
              (int)(at - pipeline_text), pipeline_text, at + strlen(from));
     hp__trainer_result r;
-    run_spec a = {"tr_rad", 0, 0, NULL, NULL, NULL}, b = {"tr_rad2", 0, 0, NULL, NULL, NULL};
+    run_spec a = {"tr_rad", 0, 0, NULL, NULL, NULL, NULL, NULL}, b = {"tr_rad2", 0, 0, NULL, NULL, NULL, NULL, NULL};
     if (train(text, &a, &r) != HP_OK) fail_msg("%s", hp_error_message());
     assert_true(r.completed);
     assert_true(r.resamples >= 5);
@@ -273,7 +373,7 @@ static void test_interrupt_checkpoints_and_resumes(void **state) {
     w.interrupt_after = 19; /* some evaluation inside stage 0 */
     w.flag = &flag;
     hp__trainer_result r;
-    run_spec first = {"tr_int", 0, 0, &w, &flag, NULL};
+    run_spec first = {"tr_int", 0, 0, &w, &flag, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
     assert_true(r.interrupted);
     assert_false(r.completed);
@@ -281,12 +381,19 @@ static void test_interrupt_checkpoints_and_resumes(void **state) {
     OK(hp__checkpoint_read("tr_int", HP__CHECKPOINT_FILE, 0, &ck));
     assert_int_equal(ck.iteration, r.iterations); /* written at the interruption, not at 10 */
     assert_true(ck.iteration > 10 && ck.iteration < 30);
+    uint64_t ck_iteration = ck.iteration;
     hp__checkpoint_clear(&ck);
-    run_spec again = {"tr_int", 1, 0, NULL, NULL, NULL};
+    run_spec again = {"tr_int", 1, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &again, &r), HP_OK);
     char *h = history_without_seconds("tr_int");
     assert_string_equal(h, reference_history);
     free(h);
+    /* the interrupt is logged before its checkpoint, so the resume keeps it */
+    char *seq = check_events("tr_int"), expect[96];
+    snprintf(expect, sizeof expect, " interrupt@%llu checkpoint@%llu resume@%llu ", (unsigned long long)ck_iteration,
+             (unsigned long long)ck_iteration, (unsigned long long)ck_iteration);
+    assert_contains(seq, expect);
+    free(seq);
 }
 
 static void nan_stop(const char *dir, long nan_after, int in_gradient, uint64_t good_iteration,
@@ -296,7 +403,7 @@ static void nan_stop(const char *dir, long nan_after, int in_gradient, uint64_t 
     w.nan_after = nan_after;
     w.nan_in_gradient = in_gradient;
     hp__trainer_result r;
-    run_spec spec = {dir, 0, 0, &w, NULL, NULL};
+    run_spec spec = {dir, 0, 0, &w, NULL, NULL, NULL, NULL};
     hp_status st = train(pipeline_text, &spec, &r);
     if (st != HP_ERR_NUMERIC) fail_msg("status %d, stop reason '%s', message '%s'", st, r.stop_reason, hp_error_message());
     assert_contains(hp_error_message(), "training stopped at iteration");
@@ -342,18 +449,18 @@ static void flip_byte(const char *path, long at) {
 static void test_damaged_checkpoint_falls_back(void **state) {
     (void)state;
     hp__trainer_result r;
-    run_spec first = {"tr_prev", 0, 23, NULL, NULL, NULL};
+    run_spec first = {"tr_prev", 0, 23, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
     /* checkpoints at 10 and 20: the newest is damaged, the one before it resumes */
     flip_byte("tr_prev/checkpoint.bin", 200);
-    run_spec again = {"tr_prev", 1, 0, NULL, NULL, NULL};
+    run_spec again = {"tr_prev", 1, 0, NULL, NULL, NULL, NULL, NULL};
     if (train(pipeline_text, &again, &r) != HP_OK) fail_msg("%s", hp_error_message());
     assert_true(r.completed);
     char *h = history_without_seconds("tr_prev");
     assert_string_equal(h, reference_history);
     free(h);
     /* both damaged: refused, naming the newest */
-    run_spec redo = {"tr_prev", 0, 23, NULL, NULL, NULL};
+    run_spec redo = {"tr_prev", 0, 23, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &redo, &r), HP_OK);
     flip_byte("tr_prev/checkpoint.bin", 200);
     flip_byte("tr_prev/checkpoint.prev.bin", 200);
@@ -365,8 +472,8 @@ static void test_damaged_checkpoint_falls_back(void **state) {
 static void test_resume_refusals(void **state) {
     (void)state;
     hp__trainer_result r;
-    run_spec first = {"tr_bad", 0, 23, NULL, NULL, NULL};
-    run_spec again = {"tr_bad", 1, 0, NULL, NULL, NULL};
+    run_spec first = {"tr_bad", 0, 23, NULL, NULL, NULL, NULL, NULL};
+    run_spec again = {"tr_bad", 1, 0, NULL, NULL, NULL, NULL, NULL};
     /* history shorter than the checkpoint says */
     assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
     assert_int_equal(truncate("tr_bad/history.csv", 100), 0);
@@ -384,7 +491,7 @@ static void test_resume_refusals(void **state) {
     assert_contains(hp_error_message(), "history.csv does not match its checkpoint");
     /* a checkpoint of another run (same architecture) */
     assert_int_equal(train(pipeline_text, &first, &r), HP_OK);
-    run_spec foreign = {"tr_bad", 1, 0, NULL, NULL, RUN_B};
+    run_spec foreign = {"tr_bad", 1, 0, NULL, NULL, RUN_B, NULL, NULL};
     assert_int_equal(train(pipeline_text, &foreign, &r), HP_ERR_CORRUPT);
     assert_contains(hp_error_message(), "its checkpoint belongs to run " RUN_A);
     assert_contains(hp_error_message(), "copied from another run");
@@ -433,7 +540,7 @@ static void test_resume_refusals(void **state) {
 static void test_extend_finished_run(void **state) {
     (void)state;
     hp__trainer_result r;
-    run_spec fresh = {"tr_ext", 0, 0, NULL, NULL, NULL}, again = {"tr_ext", 1, 0, NULL, NULL, NULL};
+    run_spec fresh = {"tr_ext", 0, 0, NULL, NULL, NULL, NULL, NULL}, again = {"tr_ext", 1, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(pipeline_text, &fresh, &r), HP_OK);
     uint64_t done = r.iterations;
     char *longer = malloc(strlen(pipeline_text) + 128);
@@ -447,12 +554,21 @@ static void test_extend_finished_run(void **state) {
     assert_int_equal(r.iterations, done + 6);
     char *h = history_without_seconds("tr_ext");
     assert_memory_equal(h, reference_history, strlen(reference_history));
-    run_spec whole = {"tr_ext2", 0, 0, NULL, NULL, NULL};
+    run_spec whole = {"tr_ext2", 0, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(longer, &whole, &r), HP_OK);
     char *h2 = history_without_seconds("tr_ext2");
     assert_string_equal(h, h2);
     free(h);
     free(h2);
+    /* the extended run's events are the whole run's, but for where checkpoints were written:
+     * the finished run's last stage_end and finish were cut at its final checkpoint */
+    char *e1 = check_events("tr_ext"), *e2 = check_events("tr_ext2");
+    drop_events(e1, "checkpoint");
+    drop_events(e1, "resume");
+    drop_events(e2, "checkpoint");
+    assert_string_equal(e1, e2);
+    free(e1);
+    free(e2);
     /* the steps already taken in a stage cannot be taken back */
     char *shorter = malloc(strlen(longer) + 1);
     strcpy(shorter, longer);
@@ -461,6 +577,80 @@ static void test_extend_finished_run(void **state) {
     assert_contains(hp_error_message(), "stages[2].iterations changed from 6 to 2, below the 6 steps");
     free(shorter);
     free(longer);
+}
+
+/* The ETA of a two-stage run, Adam then Levenberg–Marquardt (whose steps cost
+ * about 30 Adam steps here, and which takes most of the time): at the midpoint
+ * of the run by wall time, which falls inside the LM stage, the estimate of the
+ * time left is within 30% of the time that was actually left. Only this ratio
+ * is asserted, never a wall time; a machine too loaded to keep step times
+ * steady gets a second run. */
+typedef struct eta_trace {
+    size_t n;
+    double elapsed[512], remaining[512];
+    int estimated[512];
+} eta_trace;
+
+static void record_eta(void *ctx, uint64_t iteration, double elapsed, double remaining, int estimated) {
+    eta_trace *tr = ctx;
+    (void)iteration;
+    if (tr->n < 512) {
+        tr->elapsed[tr->n] = elapsed;
+        tr->remaining[tr->n] = remaining;
+        tr->estimated[tr->n++] = estimated;
+    }
+}
+
+static int eta_at_midpoint(const char *dir, double *ratio) {
+    static const char *text =
+        "constants: {eps: 0.0625}\n"
+        "problem: {K: \"1/(1.2 + sin(2*pi*x/eps))\", q: \"-3*(2*x - 1)\", collocation: {points: 600},\n"
+        "          validation: {points: 101}, reference: {integral_intervals: 2000}}\n"
+        "network: {plugin: msff, width: 24, depth: 2, features: 24, sigmas: [1, 16], seed: 3}\n"
+        "coarse: {plugin: p1_1d, elements: 16}\n"
+        "coupling: {form: full, window: 1, delta: eps, tau2: 10}\n"
+        "stages:\n"
+        "  - {iterations: 200, optimizer: {plugin: adam, lr: 2e-3}}\n"
+        "  - {iterations: 80, optimizer: {plugin: lm}}\n"
+        "output: {log_every: 1000, checkpoint_every: 0}\n";
+    static eta_trace tr;
+    memset(&tr, 0, sizeof tr);
+    hp__trainer_result r;
+    run_spec spec = {dir, 0, 0, NULL, NULL, NULL, record_eta, &tr};
+    if (train(text, &spec, &r) != HP_OK) fail_msg("%s", hp_error_message());
+    assert_true(r.completed);
+    assert_int_equal(tr.n, 280);
+    double total = tr.elapsed[tr.n - 1];
+    size_t mid = 0;
+    for (size_t i = 0; i < tr.n; i++)
+        if (fabs(tr.elapsed[i] - total / 2) < fabs(tr.elapsed[mid] - total / 2)) mid = i;
+    double truth = total - tr.elapsed[mid];
+    *ratio = tr.remaining[mid] / truth;
+    print_message("ETA at the midpoint (step %zu of %zu, %.3f of %.3f s): %.3f s, %.3f s left in fact (ratio %.2f)\n",
+                  mid + 1, tr.n, tr.elapsed[mid], total, tr.remaining[mid], truth, *ratio);
+    print_message("first estimate, from the optimizers' cost hints: %.3f s; %.3f s were left (ratio %.2f)\n",
+                  tr.remaining[0], total - tr.elapsed[0], tr.remaining[0] / (total - tr.elapsed[0]));
+    if (mid < 200) fail_msg("the midpoint fell in the Adam stage (step %zu): LM was not the expensive stage", mid + 1);
+    assert_false(tr.estimated[mid]); /* measured: the LM stage's own steps */
+    /* the first estimate, before any step was measured, comes from the cost hints */
+    assert_true(tr.estimated[0]);
+    return fabs(*ratio - 1.0) <= 0.3;
+}
+
+static void test_eta_two_stages(void **state) {
+    (void)state;
+    /* one BLAS thread: on a shared machine a two-thread GEMM waits for the busy
+     * core at random, which no estimate can foresee */
+    int threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    double ratio;
+    int ok = eta_at_midpoint("tr_eta", &ratio);
+    if (!ok) {
+        print_message("ratio %.2f outside [0.7, 1.3]; the machine may be loaded: once more\n", ratio);
+        ok = eta_at_midpoint("tr_eta2", &ratio);
+    }
+    openblas_set_num_threads(threads);
+    if (!ok) fail_msg("ETA / true remaining time = %.2f twice", ratio);
 }
 
 /* Adam with a huge learning rate: the loss explodes, the run stops as diverged
@@ -474,7 +664,7 @@ static void test_divergence_stops(void **state) {
     strcpy(s1, stage);
     strcat(wild, "output: {log_every: 5, checkpoint_every: 10}\n");
     hp__trainer_result r;
-    run_spec spec = {"tr_div", 0, 0, NULL, NULL, NULL};
+    run_spec spec = {"tr_div", 0, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(wild, &spec, &r), HP_ERR_NUMERIC);
     assert_true(r.diverged);
     assert_false(r.completed);
@@ -495,7 +685,7 @@ static void test_missing_stages(void **state) {
     char *o = strstr(text, "output:");
     memmove(s, o, strlen(o) + 1);
     hp__trainer_result r;
-    run_spec spec = {"tr_nostages", 0, 0, NULL, NULL, NULL};
+    run_spec spec = {"tr_nostages", 0, 0, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(train(text, &spec, &r), HP_ERR_CONFIG);
     assert_contains(hp_error_message(), "stages: missing; expected a list of training stages");
     free(text);
@@ -512,6 +702,7 @@ int main(void) {
         cmocka_unit_test(test_resume_refusals),
         cmocka_unit_test(test_extend_finished_run),
         cmocka_unit_test(test_divergence_stops),
+        cmocka_unit_test(test_eta_two_stages),
         cmocka_unit_test(test_missing_stages),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

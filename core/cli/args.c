@@ -39,6 +39,11 @@ hp_status hp__cli_parse_pipeline_args(int argc, char **argv, const char *allowed
         } else if (strcmp(arg, "--label") == 0 && allowed_flag(allowed, "label")) {
             if (i + 1 >= argc) HP_ERROR(HP_ERR_USAGE, "%s: --label needs a text", cmd);
             a->label = argv[++i];
+        } else if ((strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) && allowed_flag(allowed, "verbose")) {
+            a->verbose = 1;
+        } else if (strcmp(arg, "--init-from") == 0 && allowed_flag(allowed, "init-from")) {
+            if (i + 1 >= argc) HP_ERROR(HP_ERR_USAGE, "%s: --init-from needs a run directory", cmd);
+            a->init_from = argv[++i];
         } else if (strcmp(arg, "--gradient") == 0 && allowed_flag(allowed, "gradient")) {
             a->gradient = 1;
         } else if (strcmp(arg, "--resume") == 0 && allowed_flag(allowed, "resume")) {
@@ -61,9 +66,33 @@ void hp__cli_pipeline_args_free(hp__cli_pipeline_args *a) {
     memset(a, 0, sizeof *a);
 }
 
+/* output.dir when the pipeline names none: runs/<stem of the pipeline file> (the
+ * name without its last extension), so that two pipelines never share a directory
+ * by default (configs/x.yaml: runs/x).
+ * Characters a YAML scalar or a path could misread become '_'. */
+static void default_output_dir(hp_config *c, const char *config_path) {
+    if (hp_config_has(c, "output.dir")) return;
+    const char *base = strrchr(config_path, '/');
+    base = base ? base + 1 : config_path;
+    const char *dot = strrchr(base, '.');
+    const char *end = dot && dot != base ? dot : base + strlen(base);
+    char stem[256];
+    size_t n = 0;
+    for (const char *p = base; p < end && n < sizeof stem - 1; p++) {
+        int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                 *p == '_' || *p == '+' || *p == '.';
+        stem[n++] = ok ? *p : '_';
+    }
+    stem[n] = '\0';
+    char assignment[300];
+    snprintf(assignment, sizeof assignment, "output.dir=runs/%s", n ? stem : "default");
+    if (hp_config_set(c, assignment) != HP_OK) hp_error_clear(); /* `output:` is not a mapping: validation says so */
+}
+
 hp_status hp__cli_load_config(const hp__cli_pipeline_args *a, hp_config **out) {
     hp_config *c;
     HP_CALL(hp_config_load_file(a->config, &c));
+    if (!a->resume) default_output_dir(c, a->config);
     for (size_t i = 0; i < a->n_sets; i++) {
         hp_status st = hp_config_set(c, a->sets[i]);
         if (st != HP_OK) {

@@ -33,6 +33,8 @@ typedef struct hp__cli_pipeline_args {
     const char *resume;
     int force;         /* run --force: replace an earlier run in the output directory */
     const char *label; /* run --label: a name for the run in run.json, summaries and comparisons */
+    int verbose;       /* upscale -v: progress messages also when stderr is not a terminal */
+    const char *init_from; /* run --init-from RUN: the initial θ is that run's (init_from.h) */
 } hp__cli_pipeline_args;
 
 /* Parse CONFIG [--set k=v]... [--out DIR] (+ flags listed in `allowed`, e.g.
@@ -58,5 +60,6 @@ hp_status hp__cmd_plot(int argc, char **argv);
 hp_status hp__cmd_upscale(int argc, char **argv);
 hp_status hp__cmd_sweep(int argc, char **argv);
 hp_status hp__cmd_compare(int argc, char **argv);
+hp_status hp__cmd_eval(int argc, char **argv);
 
 #endif

@@ -25,8 +25,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "events.h"
 #include "fileio.h"
 #include "hybrid.h"
+#include "init_from.h"
 #include "outputs.h"
 #include "pipeline.h"
 #include "run_dir.h"
@@ -83,6 +85,8 @@ typedef struct run_job {
     char **meta_argv;        /* the program, then this command's arguments */
     const char **meta_sets;  /* the start's overrides, then this session's */
     hp__run_meta meta;       /* for summary.json */
+    hp__init_from origin;     /* --init-from (or, on resume, run.json's record of it) */
+    char origin_dir[1024];    /* "" when the run started from its own initialisation */
 } run_job;
 
 /* summary.json's record of how the run came about (outputs.h). */
@@ -107,6 +111,9 @@ static hp_status build_meta(run_job *j, int argc, char **argv) {
 static hp_status prepare(run_job *j, int argc, char **argv) {
     hp__cli_pipeline_args *a = &j->a;
     if (a->resume) {
+        if (a->init_from)
+            HP_ERROR(HP_ERR_USAGE, "run: --init-from starts a new run from another run's parameters; --resume "
+                                   "continues DIR itself: use one of them");
         if (a->config || a->out_dir || a->force || a->label)
             HP_ERROR(HP_ERR_USAGE, "run: --resume DIR takes no CONFIG, --out, --force or --label: the run continues "
                                    "in DIR with DIR/config.resolved.yaml (--set may extend it: see `hpinn help run`)");
@@ -125,7 +132,7 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
     if (!a->resume) {
         hp_params *out = NULL;
         HP_CALL(hp_config_section(j->c, "output", hp__output_params, &out));
-        snprintf(j->dir, sizeof j->dir, "%s", a->out_dir ? a->out_dir : hp_params_string(out, "dir"));
+        snprintf(j->dir, sizeof j->dir, "%s", a->out_dir ? a->out_dir : hp_params_is_set(out, "dir") ? hp_params_string(out, "dir") : "runs/default");
         hp_params_destroy(out);
         snprintf(j->source, sizeof j->source, "%s", a->config);
     }
@@ -150,6 +157,14 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
     size_t n = hp__hybrid_n_params(j->h);
     HP_CALL(hp_calloc(n, sizeof *j->theta, &j->theta));
     if (!a->resume) HP_CALL(hp__hybrid_init_params(j->h, j->theta));
+    if (a->init_from) { /* a new run, iteration 0, with another run's θ (not a resume) */
+        HP_CALL(hp__init_from_run(a->init_from, j->text, j->r, j->h, j->theta, &j->origin, stderr));
+        snprintf(j->origin_dir, sizeof j->origin_dir, "%s", a->init_from);
+    } else if (a->resume) {
+        unsigned long long it = 0;
+        if (hp__run_info_read_init_from(j->dir, j->origin_dir, sizeof j->origin_dir, j->origin.run_id, &it))
+            j->origin.iteration = it;
+    }
     return HP_OK;
 }
 
@@ -185,6 +200,26 @@ static void print_outcome(const hp__run_outcome *o) {
     printf("\n");
 }
 
+/* The closing lines of events.jsonl: the run's warnings, then `summary` (the
+ * last line of a session that wrote summary.json). */
+static void summary_event(run_job *j, const hp__run_outcome *o, const hp__trainer_result *res) {
+    hp__events *e = hp__trainer_events(j->trainer);
+    if (!e) return;
+    double el = hp__trainer_elapsed(j->trainer);
+    for (int i = 0; o && i < o->warnings.n; i++) {
+        hp__events_begin(e, "warning", el);
+        hp__events_str(e, "key", o->warnings.key[i]);
+        hp__events_str(e, "message", o->warnings.text[i]);
+        if (hp__events_end(e) != HP_OK) hp_error_clear(); /* the log is not worth failing a finished run */
+    }
+    hp__events_begin(e, "summary", el);
+    hp__events_str(e, "file", HP__OUTPUTS_SUMMARY_FILE);
+    hp__events_bool(e, "completed", res->completed);
+    hp__events_str(e, "stop_reason", res->stop_reason);
+    hp__events_num(e, "rel_l2", o ? o->rel_l2 : NAN);
+    if (hp__events_end(e) != HP_OK) hp_error_clear();
+}
+
 /* The end of a run: fields and the summary; a failed run gets a summary that
  * says how it failed (no final values), and keeps its last good checkpoint. */
 static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res) {
@@ -193,6 +228,8 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
         snprintf(msg, sizeof msg, "%s", hp_error_message());
         if (hp__outputs_write_summary(j->c, j->r, j->h, NULL, res, &j->meta, j->dir, NULL) != HP_OK)
             fprintf(stderr, "hpinn run: also could not write summary.json: %s\n", hp_error_message());
+        else
+            summary_event(j, NULL, res);
         return HP_ERROR_SET(HP_ERR_NUMERIC, "%s", msg);
     }
     if (st != HP_OK || res->abandoned) return st;
@@ -200,21 +237,25 @@ static hp_status finish(run_job *j, hp_status st, const hp__trainer_result *res)
     hp__run_outcome outcome;
     HP_CALL(hp__outputs_write_summary(j->c, j->r, j->h, j->theta, res, &j->meta, j->dir, &outcome));
     for (int i = 0; i < outcome.warnings.n; i++) fprintf(stderr, "hpinn run: warning: %s\n", outcome.warnings.text[i]);
+    summary_event(j, &outcome, res);
     if (res->interrupted) return HP_OK;
-    /* "completed; stage 0: ..." reads "completed after N iterations; times; stage 0: ..." */
+    /* "completed; stage 0: ..." reads "completed after N iterations ...; stage 0: ...". A
+     * resumed run has two bases: the whole run (all sessions) and this session, each labelled. */
     const char *stages = strchr(res->stop_reason, ';');
     int head = stages ? (int)(stages - res->stop_reason) : (int)strlen(res->stop_reason);
-    fprintf(stderr, "hpinn run: %.*s after %llu iterations; %.1f s in all", head, res->stop_reason,
-            (unsigned long long)res->iterations, res->seconds);
+    int dw = res->seconds < 10.0 ? 2 : 1; /* decimals that show a short run's time */
     if (res->session_iterations && res->session_iterations != res->iterations)
-        fprintf(stderr, "; this session %llu iterations in %.1f s (%.2f ms/iteration)",
-                (unsigned long long)res->session_iterations, res->session_seconds,
+        fprintf(stderr, "hpinn run: %.*s; the whole run: %llu iterations in %.*f s; this session: %llu iterations in "
+                        "%.*f s (%.2f ms/iteration)", head, res->stop_reason, (unsigned long long)res->iterations, dw,
+                res->seconds, (unsigned long long)res->session_iterations, dw, res->session_seconds,
                 1e3 * res->session_seconds / (double)res->session_iterations);
-    else if (res->session_iterations)
-        fprintf(stderr, " (%.2f ms/iteration)", 1e3 * res->session_seconds / (double)res->session_iterations);
+    else
+        fprintf(stderr, "hpinn run: %.*s after %llu iterations in %.*f s (%.2f ms/iteration)", head, res->stop_reason,
+                (unsigned long long)res->iterations, dw, res->seconds,
+                res->session_iterations ? 1e3 * res->session_seconds / (double)res->session_iterations : 0.0);
     fprintf(stderr, "%s\n", stages ? stages : "");
     print_outcome(&outcome);
-    printf("outputs in %s/: config.resolved.yaml run.json history.csv fields.csv nodes.csv%s summary.json "
+    printf("outputs in %s/: config.resolved.yaml run.json history.csv events.jsonl fields.csv nodes.csv%s summary.json "
            "checkpoint.bin\nplots: hpinn plot %s\n",
            j->dir, hp__hybrid_dim(j->h) == 2 ? " fields.vtk nodes.vtk" : "", j->dir);
     return HP_OK;
@@ -228,7 +269,7 @@ hp_status hp__cmd_run(int argc, char **argv) {
     memset(&res, 0, sizeof res);
     int interrupted = 0, handlers = 0;
     struct sigaction old_int, old_term;
-    hp_status st = hp__cli_parse_pipeline_args(argc, argv, "out,resume,force,label", &j.a);
+    hp_status st = hp__cli_parse_pipeline_args(argc, argv, "out,resume,force,label,init-from", &j.a);
     if (st == HP_OK) st = prepare(&j, argc, argv);
 
     hp__trainer_options opt;
@@ -236,6 +277,10 @@ hp_status hp__cmd_run(int argc, char **argv) {
     opt.out_dir = j.dir;
     opt.run_id = j.run_id;
     opt.config_text = j.text;
+    opt.config_source = j.a.resume ? NULL : j.a.config;
+    opt.init_from = j.origin_dir[0] ? j.origin_dir : NULL;
+    opt.init_from_run_id = j.origin.run_id;
+    opt.init_from_iteration = j.origin.iteration;
     opt.resume = j.a.resume != NULL;
     opt.log = stderr;
     opt.progress = isatty(STDERR_FILENO) ? HP__PROGRESS_TERMINAL : HP__PROGRESS_LINES;
@@ -251,7 +296,8 @@ hp_status hp__cmd_run(int argc, char **argv) {
             fprintf(stderr, "hpinn run: replacing the earlier run in %s (--force)\n", j.dir);
             st = hp__run_dir_clear(j.dir);
         }
-        hp__run_info info = {j.run_id, j.a.config, j.a.label, argc, argv, j.a.sets, j.a.n_sets};
+        hp__run_info info = {j.run_id, j.a.config, j.a.label, opt.init_from, j.origin.run_id, j.origin.iteration,
+                             argc, argv, j.a.sets, j.a.n_sets};
         if (st == HP_OK) st = hp__run_info_write(j.dir, &info);
         if (st == HP_OK) st = write_resolved(j.text, j.a.config, j.dir);
     } else if (st == HP_OK && j.a.n_sets) {

@@ -2,7 +2,8 @@
  * solved with the P1 plugin on fine meshes, then K̃ by the pipeline's upscaling
  * strategy (and the global tensor beside a block-wise one), as a table with the
  * observed order under refinement; fine solutions and the table are written to
- * the output directory. The reference values of docs/results.md come from here. */
+ * the output directory. The reference values of docs/results.md come from here.
+ * Only the table goes to stdout; progress goes to stderr on a terminal or with -v. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -37,6 +38,8 @@ static hp_status fine_params(int elements, void *ctx, hp_params **out) {
     return HP_OK;
 }
 
+/* Progress is for a person watching: on a terminal, or with -v; a script or a
+ * log gets the result table alone. */
 static void progress(const char *message, void *ctx) {
     (void)ctx;
     fprintf(stderr, "hpinn upscale: %s\n", message);
@@ -50,7 +53,7 @@ hp_status hp__cmd_upscale(int argc, char **argv) {
     hp__problem *problem = NULL;
     hp__upscale_reference_result *result = NULL;
     int *sizes = NULL;
-    hp_status st = hp__cli_parse_pipeline_args(argc, argv, "out", &a);
+    hp_status st = hp__cli_parse_pipeline_args(argc, argv, "out,verbose", &a);
     if (st != HP_OK) goto done;
     HP_CALL_GOTO(st, hp__cli_load_config(&a, &c), done);
     HP_CALL_GOTO(st, hp_registry_open(&r), done);
@@ -94,14 +97,14 @@ hp_status hp__cmd_upscale(int argc, char **argv) {
         }
         sizes[i] = (int)fe[i];
     }
-    const char *dir = a.out_dir ? a.out_dir : hp_params_string(out_params, "dir");
+    const char *dir = a.out_dir ? a.out_dir : hp_params_is_set(out_params, "dir") ? hp_params_string(out_params, "dir") : "runs/default";
     HP_CALL_GOTO(st, hp__cli_make_dirs(dir), done);
     int fields = hp_params_enum_index(up, "fields");
     hp__upscale_reference_config cfg = {
         dim, hp_expr_field, problem->K, hp_expr_field, problem->q, fine, fine_params, &fctx, sizes, n_sizes,
         strategies, n_strategies, dir,
         fields == 0 ? HP__UPSCALE_FIELDS_NONE : (fields == 1 ? HP__UPSCALE_FIELDS_FINEST : HP__UPSCALE_FIELDS_ALL),
-        progress, NULL, NULL, 0, NULL};
+        (a.verbose || isatty(STDERR_FILENO)) ? progress : NULL, NULL, NULL, 0, NULL};
     HP_CALL_GOTO(st, hp__upscale_reference_run(&cfg, &result), done);
     printf("# %s: K̃ by fine %s solves (%s quadrature of K), q = %s\n", a.config, fine->name, fctx.rule,
            hp_expr_text(problem->q));

@@ -34,7 +34,8 @@ const hp__cli_command hp__cli_commands[] = {
      "gradient at the initial parameters with central finite differences on a random\n"
      "subset of parameters; prints the worst relative error (exit 1 above 1e-5).\n",
      hp__cmd_check},
-    {"run", "run CONFIG [--set K=V]... [--out DIR] [--force]", "train a pipeline (run --resume DIR continues one)",
+    {"run", "run CONFIG [--set K=V]... [--out DIR] [--force] [--init-from RUN]",
+     "train a pipeline (run --resume DIR continues one)",
      "Validates CONFIG like `check`, writes the resolved configuration to the output\n"
      "directory (output.dir, or --out DIR), builds the hybrid objective and trains the\n"
      "stages. --set KEY=VALUE overrides any value, e.g. --set network.width=50\n"
@@ -48,17 +49,41 @@ const hp__cli_command hp__cli_commands[] = {
      "(exit 2) unless --force replaces it.\n\n"
      "--resume DIR continues the run in DIR from its last checkpoint with\n"
      "DIR/config.resolved.yaml; the history then matches an uninterrupted run.\n"
+     "On resume, --set may extend a run: more iterations for the current or a later\n"
+     "stage, or a stage appended (--set 'stages[N]={iterations: 100, optimizer:\n"
+     "{plugin: lm}}' with N the number of stages); other changes are refused.\n\n"
+     "--init-from RUN starts a new run (its own run id, iteration 0, fresh optimizers)\n"
+     "from the trained parameters of RUN's checkpoint, when the networks match: the\n"
+     "same network plugin, number of directions and parameter layout, and the same\n"
+     "function of the parameters; otherwise it is refused naming what differs.\n"
+     "run.json and summary.json record it (init_from).\n"
      "Ctrl-C writes a checkpoint and stops (exit 130). A non-finite loss stops the\n"
      "run (exit 1) and keeps the last good checkpoint.\n",
      hp__cmd_run},
-    {"upscale", "upscale CONFIG [--set KEY=VALUE]... [--out DIR]", "reference K̃ from fine FEM solves",
+    {"upscale", "upscale CONFIG [--set KEY=VALUE]... [--out DIR] [-v]", "reference K̃ from fine FEM solves",
      "Solves the fine-scale direction problems of the pipeline's problem section with\n"
      "the P1 plugin on each mesh of upscale.fine_elements, computes K̃ with the\n"
      "pipeline's upscaling strategy (and the global tensor beside a block-wise one),\n"
      "prints a table with the change and observed order under refinement, and writes\n"
      "ktilde.csv and the fine solutions (CSV; 2-D also legacy VTK) to output.dir.\n"
-     "upscale.quadrature_rule: nodal reproduces the paper's 1-D reference values.\n",
+     "upscale.quadrature_rule: nodal reproduces the paper's 1-D reference values.\n"
+     "The table goes to stdout; progress messages go to stderr when it is a terminal,\n"
+     "or always with -v (--verbose).\n",
      hp__cmd_upscale},
+    {"eval", "eval RUN (--points FILE | --grid N | --nodes) [--derivatives] [--out FILE]",
+     "evaluate a run's trained networks at points (CSV, 2-D grid also VTK)",
+     "Evaluates the networks of RUN (a run directory: its checkpoint.bin and the\n"
+     "pipeline it was trained with; a run in progress or interrupted works too) at\n"
+     "the points of FILE (CSV: one column per coordinate, x or x,y, or a header that\n"
+     "names columns x and y, so a run's fields.csv works), on a grid of N points per\n"
+     "axis on [0,1] (x fastest), or at the coarse nodes. Per direction i: v_i, with\n"
+     "--derivatives also its gradient (dv_i_dx, dv_i_dy) and Laplacian (lap_v_i),\n"
+     "then the compressed network Qv_i and the coarse solution y_i as P1 functions\n"
+     "(nan when K~ is not positive definite). CSV to stdout, or to --out FILE; with\n"
+     "--grid in 2-D also FILE with the extension .vtk (legacy VTK for ParaView).\n"
+     "A directory without checkpoint, points outside [0,1]^d or a wrong number of\n"
+     "columns are errors (exit 2).\n",
+     hp__cmd_eval},
     {"plot", "plot DIR", "draw the figures of a run directory (PNG, gnuplot)",
      "Writes PNG figures into DIR/plots/ with gnuplot: solution.png (network vs\n"
      "reference, fields.csv), losses.png (losses and errors vs iteration, log scale,\n"

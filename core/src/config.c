@@ -329,11 +329,23 @@ hp_status hp_config_set(hp_config *c, const char *assignment) {
         }
         hp__node *child = hp__node_map_get(cur, parts[i].key);
         if (parts[i].index >= 0) {
+            /* the index one past the end appends an entry (a stage added on resume) */
+            if (child && child->kind == HP__SEQUENCE && (size_t)parts[i].index == child->count) {
+                hp__node *entry = last ? value : hp__node_new(HP__MAPPING, source, 0, 0);
+                if (!entry || hp__node_append(child, entry) != HP_OK) {
+                    if (entry != value) hp__node_free(entry);
+                    hp__node_free(value);
+                    HP_ERROR(HP_ERR_NOMEM, "out of memory");
+                }
+                if (last) goto applied;
+            }
             if (!child || child->kind != HP__SEQUENCE || (size_t)parts[i].index >= child->count) {
                 size_t have = child && child->kind == HP__SEQUENCE ? child->count : 0;
                 hp__node_free(value);
-                HP_ERROR(HP_ERR_CONFIG, "%s: %s[%ld] does not exist (%s has %zu entr%s); expected an index below %zu",
-                         source, parts[i].key, parts[i].index, parts[i].key, have, have == 1 ? "y" : "ies", have);
+                HP_ERROR(HP_ERR_CONFIG, "%s: %s[%ld] does not exist (%s has %zu entr%s); expected an index up to %zu "
+                                        "(%zu appends an entry)",
+                         source, parts[i].key, parts[i].index, parts[i].key, have, have == 1 ? "y" : "ies", have,
+                         have);
             }
             if (last) {
                 hp__node_free(child->items[parts[i].index]);

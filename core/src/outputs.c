@@ -22,18 +22,13 @@
 #define json_string hp__json_string
 #define json_number hp__json_number
 
-/* 1-D fields.csv (validation grid: x, v_i, u_i, K) and nodes.csv (coarse nodes:
- * x, v_i, Q̄v_i, y_i); 2-D the same as CSV plus legacy VTK (fields.vtk,
- * nodes.vtk). With the coupling off the coarse state the network implies is
- * still shown (it is what the coupling would compare with). */
-hp_status hp__outputs_write_fields(hp__hybrid *h, const double *theta, const char *dir) {
-    hp__problem *p = h->problem;
-    const hp__point_set *val = &p->validation;
-    size_t n = val->n, d = (size_t)h->dim, nn = h->mesh->n_nodes;
+/* With the coupling off the coarse state the network implies is computed all
+ * the same: it is what the coupling would compare with. */
+hp_status hp__outputs_coarse_state(hp__hybrid *h, const double *theta, int *have) {
     double value;
     HP_CALL(hp__hybrid_evaluate(h, theta, &value, NULL)); /* y, z, K̃ at θ */
     int coupled = hp__coupling_active(&h->coupling, h->terms.fallback);
-    if (!coupled && !h->terms.fallback) { /* coupling off: still show the coarse state the network implies */
+    if (!coupled && !h->terms.fallback) {
         hp_status st = h->co->set_coefficient_blocks(h->co_state, h->ktilde);
         if (st == HP_OK) {
             for (int i = 0; i < h->n_dir; i++) {
@@ -47,17 +42,58 @@ hp_status hp__outputs_write_fields(hp__hybrid *h, const double *theta, const cha
             hp_error_clear();
         }
     }
+    *have = coupled;
+    return HP_OK;
+}
+
+/* In pieces of HP__VALIDATION_CHUNK points: a fine grid never needs one jet for
+ * all of its points, and the pieces are those of fields.csv (the same values). */
+hp_status hp__outputs_network(hp__hybrid *h, int i, const double *theta, const double *x, size_t n, int order,
+                              double *out) {
+    size_t d = (size_t)h->dim, C = (size_t)hp_jet_components(order, h->dim);
+    double *jet = NULL;
+    if (C > 1) HP_CALL(hp_calloc(C * (n < HP__VALIDATION_CHUNK ? (n ? n : 1) : HP__VALIDATION_CHUNK), sizeof *jet, &jet));
+    for (size_t off = 0; off < n; off += HP__VALIDATION_CHUNK) {
+        size_t cnt = n - off < HP__VALIDATION_CHUNK ? n - off : HP__VALIDATION_CHUNK;
+        hp_status st = hp__hybrid_network_eval(h, i, theta, x + off * d, cnt, order, C > 1 ? jet : out + off);
+        if (st != HP_OK) {
+            free(jet);
+            return st;
+        }
+        for (size_t c = 0; C > 1 && c < C; c++) memcpy(out + c * n + off, jet + c * cnt, cnt * sizeof *out);
+    }
+    free(jet);
+    return HP_OK;
+}
+
+hp_status hp__outputs_coarse_at(hp__hybrid *h, int i, const double *x, size_t n, double *qv, double *y) {
+    HP_CALL(HP_USE_OP(h->co, evaluate, h->co_state, h->node_z[i], x, n, qv));
+    HP_CALL(HP_USE_OP(h->co, evaluate, h->co_state, h->node_y[i], x, n, y));
+    return HP_OK;
+}
+
+void hp__outputs_nodes(const hp__hybrid *h, const double **coords, size_t *n) {
+    *coords = h->mesh->coords;
+    *n = h->mesh->n_nodes;
+}
+
+/* 1-D fields.csv (validation grid: x, v_i, u_i, K) and nodes.csv (coarse nodes:
+ * x, v_i, Q̄v_i, y_i); 2-D the same as CSV plus legacy VTK (fields.vtk,
+ * nodes.vtk). */
+hp_status hp__outputs_write_fields(hp__hybrid *h, const double *theta, const char *dir) {
+    hp__problem *p = h->problem;
+    const hp__point_set *val = &p->validation;
+    size_t n = val->n, d = (size_t)h->dim, nn = h->mesh->n_nodes;
+    int coupled;
+    HP_CALL(hp__outputs_coarse_state(h, theta, &coupled));
     /* the validation grid: network value (all directions) and reference */
     double *vals = NULL;
     HP_CALL(hp_calloc((size_t)h->n_dir * n, sizeof *vals, &vals));
     for (int i = 0; i < h->n_dir; i++) {
-        for (size_t off = 0; off < n; off += HP__VALIDATION_CHUNK) {
-            size_t cnt = n - off < HP__VALIDATION_CHUNK ? n - off : HP__VALIDATION_CHUNK;
-            hp_status st = hp__hybrid_network_eval(h, i, theta, val->x + off * d, cnt, 0, vals + (size_t)i * n + off);
-            if (st != HP_OK) {
-                free(vals);
-                return st;
-            }
+        hp_status st = hp__outputs_network(h, i, theta, val->x, n, 0, vals + (size_t)i * n);
+        if (st != HP_OK) {
+            free(vals);
+            return st;
         }
     }
     hp__out_file out;
@@ -247,6 +283,16 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
     fprintf(f, ",\n  \"ms_per_iteration\": ");
     json_number(f, res->session_iterations ? 1e3 * res->session_seconds / (double)res->session_iterations : NAN);
     fprintf(f, ",\n  \"fallback_steps\": %llu", (unsigned long long)res->fallback_steps);
+    fprintf(f, ",\n  \"init_from\": ");
+    if (res->init_from[0]) {
+        fprintf(f, "{\"dir\": ");
+        json_string(f, res->init_from);
+        fprintf(f, ", \"run_id\": ");
+        json_string(f, res->init_from_run_id);
+        fprintf(f, ", \"iteration\": %llu}", (unsigned long long)res->init_from_iteration);
+    } else {
+        fputs("null", f);
+    }
     const hp__hybrid_timing *tm = hp__hybrid_get_timing(h);
     fprintf(f, ",\n  \"objective\": {\"evaluations\": %llu, \"seconds\": ", tm->evaluations);
     json_number(f, tm->total_seconds);

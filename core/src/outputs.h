@@ -14,6 +14,21 @@
 /* The fields at θ into dir (fields.csv, nodes.csv; 2-D also fields.vtk, nodes.vtk). */
 hp_status hp__outputs_write_fields(hp__hybrid *h, const double *theta, const char *dir);
 
+/* What fields.csv, nodes.csv and `hpinn eval` are made of:
+ * - the coarse state at θ: v, Q̄v and y at the coarse nodes (kept in h for
+ *   hp__outputs_coarse_at); *have = 0 when K̃ is not positive definite there;
+ * - the network of direction i at n points (x: n x dim): out is C x n,
+ *   component-major, C = hp_jet_components(order, dim): the value, and with
+ *   order 2 the gradient and the Laplacian (the lift of hard boundary
+ *   conditions included);
+ * - Q̄v_i and y_i of the last coarse state as P1 functions at n points;
+ * - the coarse nodes. */
+hp_status hp__outputs_coarse_state(hp__hybrid *h, const double *theta, int *have);
+hp_status hp__outputs_network(hp__hybrid *h, int i, const double *theta, const double *x, size_t n, int order,
+                              double *out);
+hp_status hp__outputs_coarse_at(hp__hybrid *h, int i, const double *x, size_t n, double *qv, double *y);
+void hp__outputs_nodes(const hp__hybrid *h, const double **coords, size_t *n);
+
 #define HP__OUTPUTS_SUMMARY_FILE "summary.json"
 
 /* Write dir/summary.json: final errors and terms at θ (evaluated here), K̃,

@@ -73,7 +73,8 @@ const hp_param_def hp__stage_params[] = {
     HP_PARAM_END};
 
 const hp_param_def hp__output_params[] = {
-    {"dir", HP_PARAM_STRING, "runs/default", NOBOUND, NULL, 0, "output directory of the run"},
+    {"dir", HP_PARAM_STRING, NULL, NOBOUND, NULL, 0,
+     "output directory of the run; unset: runs/<stem of the pipeline file> (configs/x.yaml: runs/x)"},
     {"log_every", HP_PARAM_INT, "100", MIN(1), NULL, 0, "iterations between history rows"},
     {"checkpoint_every", HP_PARAM_INT, "1000", MIN(0), NULL, 0,
      "iterations between checkpoints (0: only at the end)"},

@@ -91,6 +91,16 @@ hp_status hp__run_info_write(const char *dir, const hp__run_info *info) {
     fprintf(f, ",\n  \"label\": ");
     if (info->label) hp__json_string(f, info->label);
     else fputs("null", f);
+    fprintf(f, ",\n  \"init_from\": ");
+    if (info->init_from) {
+        fprintf(f, "{\"dir\": ");
+        hp__json_string(f, info->init_from);
+        fprintf(f, ", \"run_id\": ");
+        hp__json_string(f, info->init_from_run_id);
+        fprintf(f, ", \"iteration\": %llu}", info->init_from_iteration);
+    } else {
+        fputs("null", f);
+    }
     fprintf(f, ",\n  \"command\": [");
     for (int i = 0; i < info->argc; i++) {
         if (i) fputs(", ", f);
@@ -159,6 +169,36 @@ void hp__run_record_free(hp__run_record *rec) {
     for (size_t i = 0; i < rec->n_overrides; i++) free(rec->overrides[i]);
     free(rec->overrides);
     memset(rec, 0, sizeof *rec);
+}
+
+/* Written by hp__run_info_write above: {"dir": "...", "run_id": "...", "iteration": N}
+ * on one line; the directory is unescaped for \" and \\ only (what paths hold). */
+int hp__run_info_read_init_from(const char *dir, char *from, size_t size, char id[HP__RUN_ID_CHARS + 1],
+                                unsigned long long *iteration) {
+    char path[HP__PATH_MAX];
+    if (hp__path_join(path, sizeof path, dir, HP__RUN_INFO_FILE) != HP_OK) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char text[16384];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strstr(text, "\"init_from\": {\"dir\": \"");
+    if (!p) return 0;
+    p += strlen("\"init_from\": {\"dir\": \"");
+    size_t k = 0;
+    for (; *p && *p != '"' && k + 1 < size; p++) {
+        if (*p == '\\' && p[1]) p++;
+        from[k++] = *p;
+    }
+    from[k] = '\0';
+    const char *q = strstr(p, "\"run_id\": \"");
+    if (!q) return 0;
+    q += strlen("\"run_id\": \"");
+    snprintf(id, HP__RUN_ID_CHARS + 1, "%.*s", (int)strcspn(q, "\""), q);
+    const char *it = strstr(q, "\"iteration\": ");
+    *iteration = it ? strtoull(it + strlen("\"iteration\": "), NULL, 10) : 0;
+    return 1;
 }
 
 /* Every file a run writes into its directory (plots/ is handled apart). */

@@ -41,6 +41,9 @@ typedef struct hp__run_info {
     const char *run_id;
     const char *config_source;  /* the pipeline file the run was started from */
     const char *label;          /* may be NULL */
+    const char *init_from;      /* --init-from: the run directory θ came from, or NULL */
+    const char *init_from_run_id;
+    unsigned long long init_from_iteration;
     int argc;                   /* the command line */
     char **argv;
     const char *const *overrides; /* the --set arguments, in order (n_overrides of them) */
@@ -63,6 +66,12 @@ void hp__run_record_free(hp__run_record *rec);
 /* The run id in dir/run.json; HP_ERR_NOT_FOUND without the file, HP_ERR_CORRUPT
  * when it holds no id. */
 hp_status hp__run_info_read_id(const char *dir, char id[HP__RUN_ID_CHARS + 1]);
+
+/* The init_from record of dir/run.json (dir, run id, iteration): 1 when there
+ * is one, 0 when the run started from its own initialisation or there is no
+ * run.json. */
+int hp__run_info_read_init_from(const char *dir, char *from, size_t size, char id[HP__RUN_ID_CHARS + 1],
+                                unsigned long long *iteration);
 
 /* Nonzero when dir holds outputs of an earlier run. */
 int hp__run_dir_has_run(const char *dir);

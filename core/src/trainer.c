@@ -27,10 +27,12 @@
 #include "checkpoint.h"
 #include "checksum.h"
 #include "collocation.h"
+#include "events.h"
 #include "fileio.h"
 #include "pipeline.h"
 #include "resume_rules.h"
 #include "trainer_display.h"
+#include "trainer_eta.h"
 
 hp_status hp__trainer_stage_params(const hp_config *c, size_t i, hp_params **out) {
     char path[64];
@@ -82,7 +84,13 @@ struct hp__trainer {
 
     FILE *history;
     char history_path[HP__PATH_MAX];
+    hp__events events;         /* events.jsonl, open during and after run() */
+    int stage_open;            /* the current stage's stage_start is in events.jsonl */
+    int fallback_active;       /* the last step fell back (events: fallback on/off) */
+    const char *resumed_from;  /* the checkpoint file a resume read */
+    size_t resume_changes;     /* allowed pipeline changes of the resume */
     hp__trainer_display display;
+    hp__eta *eta;              /* the remaining time; t->objective is its timed wrapper */
     hp__trainer_result plan_report; /* the stage reports the plan fills, until run() */
 };
 
@@ -148,6 +156,13 @@ static int stage_done(const hp__trainer *t) {
     return t->stage_stopped || t->it >= t->plan[t->stage].iterations;
 }
 
+/* A stage as events.jsonl describes it. */
+static hp__events_stage event_stage(const hp__trainer *t, size_t i) {
+    const stage_plan *s = &t->plan[i];
+    hp__events_stage e = {s->name, s->opt_desc->name, s->opt_desc->version, s->iterations, s->tau1, s->tau2};
+    return e;
+}
+
 /* ---- the resume checks --------------------------------------------------------------- */
 
 /* FNV-1a of the first `bytes` of the history; HP_ERR_CORRUPT when it is shorter. */
@@ -176,6 +191,7 @@ static hp_status history_prefix_hash(const char *path, uint64_t bytes, uint64_t 
 static hp_status read_checkpoint(hp__trainer *t, hp__checkpoint *ck) {
     const char *dir = t->o->out_dir;
     hp_status st = hp__checkpoint_read(dir, HP__CHECKPOINT_FILE, t->n, ck);
+    t->resumed_from = HP__CHECKPOINT_FILE;
     if (st == HP_ERR_NOT_FOUND)
         HP_ERROR(HP_ERR_NOT_FOUND, "cannot resume %s: no checkpoint there (%s is missing); the run stopped before "
                                    "its first checkpoint (output.checkpoint_every)",
@@ -187,6 +203,7 @@ static hp_status read_checkpoint(hp__trainer *t, hp__checkpoint *ck) {
         hp_error_clear();
         HP_ERROR(HP_ERR_CORRUPT, "%s (and there is no good %s to fall back on)", why, HP__CHECKPOINT_PREVIOUS_FILE);
     }
+    t->resumed_from = HP__CHECKPOINT_PREVIOUS_FILE;
     if (t->o->log)
         fprintf(t->o->log, "hpinn: %s; resuming from the one before it, %s (iteration %llu)\n", why,
                 HP__CHECKPOINT_PREVIOUS_FILE, (unsigned long long)ck->iteration);
@@ -250,6 +267,8 @@ static hp_status resume_check(hp__trainer *t, hp__checkpoint *ck) {
     t->best = ck->best_value;
     t->history_bytes = ck->history_bytes;
     t->history_hash = ck->history_hash;
+    t->resume_changes = changes;
+    t->stage_open = 1; /* its stage_start precedes the checkpoint's line in events.jsonl */
     if (changes && t->o->log)
         fprintf(t->o->log, "hpinn: resuming with %zu allowed change%s to the pipeline (resume rules)\n", changes,
                 changes == 1 ? "" : "s");
@@ -285,6 +304,11 @@ hp_status hp__trainer_create(const hp_config *config, const hp_registry *registr
     t->checkpoint_every = hp_params_int(outp, "checkpoint_every");
     hp_params_destroy(outp);
     HP_CALL_GOTO(st, plan_create(t, registry), fail);
+    hp__eta_stage es[HP__TRAINER_MAX_STAGES];
+    for (size_t i = 0; i < t->n_stages; i++)
+        es[i] = (hp__eta_stage){t->plan[i].opt_desc->name, t->plan[i].ops, t->plan[i].opt_params, t->plan[i].iterations};
+    HP_CALL_GOTO(st, hp__eta_create(t->n_stages, es, objective, &t->eta), fail);
+    t->objective = hp__eta_objective(t->eta);
     HP_CALL_GOTO(st, hp__trainer_display_init(&t->display, h, options->log, options->progress), fail);
     if (options->resume) {
         t->resumed = 1;
@@ -303,13 +327,25 @@ void hp__trainer_destroy(hp__trainer *t) {
     if (!t) return;
     if (t->opt) t->plan[t->stage].ops->destroy(t->opt);
     if (t->history) fclose(t->history);
+    (void)hp__events_close(&t->events);
     hp__trainer_display_free(&t->display);
+    hp__eta_destroy(t->eta);
     plan_free(t);
     free(t);
 }
 
+struct hp__events *hp__trainer_events(hp__trainer *t) { return t->events.f ? &t->events : NULL; }
+double hp__trainer_elapsed(const hp__trainer *t) { return elapsed(t); }
+
 int hp__trainer_nothing_to_do(const hp__trainer *t) {
     return t->resumed && stage_done(t) && t->stage + 1 == t->n_stages;
+}
+
+/* Seconds left (trainer_eta.h), when anything shows them; NAN otherwise (no probes then). */
+static double remaining(hp__trainer *t, int *estimated) {
+    *estimated = 0;
+    if (!t->o->on_progress && (!t->o->log || t->o->progress == HP__PROGRESS_QUIET)) return NAN;
+    return hp__eta_remaining(t->eta, t->stage, t->it, t->theta, estimated);
 }
 
 /* ---- history ------------------------------------------------------------------------ */
@@ -367,6 +403,12 @@ static hp_status numeric_stop(hp__trainer *t, const char *what, const char *advi
     t->res->diverged = 1;
     snprintf(t->res->stop_reason, sizeof t->res->stop_reason, "stopped at iteration %llu (%s): %s",
              (unsigned long long)t->g, t->plan[t->stage].name, what);
+    hp__events_begin(&t->events, "divergence", elapsed(t));
+    hp__events_u64(&t->events, "iteration", t->g);
+    hp__events_u64(&t->events, "stage", t->stage);
+    hp__events_str(&t->events, "message", what);
+    hp__events_str(&t->events, "last_checkpoint", last);
+    (void)hp__events_end(&t->events); /* the stop is the error that matters */
     HP_ERROR(HP_ERR_NUMERIC, "training stopped at iteration %llu (%s): %s; %s. %s", (unsigned long long)t->g,
              t->plan[t->stage].name, what, last, advice);
 }
@@ -410,8 +452,9 @@ static hp_status history_row(hp__trainer *t, double *value) {
     hp__hybrid_validation val;
     HP_CALL(hp__hybrid_validate(t->h, t->theta, &val));
     char row[16384];
+    double seconds = elapsed(t);
     size_t used = (size_t)snprintf(row, sizeof row, "%llu,%.3f,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g",
-                                   (unsigned long long)t->g, elapsed(t), terms->j_pinn, terms->boundary,
+                                   (unsigned long long)t->g, seconds, terms->j_pinn, terms->boundary,
                                    terms->coupling, *value, val.rel_l2, val.fine_residual);
     size_t n_k = terms->n_blocks * (size_t)terms->dim * (size_t)terms->dim;
     for (size_t i = 0; i < n_k && used < sizeof row - 64; i++)
@@ -419,8 +462,30 @@ static hp_status history_row(hp__trainer *t, double *value) {
     used += (size_t)snprintf(row + used, sizeof row - used, ",%d,%llu,%zu\n", terms->fallback,
                              (unsigned long long)t->display.fallback_since_row, t->stage);
     HP_CALL(history_put(t, row, used));
-    hp__trainer_display_row(&t->display, t->g, t->planned_total, t->stage, elapsed(t), *value, terms, &val,
-                            session_seconds(t), t->g - t->g0);
+    /* the same row in events.jsonl: the columns' names, the values as written above */
+    hp__events *e = &t->events;
+    hp__events_begin(e, "row", seconds);
+    hp__events_u64(e, "iteration", t->g);
+    hp__events_fixed(e, "seconds", seconds, 3);
+    hp__events_num(e, "J_pinn", terms->j_pinn);
+    hp__events_num(e, "boundary", terms->boundary);
+    hp__events_num(e, "R", terms->coupling);
+    hp__events_num(e, "J_hat", *value);
+    hp__events_num(e, "rel_l2", val.rel_l2);
+    hp__events_num(e, "fine_residual", val.fine_residual);
+    int d = terms->dim;
+    for (size_t i = 0; i < n_k; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "k_%zu_%d_%d", i / (size_t)(d * d), (int)(i % (size_t)(d * d)) / d, (int)(i % (size_t)d));
+        hp__events_num(e, name, terms->ktilde[i]);
+    }
+    hp__events_u64(e, "fallback", (uint64_t)terms->fallback);
+    hp__events_u64(e, "fallback_steps", t->display.fallback_since_row);
+    hp__events_u64(e, "stage", t->stage);
+    HP_CALL(hp__events_end(e));
+    int est;
+    double eta = t->o->progress == HP__PROGRESS_LINES ? remaining(t, &est) : (est = 0, NAN);
+    hp__trainer_display_row(&t->display, t->g, t->planned_total, t->stage, seconds, *value, terms, &val, eta, est);
     return HP_OK;
 }
 
@@ -434,9 +499,12 @@ static hp_status write_checkpoint(hp__trainer *t, int value_known) {
         HP_CALL(t->objective.value_and_gradient(t->objective.ctx, t->theta, &v, NULL));
         HP_CALL(guard_value(t, v));
     }
-    /* what is in history.csv must be on disk before a checkpoint points past it */
+    /* what is in history.csv must be on disk before a checkpoint points past it, and
+     * so must the checkpoint's own line in events.jsonl (the resume cuts after it) */
     if (fflush(t->history) != 0 || fsync(fileno(t->history)) != 0)
         HP_ERROR(HP_ERR_IO, "cannot write %s: %s", t->history_path, strerror(errno));
+    HP_CALL(hp__events_checkpoint(&t->events, elapsed(t), t->g, t->history_bytes, t->stage, t->it));
+    HP_CALL(hp__events_sync(&t->events));
     const stage_plan *s = &t->plan[t->stage];
     hp__checkpoint ck;
     memset(&ck, 0, sizeof ck);
@@ -478,12 +546,28 @@ static hp_status begin_stage(hp__trainer *t) {
     stage_plan *s = &t->plan[t->stage];
     hp__hybrid_set_weights(t->h, s->tau1, s->tau2);
     t->res->stages[t->stage].ran = 1;
+    hp__eta_stage_begin(t->eta, t->stage);
     if (!t->opt) {
         HP_CALL(s->ops->create(s->opt_params, t->n, &t->opt));
         t->best = INFINITY; /* a new stage is a new objective (weights change) */
     }
     hp__trainer_display_log(&t->display, "%s: %s %s, %llu iterations, tau1 %g, tau2 %g", s->name, s->opt_desc->name,
                             s->opt_desc->version, (unsigned long long)s->iterations, s->tau1, s->tau2);
+    if (!t->stage_open) {
+        hp__events_stage es = event_stage(t, t->stage);
+        HP_CALL(hp__events_stage_start(&t->events, elapsed(t), t->g, t->stage, &es));
+        t->stage_open = 1;
+    }
+    return HP_OK;
+}
+
+/* The stage is done (to its count or an optimizer stop): its stage_end event. */
+static hp_status stage_end_event(hp__trainer *t) {
+    if (!t->stage_open) return HP_OK;
+    const hp__trainer_stage_report *rep = &t->res->stages[t->stage];
+    hp__events_stage es = event_stage(t, t->stage);
+    HP_CALL(hp__events_stage_end(&t->events, elapsed(t), t->g, t->stage, &es, t->it, rep->stop[0] ? rep->stop : NULL));
+    t->stage_open = 0;
     return HP_OK;
 }
 
@@ -497,6 +581,11 @@ static void end_stage(hp__trainer *t) {
 static hp_status step(hp__trainer *t, int *stop) {
     stage_plan *s = &t->plan[t->stage];
     if (t->o->interrupt && *t->o->interrupt) {
+        /* before the checkpoint, so that a resume keeps it (events.h) */
+        hp__events_begin(&t->events, "interrupt", elapsed(t));
+        hp__events_u64(&t->events, "iteration", t->g);
+        hp__events_u64(&t->events, "stage", t->stage);
+        HP_CALL(hp__events_end(&t->events));
         HP_CALL(write_checkpoint(t, 0));
         t->res->interrupted = 1;
         snprintf(t->res->stop_reason, sizeof t->res->stop_reason, "interrupted at iteration %llu",
@@ -514,6 +603,15 @@ static hp_status step(hp__trainer *t, int *stop) {
         if (HP_OP_PRESENT(s->ops, reset)) s->ops->reset(t->opt);
         t->best = INFINITY;
         t->res->resamples++;
+        const double *x, *w;
+        size_t np;
+        hp__hybrid_collocation(t->h, &x, &w, &np);
+        hp__events_begin(&t->events, "resample", elapsed(t));
+        hp__events_u64(&t->events, "iteration", t->g);
+        hp__events_u64(&t->events, "round", t->g / (uint64_t)plan->resample_every);
+        hp__events_u64(&t->events, "points", np);
+        hp__events_bool(&t->events, "adaptive", plan->rad);
+        HP_CALL(hp__events_end(&t->events));
     }
     hp_opt_step_info info;
     hp_opt_info_init(&info);
@@ -523,9 +621,18 @@ static hp_status step(hp__trainer *t, int *stop) {
     t->res->stages[t->stage].steps++;
     t->it++;
     t->g++;
-    if (hp__hybrid_last_terms(t->h)->fallback) {
+    int fell_back = hp__hybrid_last_terms(t->h)->fallback;
+    if (fell_back) {
         t->display.fallback_since_row++;
         t->res->fallback_steps++;
+    }
+    if (fell_back != t->fallback_active) { /* one event where it starts and one where it ends, not one per step */
+        hp__events_begin(&t->events, "fallback", elapsed(t));
+        hp__events_u64(&t->events, "iteration", t->g);
+        hp__events_u64(&t->events, "stage", t->stage);
+        hp__events_bool(&t->events, "active", fell_back);
+        HP_CALL(hp__events_end(&t->events));
+        t->fallback_active = fell_back;
     }
     if (info.stop == HP_OPT_NON_FINITE)
         return numeric_stop(t, info.message[0] ? info.message : "the optimizer met a non-finite value",
@@ -547,6 +654,7 @@ static hp_status step(hp__trainer *t, int *stop) {
         t->stage_stopped = 1;
     }
     if (t->checkpoint_every > 0 && t->g % (uint64_t)t->checkpoint_every == 0) HP_CALL(write_checkpoint(t, value_known));
+    hp__eta_step(t->eta, t->stage);
     if (t->o->on_step && t->o->on_step(t->o->on_step_ctx, t->g)) {
         t->res->abandoned = 1;
         snprintf(t->res->stop_reason, sizeof t->res->stop_reason, "abandoned after iteration %llu",
@@ -554,20 +662,52 @@ static hp_status step(hp__trainer *t, int *stop) {
         *stop = 1;
         return HP_OK;
     }
+    int est;
+    double eta = remaining(t, &est);
+    if (t->o->on_progress) t->o->on_progress(t->o->on_progress_ctx, t->g, elapsed(t), eta, est);
     hp__trainer_display_draw(&t->display, t->stage, t->n_stages, t->g, t->planned_total, t->it, s->iterations,
-                             info.value, session_seconds(t), t->g - t->g0, 0);
+                             info.value, session_seconds(t), t->g - t->g0, eta, est, 0);
     return HP_OK;
+}
+
+/* The first line of a session: run_start (a new run) or resume. */
+static hp_status session_event(hp__trainer *t, int events_consistent) {
+    hp__events *e = &t->events;
+    if (t->resumed) {
+        hp__events_begin(e, "resume", elapsed(t));
+        hp__events_u64(e, "iteration", t->g);
+        hp__events_u64(e, "stage", t->stage);
+        hp__events_u64(e, "stage_step", t->it);
+        hp__events_str(e, "run_id", t->o->run_id);
+        hp__events_str(e, "checkpoint", t->resumed_from);
+        hp__events_u64(e, "changes", t->resume_changes);
+        hp__events_bool(e, "events_consistent", events_consistent);
+        return hp__events_end(e);
+    }
+    hp__events_stage st[HP__TRAINER_MAX_STAGES];
+    for (size_t i = 0; i < t->n_stages; i++) st[i] = event_stage(t, i);
+    hp__events_run r = {t->o->run_id, t->o->config_source, t->o->config_text, t->n, t->planned_total, st,
+                        t->n_stages, t->o->init_from, t->o->init_from_run_id, t->o->init_from_iteration};
+    return hp__events_run_start(e, elapsed(t), &r);
 }
 
 static hp_status run_stages(hp__trainer *t) {
     HP_CALL(history_open(t));
+    int consistent = 0;
+    HP_CALL(hp__events_open(&t->events, t->o->out_dir, t->resumed, t->g, t->history_bytes, &consistent));
+    HP_CALL(session_event(t, consistent));
     if (t->resumed) {
         hp__trainer_display_log(&t->display, "resuming %s at iteration %llu (stage %zu, step %llu of it)",
                                 t->o->out_dir, (unsigned long long)t->g, t->stage, (unsigned long long)t->it);
+        if (!consistent)
+            hp__trainer_display_log(&t->display, "hpinn: note: %s/%s has no line for this checkpoint (edited, removed or "
+                                    "older than it); it is kept as it was and continued after a resume event",
+                                    t->o->out_dir, HP__EVENTS_FILE);
     }
     int first = !t->resumed;
     for (;;) {
         if (stage_done(t)) { /* on to the next stage, if there is one */
+            HP_CALL(stage_end_event(t));
             end_stage(t);
             if (t->stage + 1 >= t->n_stages) break;
             t->stage++;
@@ -584,17 +724,22 @@ static hp_status run_stages(hp__trainer *t) {
         int stop = 0;
         while (!stop && !stage_done(t)) HP_CALL(step(t, &stop));
         if (stop) return HP_OK;
+        int est;
+        double eta = remaining(t, &est);
         hp__trainer_display_draw(&t->display, t->stage, t->n_stages, t->g, t->planned_total, t->it,
-                                 t->plan[t->stage].iterations, NAN, session_seconds(t), t->g - t->g0, 1);
+                                 t->plan[t->stage].iterations, NAN, session_seconds(t), t->g - t->g0, eta, est, 1);
         hp__trainer_display_end(&t->display);
         if (t->stage + 1 >= t->n_stages) break; /* keep the last stage's optimizer for the final checkpoint */
+        HP_CALL(stage_end_event(t));
         end_stage(t);
         t->stage++;
         t->it = 0;
         t->stage_stopped = 0;
     }
-    /* the end: a final checkpoint with the last stage's state, so the run can be extended */
+    /* the end: a final checkpoint with the last stage's state, so the run can be extended. The
+     * last stage_end follows the checkpoint's line: a resume that extends the stage cuts before it. */
     HP_CALL(write_checkpoint(t, 0));
+    HP_CALL(stage_end_event(t));
     t->res->completed = 1;
     snprintf(t->res->stop_reason, sizeof t->res->stop_reason, "completed");
     for (size_t i = 0; i < t->n_stages; i++) {
@@ -603,12 +748,25 @@ static hp_status run_stages(hp__trainer *t) {
         snprintf(t->res->stop_reason + used, sizeof t->res->stop_reason - used, "; %s: %s", t->res->stages[i].name,
                  t->res->stages[i].stop);
     }
+    hp__events_begin(&t->events, "finish", elapsed(t));
+    hp__events_u64(&t->events, "iteration", t->g);
+    hp__events_bool(&t->events, "completed", 1);
+    hp__events_str(&t->events, "stop_reason", t->res->stop_reason);
+    hp__events_u64(&t->events, "session_iterations", t->g - t->g0);
+    hp__events_fixed(&t->events, "session_seconds", session_seconds(t), 3);
+    HP_CALL(hp__events_end(&t->events));
     return HP_OK;
 }
 
 hp_status hp__trainer_run(hp__trainer *t, hp__trainer_result *result) {
     *result = t->plan_report;
     t->res = result;
+    if (t->o->init_from) {
+        snprintf(result->init_from, sizeof result->init_from, "%s", t->o->init_from);
+        snprintf(result->init_from_run_id, sizeof result->init_from_run_id, "%s",
+                 t->o->init_from_run_id ? t->o->init_from_run_id : "");
+        result->init_from_iteration = t->o->init_from_iteration;
+    }
     t->t0 = hp__now_seconds();
     t->g0 = t->g;
     hp_status st = run_stages(t);

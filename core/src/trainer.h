@@ -13,7 +13,8 @@
  * Creating a trainer validates everything and touches no file; on resume that
  * includes the checkpoint (its run id, the pipeline it was trained with, the
  * history it covers) and the optimizer state it holds. Only hp__trainer_run
- * writes: history.csv and checkpoint.bin (checkpoint.h) in the run directory. */
+ * writes: history.csv, events.jsonl (events.h) and checkpoint.bin (checkpoint.h)
+ * in the run directory. */
 #ifndef HPINN_TRAINER_H
 #define HPINN_TRAINER_H
 
@@ -40,6 +41,11 @@ typedef struct hp__trainer_options {
     const char *out_dir;               /* run directory; must exist */
     const char *run_id;                /* this run's id (run.json), checked against the checkpoint */
     const char *config_text;           /* the resolved pipeline being trained (hp_config_resolve) */
+    const char *config_source;         /* the pipeline file it came from (events.jsonl run_start); may be NULL */
+    /* --init-from: the run θ was taken from (NULL: none), for run_start */
+    const char *init_from;
+    const char *init_from_run_id;
+    uint64_t init_from_iteration;
     int resume;                        /* continue from out_dir's checkpoint */
     FILE *log;                         /* progress and stop messages; NULL: none */
     hp__trainer_progress progress;
@@ -51,6 +57,10 @@ typedef struct hp__trainer_options {
      * process had died there. Monitors use it; the recovery tests kill runs with it. */
     int (*on_step)(void *ctx, uint64_t iteration);
     void *on_step_ctx;
+    /* Called after every step with the run's seconds so far and the estimate of
+     * the seconds left (trainer_eta.h; NAN: unknown, estimated: not all measured). */
+    void (*on_progress)(void *ctx, uint64_t iteration, double elapsed, double remaining, int estimated);
+    void *on_progress_ctx;
 } hp__trainer_options;
 
 typedef struct hp__trainer_stage_report {
@@ -79,6 +89,10 @@ typedef struct hp__trainer_result {
     size_t n_stages;
     hp__trainer_stage_report stages[HP__TRAINER_MAX_STAGES];
     char stop_reason[512];   /* "completed", or why the run ended */
+    /* the options' --init-from record, for the summary ("" when none) */
+    char init_from[1024];
+    char init_from_run_id[40];
+    uint64_t init_from_iteration;
 } hp__trainer_result;
 
 typedef struct hp__trainer hp__trainer;
@@ -96,6 +110,12 @@ int hp__trainer_nothing_to_do(const hp__trainer *t);
 /* Train; result filled also on failure. */
 hp_status hp__trainer_run(hp__trainer *t, hp__trainer_result *result);
 void hp__trainer_destroy(hp__trainer *t);
+
+/* The run's events.jsonl, open from hp__trainer_run until destroy (NULL before),
+ * for the caller's closing events (warnings, summary); and the run's seconds so
+ * far (earlier sessions included) for their "elapsed". */
+struct hp__events *hp__trainer_events(hp__trainer *t);
+double hp__trainer_elapsed(const hp__trainer *t);
 
 /* Number of stages and the resolved parameters of stage i (its `optimizer:` key
  * excluded) — shared with `run` for checks and summaries. */

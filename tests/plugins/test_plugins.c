@@ -53,21 +53,21 @@ static hp_status save(const void *state, void *buf) {
     memcpy(buf, state, sizeof(double));
     return HP_OK;
 }
-static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, step, state_size, save, NULL, NULL, NULL};
+static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, step, state_size, save, NULL, NULL, NULL, NULL};
 #elif defined(NULL_STEP)
-static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, NULL, NULL, NULL, NULL, NULL, NULL};
+static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 #elif defined(SHORT_OPS)
 /* a table whose declared size ends before its mandatory `step`: as if built
  * against a header that had no step (the pointer is set but must not be read) */
 static const hp_optimizer_ops ops = {(uint32_t)offsetof(hp_optimizer_ops, step), create, destroy, step, NULL, NULL,
-                                     NULL, (double (*)(const hp_params *, size_t, size_t))1, NULL};
+                                     NULL, (double (*)(const hp_params *, size_t, size_t))1, NULL, NULL};
 #elif defined(OLD_OPS)
 /* built before the optional memory_bytes was appended: the size ends at load,
  * and what lies beyond (here garbage) must count as absent */
 static const hp_optimizer_ops ops = {(uint32_t)offsetof(hp_optimizer_ops, memory_bytes), create, destroy, step, NULL,
-                                     NULL, NULL, (double (*)(const hp_params *, size_t, size_t))1, NULL};
+                                     NULL, NULL, (double (*)(const hp_params *, size_t, size_t))1, NULL, NULL};
 #else
-static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, step, NULL, NULL, NULL, NULL, NULL};
+static const hp_optimizer_ops ops = {sizeof(hp_optimizer_ops), create, destroy, step, NULL, NULL, NULL, NULL, NULL, NULL};
 #endif
 
 #if defined(GOOD)

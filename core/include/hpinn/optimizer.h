@@ -76,6 +76,18 @@ typedef struct hp_opt_step_info {
     size_t products;     /* Jacobian products (J v or J' u) this step used, else 0 */
 } hp_opt_step_info;
 
+/* What one step of an optimizer typically costs: objective evaluations of each
+ * kind and the optimizer's own arithmetic. The trainer turns it into seconds
+ * (each kind's measured time, the machine's measured flop rate) to estimate the
+ * time of a stage before it has run; typical, not a bound. */
+typedef struct hp_opt_step_cost {
+    double values;     /* value-only evaluations: value_and_gradient without gradient, residuals without J */
+    double gradients;  /* value_and_gradient with a gradient */
+    double jacobians;  /* residuals_and_jacobian with J */
+    double products;   /* linearize, J v, Jᵀ u */
+    double flops;      /* floating-point operations of the optimizer itself (dense products, factorizations) */
+} hp_opt_step_cost;
+
 typedef struct hp_optimizer_ops {
     uint32_t struct_size; /* sizeof(hp_optimizer_ops) the plugin was built with */
     /* n: number of parameters. The objective passed to step() must have this n. */
@@ -105,6 +117,10 @@ typedef struct hp_optimizer_ops {
      * clears its history, lm_cg its preconditioner). NULL: the state is kept as
      * it is (Adam keeps its moments, lm its damping). */
     void (*reset)(void *state);
+    /* Optional. The typical cost of one step for n parameters and m residuals
+     * (m = 0 without residuals), zeroed by the caller; the ETA of a stage that
+     * has not started. NULL: such a stage is estimated at the run's rate so far. */
+    void (*step_cost)(const hp_params *params, size_t n, size_t m, hp_opt_step_cost *cost);
 } hp_optimizer_ops;
 
 /* ---- helpers shared by optimizer plugins (core/src/optimizer.c) ------------- */

@@ -201,6 +201,13 @@ static double adam_memory_bytes(const hp_params *params, size_t n, size_t m) {
     return 3.0 * 8.0 * (double)n;
 }
 
+static void adam_step_cost(const hp_params *params, size_t n, size_t m, hp_opt_step_cost *cost) {
+    (void)params;
+    (void)m;
+    cost->gradients = 1.0;
+    cost->flops = 10.0 * (double)n; /* the moment updates */
+}
+
 static const hp_optimizer_ops adam_ops = {
     .struct_size = sizeof(hp_optimizer_ops),
     .create = adam_create,
@@ -210,6 +217,7 @@ static const hp_optimizer_ops adam_ops = {
     .save = adam_save,
     .load = adam_load,
     .memory_bytes = adam_memory_bytes,
+    .step_cost = adam_step_cost,
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "adam", "1.0.0",

@@ -398,6 +398,13 @@ static void lbfgs_reset(void *state) {
     o->have_cache = 0;
 }
 
+static void lbfgs_step_cost(const hp_params *params, size_t n, size_t m, hp_opt_step_cost *cost) {
+    (void)m;
+    /* the line search usually accepts its first trial; the two-loop recursion is 4 n per pair */
+    cost->gradients = 1.0;
+    cost->flops = 4.0 * (double)n * (double)hp_params_int(params, "history");
+}
+
 static const hp_optimizer_ops lbfgs_ops = {
     .struct_size = sizeof(hp_optimizer_ops),
     .create = lbfgs_create,
@@ -408,6 +415,7 @@ static const hp_optimizer_ops lbfgs_ops = {
     .load = lbfgs_load,
     .memory_bytes = lbfgs_memory_bytes,
     .reset = lbfgs_reset,
+    .step_cost = lbfgs_step_cost,
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "lbfgs", "1.0.0",

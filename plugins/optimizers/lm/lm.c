@@ -403,6 +403,19 @@ static double lm_memory_bytes(const hp_params *params, size_t n, size_t m) {
     return 8.0 * (jac + 2.0 * k * k + 3.0 * dm + 6.0 * dn);
 }
 
+/* One Jacobian, the Gram matrix (one SYRK: other * k^2) and a Cholesky
+ * factorization (k^3/3) per trial, in the space of size k the form solves in;
+ * usually one or two trials per step. */
+static void lm_step_cost(const hp_params *params, size_t n, size_t m, hp_opt_step_cost *cost) {
+    int form = hp_params_enum_index(params, "form");
+    int kernel = form == LM_FORM_KERNEL || (form == LM_FORM_AUTO && m < n);
+    double k = (double)(kernel ? m : n), other = (double)(kernel ? n : m);
+    const double trials = 1.5;
+    cost->jacobians = 1.0;
+    cost->values = trials;
+    cost->flops = other * k * k + trials * k * k * k / 3.0;
+}
+
 static const hp_optimizer_ops lm_ops = {
     .struct_size = sizeof(hp_optimizer_ops),
     .create = lm_create,
@@ -412,6 +425,7 @@ static const hp_optimizer_ops lm_ops = {
     .save = lm_save,
     .load = lm_load,
     .memory_bytes = lm_memory_bytes,
+    .step_cost = lm_step_cost,
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "lm", "1.0.0",

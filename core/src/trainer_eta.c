@@ -1,0 +1,258 @@
+/* trainer_eta.c — the remaining time of a run, stage by stage (the rule is in
+ * trainer_eta.h): measured times per step, the optimizers' cost hints in
+ * measured seconds, and the objective wrapper that measures them. */
+#include "trainer_eta.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "fileio.h"
+
+enum { K_VALUE, K_GRADIENT, K_JACOBIAN, K_PRODUCT, K_COUNT };
+
+struct hp__eta {
+    hp_objective inner;
+    size_t n_stages;
+    hp__eta_stage *stages;
+    double *seconds;      /* per stage, this session */
+    double *first;        /* the first step's part of it (workspaces, first factorizations) */
+    uint64_t *steps;
+    double mark;          /* when the last step (or the stage) began */
+    double kind_seconds[K_COUNT];
+    unsigned long long kind_calls[K_COUNT];
+    int probe_failed[K_COUNT];
+    double flop_rate;     /* flops per second; 0: not measured yet */
+};
+
+static void add(hp__eta *e, int kind, double t0) {
+    e->kind_seconds[kind] += hp__now_seconds() - t0;
+    e->kind_calls[kind]++;
+}
+
+static hp_status timed_value_and_gradient(void *ctx, const double *theta, double *value, double *grad) {
+    hp__eta *e = ctx;
+    double t0 = hp__now_seconds();
+    hp_status st = e->inner.value_and_gradient(e->inner.ctx, theta, value, grad);
+    add(e, grad ? K_GRADIENT : K_VALUE, t0);
+    return st;
+}
+
+static hp_status timed_residuals(void *ctx, const double *theta, double *r, double *J) {
+    hp__eta *e = ctx;
+    double t0 = hp__now_seconds();
+    hp_status st = e->inner.residuals_and_jacobian(e->inner.ctx, theta, r, J);
+    add(e, J ? K_JACOBIAN : K_VALUE, t0);
+    return st;
+}
+
+static hp_status timed_linearize(void *ctx, const double *theta, double *r) {
+    hp__eta *e = ctx;
+    double t0 = hp__now_seconds();
+    hp_status st = e->inner.linearize(e->inner.ctx, theta, r);
+    add(e, K_PRODUCT, t0);
+    return st;
+}
+
+static hp_status timed_jvp(void *ctx, const double *theta, const double *v, double *Jv) {
+    hp__eta *e = ctx;
+    double t0 = hp__now_seconds();
+    hp_status st = e->inner.jvp(e->inner.ctx, theta, v, Jv);
+    add(e, K_PRODUCT, t0);
+    return st;
+}
+
+static hp_status timed_vjp(void *ctx, const double *theta, const double *u, double *JTu) {
+    hp__eta *e = ctx;
+    double t0 = hp__now_seconds();
+    hp_status st = e->inner.vjp(e->inner.ctx, theta, u, JTu);
+    add(e, K_PRODUCT, t0);
+    return st;
+}
+
+hp_status hp__eta_create(size_t n_stages, const hp__eta_stage *stages, const hp_objective *inner, hp__eta **out) {
+    *out = NULL;
+    hp__eta *e;
+    HP_CALL(hp_calloc(1, sizeof *e, &e));
+    e->inner = *inner;
+    e->n_stages = n_stages;
+    hp_status st = hp_calloc(n_stages ? n_stages : 1, sizeof *e->stages, &e->stages);
+    if (st == HP_OK) st = hp_calloc(n_stages ? n_stages : 1, sizeof *e->seconds, &e->seconds);
+    if (st == HP_OK) st = hp_calloc(n_stages ? n_stages : 1, sizeof *e->first, &e->first);
+    if (st == HP_OK) st = hp_calloc(n_stages ? n_stages : 1, sizeof *e->steps, &e->steps);
+    if (st != HP_OK) {
+        hp__eta_destroy(e);
+        return st;
+    }
+    memcpy(e->stages, stages, n_stages * sizeof *stages);
+    e->mark = hp__now_seconds();
+    *out = e;
+    return HP_OK;
+}
+
+void hp__eta_destroy(hp__eta *e) {
+    if (!e) return;
+    free(e->stages);
+    free(e->seconds);
+    free(e->first);
+    free(e->steps);
+    free(e);
+}
+
+hp_objective hp__eta_objective(hp__eta *e) {
+    hp_objective o = e->inner;
+    o.ctx = e;
+    o.value_and_gradient = e->inner.value_and_gradient ? timed_value_and_gradient : NULL;
+    o.residuals_and_jacobian = e->inner.residuals_and_jacobian ? timed_residuals : NULL;
+    int mf = e->inner.linearize && e->inner.jvp && e->inner.vjp;
+    o.linearize = mf ? timed_linearize : NULL;
+    o.jvp = mf ? timed_jvp : NULL;
+    o.vjp = mf ? timed_vjp : NULL;
+    return o;
+}
+
+void hp__eta_stage_begin(hp__eta *e, size_t stage) {
+    (void)stage;
+    e->mark = hp__now_seconds();
+}
+
+void hp__eta_step(hp__eta *e, size_t stage) {
+    double now = hp__now_seconds();
+    if (stage < e->n_stages) {
+        if (!e->steps[stage]) e->first[stage] = now - e->mark;
+        e->seconds[stage] += now - e->mark;
+        e->steps[stage]++;
+    }
+    e->mark = now;
+}
+
+/* One evaluation of `kind` at θ, timed into the tables (rule 3's probe). */
+static void probe(hp__eta *e, int kind, const double *theta) {
+    const hp_objective *o = &e->inner;
+    size_t n = o->n, m = o->m;
+    double *a = NULL, *b = NULL, v;
+    hp_status st = HP_ERR_NOT_FOUND;
+    double t0 = hp__now_seconds();
+    if (kind == K_VALUE && o->value_and_gradient) {
+        st = o->value_and_gradient(o->ctx, theta, &v, NULL);
+        if (st == HP_OK) add(e, K_VALUE, t0);
+    } else if (kind == K_GRADIENT && o->value_and_gradient && hp_calloc(n ? n : 1, sizeof *a, &a) == HP_OK) {
+        st = o->value_and_gradient(o->ctx, theta, &v, a);
+        if (st == HP_OK) add(e, K_GRADIENT, t0);
+    } else if (kind == K_JACOBIAN && o->residuals_and_jacobian && m && hp_calloc(m, sizeof *a, &a) == HP_OK &&
+               hp_calloc(m * (n ? n : 1), sizeof *b, &b) == HP_OK) {
+        t0 = hp__now_seconds();
+        st = o->residuals_and_jacobian(o->ctx, theta, a, b);
+        if (st == HP_OK) add(e, K_JACOBIAN, t0);
+    } else if (kind == K_PRODUCT && o->linearize && o->jvp && o->vjp && m &&
+               hp_calloc(m > n ? m : n, sizeof *a, &a) == HP_OK && hp_calloc(m > n ? m : n, sizeof *b, &b) == HP_OK) {
+        for (size_t i = 0; i < n; i++) a[i] = 1.0 / (double)(i + 1);
+        t0 = hp__now_seconds();
+        st = o->linearize(o->ctx, theta, b);
+        if (st == HP_OK) st = o->jvp(o->ctx, theta, a, b);
+        if (st == HP_OK) {
+            e->kind_seconds[K_PRODUCT] += (hp__now_seconds() - t0) / 2.0; /* linearize + J v: two products' worth */
+            e->kind_calls[K_PRODUCT]++;
+        }
+    }
+    free(a);
+    free(b);
+    if (st != HP_OK) {
+        hp_error_clear(); /* an estimate is not worth failing the run: without it, rule 4 */
+        e->probe_failed[kind] = 1;
+    }
+}
+
+static double kind_seconds(hp__eta *e, int kind, const double *theta) {
+    if (!e->kind_calls[kind] && !e->probe_failed[kind] && theta) {
+        double t0 = hp__now_seconds();
+        probe(e, kind, theta);
+        e->mark += hp__now_seconds() - t0; /* the probe is no step's time */
+    }
+    return e->kind_calls[kind] ? e->kind_seconds[kind] / (double)e->kind_calls[kind] : NAN;
+}
+
+/* Flops per second of one 384 x 384 x 384 GEMM (the best of two). */
+static double flop_rate(hp__eta *e) {
+    if (e->flop_rate > 0.0) return e->flop_rate;
+    const int k = 384;
+    double *a = malloc((size_t)k * k * sizeof *a), *c = malloc((size_t)k * k * sizeof *c);
+    if (!a || !c) {
+        free(a);
+        free(c);
+        return NAN;
+    }
+    for (int i = 0; i < k * k; i++) a[i] = 1.0 / (double)(1 + i % 97);
+    double best = INFINITY, t0 = hp__now_seconds();
+    for (int rep = 0; rep < 2; rep++) {
+        double t = hp__now_seconds();
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, k, k, k, 1.0, a, k, a, k, 0.0, c, k);
+        t = hp__now_seconds() - t;
+        if (t < best) best = t;
+    }
+    e->mark += hp__now_seconds() - t0;
+    free(a);
+    free(c);
+    e->flop_rate = best > 0.0 ? 2.0 * k * (double)k * k / best : NAN;
+    return e->flop_rate;
+}
+
+/* Rule 3: the hint in seconds, or NAN. */
+static double hinted(hp__eta *e, const hp__eta_stage *s, const double *theta) {
+    if (!s->ops || !HP_OP_PRESENT(s->ops, step_cost)) return NAN;
+    hp_opt_step_cost c;
+    memset(&c, 0, sizeof c);
+    s->ops->step_cost(s->params, e->inner.n, e->inner.m, &c);
+    const double counts[K_COUNT] = {c.values, c.gradients, c.jacobians, c.products};
+    double t = 0.0;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (counts[k] <= 0.0) continue;
+        double per = kind_seconds(e, k, theta);
+        if (!isfinite(per)) return NAN;
+        t += counts[k] * per;
+    }
+    if (c.flops > 0.0) {
+        double rate = flop_rate(e);
+        if (!(rate > 0.0)) return NAN;
+        t += c.flops / rate;
+    }
+    return t;
+}
+
+/* A stage's measured time per step; its first step (allocating workspaces) is
+ * left out once there are three. */
+static double measured(const hp__eta *e, size_t s) {
+    if (e->steps[s] >= 3) return (e->seconds[s] - e->first[s]) / (double)(e->steps[s] - 1);
+    return e->seconds[s] / (double)e->steps[s];
+}
+
+static double per_step(hp__eta *e, size_t s, const double *theta, int *estimated) {
+    if (e->steps[s]) return measured(e, s);
+    for (size_t k = s; k-- > 0;)
+        if (e->steps[k] && strcmp(e->stages[k].optimizer, e->stages[s].optimizer) == 0) return measured(e, k);
+    *estimated = 1;
+    double t = hinted(e, &e->stages[s], theta);
+    if (isfinite(t)) return t;
+    double seconds = 0.0;
+    uint64_t steps = 0;
+    for (size_t k = 0; k < e->n_stages; k++) {
+        seconds += e->seconds[k];
+        steps += e->steps[k];
+    }
+    return steps ? seconds / (double)steps : NAN;
+}
+
+double hp__eta_remaining(hp__eta *e, size_t stage, uint64_t done, const double *theta, int *estimated) {
+    *estimated = 0;
+    double total = 0.0;
+    for (size_t s = stage; s < e->n_stages; s++) {
+        uint64_t planned = e->stages[s].iterations, taken = s == stage ? done : 0;
+        if (planned <= taken) continue;
+        double per = per_step(e, s, theta, estimated);
+        if (!isfinite(per)) return NAN;
+        total += per * (double)(planned - taken);
+    }
+    return total;
+}
