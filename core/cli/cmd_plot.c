@@ -1,116 +1,56 @@
-/* cmd_plot.c — `hpinn plot DIR`: the paper's figure types for a run directory,
- * as PNG files drawn by gnuplot.
+/* cmd_plot.c — `hpinn plot DIR [--format png|svg|pdf] [--watch [--interval S]]`:
+ * the figures of a run directory, drawn by gnuplot from a script that stays
+ * beside them (DIR/plots/plots.gp) for the user to edit and rerun.
  *
- *   solution.png  network v_i vs reference u_i on the validation grid (fields.csv);
- *                 2-D: heat maps of v, u and v - u
- *   losses.png    Ĵ, J_pinn, boundary, R and rel. L2 error, fine residual vs
- *                 iteration, log scale (history.csv)
- *   ktilde.png    K̃ entries vs iteration, with the reference value when
- *                 summary.json has "ktilde_reference"
- *   coarse.png    compressed network Q̄v_i vs coarse state y_i at the coarse
- *                 nodes (nodes.csv); 2-D: heat maps
+ *   losses.png    Ĵ and its weighted terms (τ1·B, τ2·R), the relative L2 error
+ *                 and the PDE residual (validation grid and collocation points)
+ *                 vs iteration, on separate log panels, stage boundaries named
+ *   ktilde.png    K̃ entries vs iteration and |K̃ − K̃_ref| on a log axis, the
+ *                 reference named (summary.json)
+ *   solution.png  network vs reference and the pointwise error (fields.csv)
+ *   coarse.png    network, Q̄v at the coarse nodes and y_h (nodes.csv)
+ * (plot_script.c, plot_fields.c; what is read: plot_data.c.)
  *
- * The CSV headers are read here so that the script only names columns that exist
- * and, on log scales, only curves that have a positive value (gnuplot refuses a
- * log plot whose every point is undefined). The script is kept in DIR/plots/ so
- * a user can restyle a figure and rerun gnuplot by hand. */
+ * Every drawing goes through a snapshot: the complete lines of history.csv are
+ * copied into DIR/plots/.render/ and gnuplot writes the figures there; they are
+ * then renamed over the old ones. A run that is still writing its history, or
+ * an image viewer reloading a figure, never sees half a row or half a file.
+ *
+ * --watch redraws whenever the history grows, until the run holding the
+ * directory's lock (run_dir.h) ends; then it draws the final figures and exits
+ * 0. Ctrl-C stops watching (exit 130). gnuplot runs in its own process group,
+ * so the Ctrl-C of the terminal never interrupts it in the middle of a file. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
+#include "plot.h"
+#include "run_dir.h"
 
-#define MAX_COLUMNS 512
+typedef struct plot_job {
+    const char *dir;
+    const char *gnuplot;
+    hp__plot_format format;
+    int png_cairo;
+    int watch;
+    double interval;
+    char plots[HP__PATH_MAX], render[HP__PATH_MAX];
+} plot_job;
 
-typedef struct csv_info {
-    int present;
-    size_t n_columns, n_rows;
-    char names[MAX_COLUMNS][48];
-    int any_finite[MAX_COLUMNS];
-    int any_positive[MAX_COLUMNS];
-} csv_info;
+static volatile sig_atomic_t watch_stop = 0;
 
-/* Header names and, per column, whether it has finite / positive values. */
-static hp_status csv_scan(const char *dir, const char *name, csv_info *info) {
-    memset(info, 0, sizeof *info);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f) return HP_OK; /* absent: that figure is skipped */
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len = getline(&line, &cap, f);
-    if (len <= 0) {
-        free(line);
-        fclose(f);
-        HP_ERROR(HP_ERR_CORRUPT, "plot: %s is empty; expected a CSV header line", path);
-    }
-    for (char *tok = strtok(line, ",\r\n"); tok; tok = strtok(NULL, ",\r\n")) {
-        if (info->n_columns == MAX_COLUMNS) break;
-        snprintf(info->names[info->n_columns++], sizeof info->names[0], "%s", tok);
-    }
-    while ((len = getline(&line, &cap, f)) > 0) {
-        size_t col = 0;
-        char *p = line;
-        while (col < info->n_columns) {
-            char *end;
-            double v = strtod(p, &end);
-            if (end != p && isfinite(v)) {
-                info->any_finite[col] = 1;
-                if (v > 0) info->any_positive[col] = 1;
-            }
-            char *comma = strchr(p, ',');
-            if (!comma) break;
-            p = comma + 1;
-            col++;
-        }
-        info->n_rows++;
-    }
-    free(line);
-    fclose(f);
-    info->present = 1;
-    return HP_OK;
-}
-
-static int column(const csv_info *c, const char *name) {
-    for (size_t i = 0; i < c->n_columns; i++)
-        if (strcmp(c->names[i], name) == 0) return (int)i;
-    return -1;
-}
-
-static int has_positive(const csv_info *c, const char *name) {
-    int i = column(c, name);
-    return i >= 0 && c->any_positive[i];
-}
-
-/* The reference K̃ values from summary.json ("ktilde_reference": [a, b, ...]). */
-static size_t summary_reference(const char *dir, double *values, size_t max) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strstr(buf, "\"ktilde_reference\"");
-    if (!p || !(p = strchr(p, '['))) return 0;
-    size_t count = 0;
-    p++;
-    while (count < max) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p) break;
-        values[count++] = v;
-        p = end;
-        while (*p == ' ' || *p == ',') p++;
-    }
-    return count;
+static void on_signal(int sig) {
+    (void)sig;
+    watch_stop = 1;
 }
 
 /* Is `prog` an executable (a path, or a name found on PATH)? */
@@ -118,206 +58,294 @@ static int find_program(const char *prog) {
     if (strchr(prog, '/')) return access(prog, X_OK) == 0;
     const char *path = getenv("PATH");
     if (!path) path = "/usr/bin:/bin";
-    char dir[4096];
     for (const char *p = path; p;) {
         const char *colon = strchr(p, ':');
         size_t len = colon ? (size_t)(colon - p) : strlen(p);
-        char full[4200];
-        snprintf(dir, sizeof dir, "%.*s", (int)len, p);
-        snprintf(full, sizeof full, "%s/%s", len ? dir : ".", prog);
+        char full[HP__PATH_MAX + 256];
+        snprintf(full, sizeof full, "%.*s/%s", (int)(len ? len : 1), len ? p : ".", prog);
         if (access(full, X_OK) == 0) return 1;
         p = colon ? colon + 1 : NULL;
     }
     return 0;
 }
 
-static void heat_map(FILE *g, const char *file, const char *xcol, const char *ycol, const char *expr,
-                     const char *title) {
-    fprintf(g, "set title \"%s\"\nplot \"%s\" using \"%s\":\"%s\":%s with image notitle\n", title, file, xcol, ycol,
-            expr);
+static hp_status parse_args(int argc, char **argv, plot_job *j) {
+    memset(j, 0, sizeof *j);
+    j->interval = 5.0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strncmp(a, "--format", 8) == 0 && (a[8] == '\0' || a[8] == '=')) {
+            v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : "");
+            if (strcmp(v, "png") == 0) j->format = HP__PLOT_PNG;
+            else if (strcmp(v, "svg") == 0) j->format = HP__PLOT_SVG;
+            else if (strcmp(v, "pdf") == 0) j->format = HP__PLOT_PDF;
+            else HP_ERROR(HP_ERR_USAGE, "plot: --format '%s' is not a format; expected png, svg or pdf", v);
+        } else if (strncmp(a, "--interval", 10) == 0 && (a[10] == '\0' || a[10] == '=')) {
+            v = a[10] == '=' ? a + 11 : (i + 1 < argc ? argv[++i] : "");
+            char *end;
+            j->interval = strtod(v, &end);
+            if (end == v || *end || !(j->interval >= 0.1 && j->interval <= 3600))
+                HP_ERROR(HP_ERR_USAGE, "plot: --interval '%s' is not a number of seconds; expected 0.1 to 3600", v);
+        } else if (strcmp(a, "--watch") == 0) {
+            j->watch = 1;
+        } else if (a[0] == '-') {
+            HP_ERROR(HP_ERR_USAGE, "plot: unknown option '%s'; expected --format png|svg|pdf, --watch, --interval S", a);
+        } else if (j->dir) {
+            HP_ERROR(HP_ERR_USAGE, "plot: expected one run directory, got '%s' and '%s'", j->dir, a);
+        } else {
+            j->dir = a;
+        }
+    }
+    if (!j->dir) HP_ERROR(HP_ERR_USAGE, "plot: expected a run directory (hpinn plot DIR)");
+    return HP_OK;
 }
 
-static void write_script(FILE *g, const char *terminal, const csv_info *hist, const csv_info *fields,
-                         const csv_info *nodes, const double *kref, size_t n_kref, int *n_figures) {
-    fprintf(g, "# written by hpinn plot; run from the run directory: gnuplot plots/plots.gp\n"
-               "set datafile separator \",\"\nset datafile missing \"nan\"\nset grid\nset key box opaque\n");
-    int two_d = (fields->present && column(fields, "y") >= 0) || (nodes->present && column(nodes, "y") >= 0);
-
-    if (hist->present && hist->n_rows > 0) {
-        fprintf(g, "\n# losses and errors vs iteration\nset terminal %s size 1000,800\nset output \"plots/losses.png\"\n"
-                   "set multiplot layout 2,1\nset logscale y\nset format y \"%%.0e\"\nset xlabel \"iteration\"\n",
-                terminal);
-        const char *losses[][2] = {{"J_hat", "Ĵ"}, {"J_pinn", "J_{pinn}"}, {"boundary", "boundary"}, {"R", "R (coupling)"}};
-        const char *errors[][2] = {{"rel_l2", "relative L2 error"}, {"fine_residual", "fine residual"}};
-        for (int panel = 0; panel < 2; panel++) {
-            const char *(*list)[2] = panel == 0 ? losses : errors;
-            int count = panel == 0 ? 4 : 2, any = 0;
-            fprintf(g, "set title \"%s\"\n", panel == 0 ? "losses" : "errors on the validation grid");
-            for (int i = 0; i < count; i++) {
-                if (!has_positive(hist, list[i][0])) continue;
-                fprintf(g, "%s \"history.csv\" using \"iteration\":\"%s\" with lines lw 2 title \"%s\"",
-                        any ? ", \\\n    " : "plot", list[i][0], list[i][1]);
-                any = 1;
-            }
-            if (!any) fprintf(g, "set label 1 \"(no positive values to show)\" at graph 0.4, 0.5\nplot 1/0 notitle\nunset label 1");
-            fprintf(g, "\n");
-        }
-        fprintf(g, "unset multiplot\nunset logscale y\nset format y \"%%g\"\n");
-        ++*n_figures;
-
-        int any_k = 0;
-        for (size_t i = 0; i < hist->n_columns; i++) any_k |= strncmp(hist->names[i], "k_", 2) == 0;
-        if (any_k) {
-            fprintf(g, "\n# upscaled coefficient vs iteration\nset terminal %s size 1000,600\n"
-                       "set output \"plots/ktilde.png\"\nset title \"upscaled coefficient K~ (block b, entry j i: k_b_j_i)\" noenhanced\n"
-                       "set xlabel \"iteration\"\n",
-                    terminal);
-            int first = 1;
-            size_t ki = 0;
-            for (size_t i = 0; i < hist->n_columns; i++) {
-                if (strncmp(hist->names[i], "k_", 2) != 0) continue;
-                if (hist->any_finite[i]) {
-                    fprintf(g, "%s \"history.csv\" using \"iteration\":\"%s\" with lines lw 2 title \"%s\" noenhanced",
-                            first ? "plot" : ", \\\n    ", hist->names[i], hist->names[i]);
-                    first = 0;
-                }
-                if (ki < n_kref && isfinite(kref[ki])) {
-                    fprintf(g, "%s %.17g with lines dt 2 lw 2 title \"reference %s\" noenhanced", first ? "plot" : ", \\\n    ",
-                            kref[ki], hist->names[i]);
-                    first = 0;
-                }
-                ki++;
-            }
-            if (first) fprintf(g, "plot 1/0 notitle");
-            fprintf(g, "\n");
-            ++*n_figures;
-        }
-    }
-
-    if (fields->present && fields->n_rows > 0) {
-        if (!two_d) {
-            fprintf(g, "\n# solution vs reference\nset terminal %s size 1000,600\nset output \"plots/solution.png\"\n"
-                       "set title \"network vs reference on the validation grid\"\nset xlabel \"x\"\n",
-                    terminal);
-            int first = 1;
-            for (size_t i = 1; i < fields->n_columns; i++) {
-                int is_ref = fields->names[i][0] == 'u';
-                /* solutions only (v_i network, u_i reference); K and the like have their own scale */
-                if (!fields->any_finite[i] || (fields->names[i][0] != 'v' && !is_ref)) continue;
-                fprintf(g, "%s \"fields.csv\" using \"x\":\"%s\" with lines %s title \"%s %s\"",
-                        first ? "plot" : ", \\\n    ", fields->names[i], is_ref ? "dt 2 lw 2" : "lw 2",
-                        is_ref ? "reference" : "network", fields->names[i]);
-                first = 0;
-            }
-            fprintf(g, "%s\n", first ? "plot 1/0 notitle" : "");
-        } else {
-            int has_u = column(fields, "u1") >= 0;
-            fprintf(g, "\n# 2-D fields as heat maps\nset terminal %s size %d,450\nset output \"plots/solution.png\"\n"
-                       "set size ratio -1\nset xlabel \"x\"\nset ylabel \"y\"\nset palette rgb 33,13,10\n"
-                       "set multiplot layout 1,%d\n",
-                    terminal, has_u ? 1500 : 600, has_u ? 3 : 1);
-            heat_map(g, "fields.csv", "x", "y", "\"v1\"", "network v_1");
-            if (has_u) {
-                heat_map(g, "fields.csv", "x", "y", "\"u1\"", "reference u_1");
-                heat_map(g, "fields.csv", "x", "y", "(column(\"v1\") - column(\"u1\"))", "v_1 - u_1");
-            }
-            fprintf(g, "unset multiplot\nset size noratio\nunset ylabel\n");
-        }
-        ++*n_figures;
-    }
-
-    if (nodes->present && nodes->n_rows > 0) {
-        if (!two_d) {
-            fprintf(g, "\n# compressed network vs coarse state\nset terminal %s size 1000,600\n"
-                       "set output \"plots/coarse.png\"\nset title \"compressed network vs coarse FEM state at the coarse nodes\"\n"
-                       "set xlabel \"x\"\n",
-                    terminal);
-            int first = 1;
-            for (size_t i = 1; i < nodes->n_columns; i++) {
-                const char *nm = nodes->names[i];
-                const char *style = nm[0] == 'Q' ? "with linespoints pt 7 ps 0.8" : nm[0] == 'y' ? "with points pt 6 ps 1.2"
-                                                                                             : "with lines lw 1";
-                const char *what = nm[0] == 'Q' ? "compressed network" : nm[0] == 'y' ? "coarse state" : "network";
-                fprintf(g, "%s \"nodes.csv\" using \"x\":\"%s\" %s title \"%s %s\"", first ? "plot" : ", \\\n    ", nm,
-                        style, what, nm);
-                first = 0;
-            }
-            fprintf(g, "%s\n", first ? "plot 1/0 notitle" : "");
-        } else {
-            fprintf(g, "\n# coarse nodes, 2-D\nset terminal %s size 1500,450\nset output \"plots/coarse.png\"\n"
-                       "set size ratio -1\nset xlabel \"x\"\nset ylabel \"y\"\nset palette rgb 33,13,10\n"
-                       "set multiplot layout 1,3\n",
-                    terminal);
-            heat_map(g, "nodes.csv", "x", "y", "\"Qv1\"", "compressed network Q v_1");
-            heat_map(g, "nodes.csv", "x", "y", "\"y1\"", "coarse state y_1");
-            heat_map(g, "nodes.csv", "x", "y", "(column(\"Qv1\") - column(\"y1\"))", "Q v_1 - y_1");
-            fprintf(g, "unset multiplot\n");
-        }
-        ++*n_figures;
-    }
+/* Does gnuplot know this terminal? (It is built without cairo on some systems.) */
+static int has_terminal(const char *gnuplot, const char *terminal) {
+    char probe[HP__PATH_MAX + 128];
+    snprintf(probe, sizeof probe, "'%s' -e 'set terminal %s' >/dev/null 2>&1", gnuplot, terminal);
+    return system(probe) == 0;
 }
 
-hp_status hp__cmd_plot(int argc, char **argv) {
-    if (argc != 2 || argv[1][0] == '-')
-        HP_ERROR(HP_ERR_USAGE, "plot: expected exactly one run directory (hpinn plot DIR), got %d arguments", argc - 1);
-    const char *dir = argv[1];
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        HP_ERROR(HP_ERR_NOT_FOUND, "plot: %s is not a directory; expected the directory of a `hpinn run`", dir);
-    static csv_info hist, fields, nodes; /* large: keep off the stack */
-    HP_CALL(csv_scan(dir, "history.csv", &hist));
-    HP_CALL(csv_scan(dir, "fields.csv", &fields));
-    HP_CALL(csv_scan(dir, "nodes.csv", &nodes));
-    if (!hist.present && !fields.present && !nodes.present)
-        HP_ERROR(HP_ERR_NOT_FOUND, "plot: %s has no history.csv, fields.csv or nodes.csv; expected the directory of a "
-                                   "`hpinn run`",
-                 dir);
-
-    const char *gnuplot = getenv("HPINN_GNUPLOT");
-    if (!gnuplot || !*gnuplot) gnuplot = "gnuplot";
-    if (!find_program(gnuplot))
+static hp_status find_gnuplot(plot_job *j) {
+    j->gnuplot = getenv("HPINN_GNUPLOT");
+    if (!j->gnuplot || !*j->gnuplot) j->gnuplot = "gnuplot";
+    if (!find_program(j->gnuplot))
         HP_ERROR(HP_ERR_IO,
                  "plot: gnuplot was not found (looked for '%s' on PATH); install the Debian package gnuplot-nox "
                  "(sudo apt-get install gnuplot-nox) and run `hpinn plot %s` again",
-                 gnuplot, dir);
-
-    char plots[4200], script[4300];
-    snprintf(plots, sizeof plots, "%s/plots", dir);
-    if (mkdir(plots, 0777) != 0 && errno != EEXIST)
-        HP_ERROR(HP_ERR_IO, "plot: cannot create %s: %s", plots, strerror(errno));
-    snprintf(script, sizeof script, "%s/plots.gp", plots);
-
+                 j->gnuplot, j->dir);
     /* pngcairo draws antialiased text; the plain png terminal is the fallback */
-    char probe[4400];
-    snprintf(probe, sizeof probe, "'%s' -e 'set terminal pngcairo' >/dev/null 2>&1", gnuplot);
-    const char *terminal = system(probe) == 0 ? "pngcairo enhanced font \",11\"" : "png";
+    if (j->format == HP__PLOT_PNG) j->png_cairo = has_terminal(j->gnuplot, "pngcairo");
+    if (j->format == HP__PLOT_PDF && !has_terminal(j->gnuplot, "pdfcairo"))
+        HP_ERROR(HP_ERR_IO,
+                 "plot: this gnuplot ('%s') has no pdfcairo terminal; install the Debian package gnuplot-nox, "
+                 "which has it, or use --format svg for vector figures",
+                 j->gnuplot);
+    return HP_OK;
+}
 
-    double kref[64];
-    size_t n_kref = summary_reference(dir, kref, 64);
-    FILE *g = fopen(script, "w");
-    if (!g) HP_ERROR(HP_ERR_IO, "plot: cannot write %s: %s", script, strerror(errno));
-    int n_figures = 0;
-    write_script(g, terminal, &hist, &fields, &nodes, kref, n_kref, &n_figures);
-    if (fclose(g) != 0) HP_ERROR(HP_ERR_IO, "plot: cannot write %s", script);
+/* Copy the complete lines of DIR/history.csv to `to` (absent: nothing copied). */
+static hp_status snapshot_history(const char *dir, const char *to) {
+    char from[HP__PATH_MAX];
+    HP_CALL(hp__path_join(from, sizeof from, dir, "history.csv"));
+    unlink(to);
+    FILE *in = fopen(from, "rb");
+    if (!in) return HP_OK;
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        HP_ERROR(HP_ERR_IO, "plot: cannot write %s: %s", to, strerror(errno));
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int ok = 1;
+    while ((len = getline(&line, &cap, in)) > 0)
+        if (line[len - 1] == '\n') ok &= fwrite(line, 1, (size_t)len, out) == (size_t)len;
+    free(line);
+    fclose(in);
+    if (fclose(out) != 0 || !ok) HP_ERROR(HP_ERR_IO, "plot: cannot write %s", to);
+    return HP_OK;
+}
 
+static hp_status write_script(const plot_job *j, const hp__plot_run *run, hp__plot_figures *figs) {
+    char path[HP__PATH_MAX + 16], tmp[HP__PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/plots.gp", j->plots);
+    snprintf(tmp, sizeof tmp, "%s/plots.gp", j->render);
+    FILE *g = fopen(tmp, "w");
+    if (!g) HP_ERROR(HP_ERR_IO, "plot: cannot write %s: %s", tmp, strerror(errno));
+    hp__plot_write_script(g, run, j->format, j->png_cairo, figs);
+    if (ferror(g) | (fclose(g) != 0)) HP_ERROR(HP_ERR_IO, "plot: cannot write %s", tmp);
+    if (rename(tmp, path) != 0) HP_ERROR(HP_ERR_IO, "plot: cannot write %s: %s", path, strerror(errno));
+    return HP_OK;
+}
+
+static hp_status run_gnuplot(const plot_job *j) {
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) HP_ERROR(HP_ERR_IO, "plot: cannot start gnuplot: %s", strerror(errno));
     if (pid == 0) {
-        if (chdir(dir) != 0) _exit(126);
-        execlp(gnuplot, gnuplot, "plots/plots.gp", (char *)NULL);
+        setpgid(0, 0);
+        if (chdir(j->dir) != 0) _exit(126);
+        execlp(j->gnuplot, j->gnuplot, "-e", "outdir = \"plots/.render\"; history = \"plots/.render/history.csv\"",
+               "plots/plots.gp", (char *)NULL);
         _exit(127);
     }
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) HP_ERROR(HP_ERR_IO, "plot: waiting for gnuplot: %s", strerror(errno));
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        HP_ERROR(HP_ERR_IO, "plot: gnuplot failed (%s %d) on %s; its messages are above", 
+        HP_ERROR(HP_ERR_IO, "plot: gnuplot failed (%s %d) on %s/plots.gp; its messages are above",
                  WIFEXITED(status) ? "exit code" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                 script);
-    printf("%d figure%s in %s/: %s%s%s%s(script: plots.gp)\n", n_figures, n_figures == 1 ? "" : "s", plots,
-           hist.present && hist.n_rows ? "losses.png " : "", hist.present && hist.n_rows ? "ktilde.png " : "",
-           fields.present && fields.n_rows ? "solution.png " : "", nodes.present && nodes.n_rows ? "coarse.png " : "");
+                 j->plots);
     return HP_OK;
+}
+
+/* One drawing: snapshot, read, script, gnuplot, figures renamed into place. */
+static hp_status draw(const plot_job *j, hp__plot_run *run, hp__plot_figures *figs) {
+    memset(run, 0, sizeof *run);
+    memset(figs, 0, sizeof *figs);
+    if (mkdir(j->plots, 0777) != 0 && errno != EEXIST)
+        HP_ERROR(HP_ERR_IO, "plot: cannot create %s: %s", j->plots, strerror(errno));
+    if (mkdir(j->render, 0777) != 0 && errno != EEXIST)
+        HP_ERROR(HP_ERR_IO, "plot: cannot create %s: %s", j->render, strerror(errno));
+    char history[HP__PATH_MAX + 16];
+    snprintf(history, sizeof history, "%s/history.csv", j->render);
+    HP_CALL(snapshot_history(j->dir, history));
+    hp_status st = hp__plot_run_load(j->dir, history, run);
+    if (st == HP_OK) st = write_script(j, run, figs);
+    if (st == HP_OK && figs->n == 0)
+        st = HP_ERROR_SET(HP_ERR_NOT_FOUND,
+                          "plot: %s/history.csv has no rows yet and there is no fields.csv or nodes.csv; nothing to "
+                          "draw (hpinn plot --watch %s waits for them)",
+                          j->dir, j->dir);
+    if (st == HP_OK) st = run_gnuplot(j);
+    for (int i = 0; st == HP_OK && i < figs->n; i++) {
+        char from[HP__PATH_MAX + 64], to[HP__PATH_MAX + 64];
+        snprintf(from, sizeof from, "%s/%s", j->render, figs->names[i]);
+        snprintf(to, sizeof to, "%s/%s", j->plots, figs->names[i]);
+        if (rename(from, to) != 0) st = HP_ERROR_SET(HP_ERR_IO, "plot: cannot write %s: %s", to, strerror(errno));
+    }
+    unlink(history);
+    rmdir(j->render);
+    return st;
+}
+
+static void print_figures(const plot_job *j, const hp__plot_run *run, const hp__plot_figures *figs) {
+    printf("%d figure%s in %s/:", figs->n, figs->n == 1 ? "" : "s", j->plots);
+    for (int i = 0; i < figs->n; i++) printf(" %s", figs->names[i]);
+    printf(" (script: plots.gp)\n");
+    if (!run->fields.present || !run->nodes.present)
+        printf("solution and coarse figures: fields.csv and nodes.csv are written at the end of the run\n");
+}
+
+/* Is a `hpinn run` holding dir's lock? Read without taking the lock (a probe
+ * could make a run starting at that moment refuse the directory): the pid in
+ * the lock file must be alive and, where /proc/locks exists, hold a flock on
+ * that very file (so that a recycled pid does not count). */
+static int run_active(const char *dir) {
+    char path[HP__PATH_MAX];
+    if (hp__path_join(path, sizeof path, dir, HP__RUN_LOCK_FILE) != HP_OK) return 0;
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (!f) return 0;
+    if (fscanf(f, "%ld", &pid) != 1) pid = 0;
+    fclose(f);
+    struct stat sb;
+    if (pid <= 0 || stat(path, &sb) != 0) return 0;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) return 0;
+    FILE *locks = fopen("/proc/locks", "r");
+    if (!locks) return 1;
+    char line[256], kind[16];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, locks)) {
+        long holder;
+        unsigned maj, min;
+        unsigned long ino;
+        if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", kind, &holder, &maj, &min, &ino) == 5)
+            found = strcmp(kind, "FLOCK") == 0 && holder == pid && ino == (unsigned long)sb.st_ino;
+    }
+    fclose(locks);
+    return found;
+}
+
+/* What changes when the run writes something the figures show. */
+static long long signature(const char *dir) {
+    long long sig = 0;
+    const char *files[] = {"history.csv", "summary.json", "fields.csv"};
+    for (int i = 0; i < 3; i++) {
+        char path[HP__PATH_MAX];
+        struct stat sb;
+        if (hp__path_join(path, sizeof path, dir, files[i]) == HP_OK && stat(path, &sb) == 0)
+            sig = sig * 1000003 + (long long)sb.st_size * 31 + (long long)sb.st_mtim.tv_sec * 1000 +
+                  sb.st_mtim.tv_nsec / 1000000;
+    }
+    return sig;
+}
+
+static void nap(double seconds) {
+    struct timespec ts = {(time_t)seconds, (long)((seconds - floor(seconds)) * 1e9)};
+    while (!watch_stop && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static hp_status watch(const plot_job *j) {
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    hp_status st = HP_OK;
+    long long drawn = -1;
+    double iteration = -1;
+    for (;;) {
+        int active = run_active(j->dir);
+        char history[HP__PATH_MAX];
+        struct stat sb;
+        int waiting = active && (hp__path_join(history, sizeof history, j->dir, "history.csv") != HP_OK ||
+                                 stat(history, &sb) != 0 || sb.st_size == 0);
+        long long sig = signature(j->dir);
+        if (!waiting && sig != drawn) {
+            hp__plot_run run;
+            hp__plot_figures figs;
+            st = draw(j, &run, &figs);
+            if (st == HP_OK && active) {
+                printf("hpinn plot: iteration %.0f: %d figure%s updated in %s/\n", run.last_iteration, figs.n,
+                       figs.n == 1 ? "" : "s", j->plots);
+            } else if (st == HP_OK) {
+                printf("hpinn plot: the run has ended; ");
+                print_figures(j, &run, &figs);
+            } else if (active && st == HP_ERR_NOT_FOUND) {
+                st = HP_OK; /* a run that has not written a row yet */
+                sig = -1;
+            }
+            iteration = st == HP_OK ? run.last_iteration : iteration;
+            hp__plot_run_free(&run);
+            fflush(stdout);
+            drawn = sig;
+        }
+        if (st != HP_OK || !active) break;
+        nap(j->interval);
+        if (watch_stop) break;
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (st == HP_OK && watch_stop) {
+        printf("hpinn plot: stopped watching; the figures in %s/ show iteration %.0f\n", j->plots, iteration);
+        fflush(stdout);
+        exit(130);
+    }
+    return st;
+}
+
+hp_status hp__cmd_plot(int argc, char **argv) {
+    plot_job j;
+    HP_CALL(parse_args(argc, argv, &j));
+    struct stat sb;
+    if (stat(j.dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        HP_ERROR(HP_ERR_NOT_FOUND, "plot: %s is not a directory; expected the directory of a `hpinn run`", j.dir);
+    char path[HP__PATH_MAX];
+    const char *needed[] = {"config.resolved.yaml", "history.csv"};
+    for (int i = 0; i < 2 && !(j.watch && run_active(j.dir)); i++) {
+        HP_CALL(hp__path_join(path, sizeof path, j.dir, needed[i]));
+        if (access(path, R_OK) != 0)
+            HP_ERROR(HP_ERR_NOT_FOUND,
+                     "plot: %s has no %s; expected the directory of a `hpinn run` (it writes config.resolved.yaml "
+                     "and history.csv when it starts)",
+                     j.dir, needed[i]);
+    }
+    HP_CALL(find_gnuplot(&j));
+    if (snprintf(j.plots, sizeof j.plots, "%s/plots", j.dir) >= (int)sizeof j.plots ||
+        snprintf(j.render, sizeof j.render, "%s/plots/.render", j.dir) >= (int)sizeof j.render)
+        HP_ERROR(HP_ERR_USAGE, "plot: the path %s is too long", j.dir);
+    if (j.watch) return watch(&j);
+    hp__plot_run run;
+    hp__plot_figures figs;
+    hp_status st = draw(&j, &run, &figs);
+    if (st == HP_OK) print_figures(&j, &run, &figs);
+    hp__plot_run_free(&run);
+    return st;
 }
