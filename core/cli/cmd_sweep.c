@@ -480,15 +480,16 @@ hp_status hp__cmd_sweep(int argc, char **argv) {
     hp__sweep_spec_free(&j.spec);
     if (st != HP_OK || j.dry_run) return st;
     fflush(stdout);
+    /* Ctrl-C first (the user stopped it), then failures, then members left pending */
+    if (failed && !interrupted) {
+        fprintf(stderr, "hpinn sweep: %zu of %zu members failed (their errors are above and in sweep.json)\n", failed,
+                j.n);
+        exit(1);
+    }
     if (interrupted || pending) {
         fprintf(stderr, "hpinn sweep: %s; %zu member%s pending: run the same command again to resume\n",
                 interrupted ? "interrupted" : "not finished", pending, pending == 1 ? "" : "s");
         exit(130);
-    }
-    if (failed) {
-        fprintf(stderr, "hpinn sweep: %zu of %zu members failed (their errors are above and in sweep.json)\n", failed,
-                j.n);
-        exit(1);
     }
     return HP_OK;
 }

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "hpinn/hpinn.h"
+#include "machine.h"
 #include "pipeline.h"
 
 static hp_status cmd_help(int argc, char **argv);
@@ -203,7 +204,8 @@ static hp_status cmd_help(int argc, char **argv) {
 
 static hp_status cmd_version(int argc, char **argv) {
     if (argc > 1) HP_ERROR(HP_ERR_USAGE, "--version takes no arguments");
-    printf("hpinn %s (plugin ABI %u)\nBLAS: %s\n", hp_version(), hp_abi_version(), hp_blas_info());
+    printf("hpinn %s (plugin ABI %u)\ngit commit: %s\nBLAS: %s\n", hp_version(), hp_abi_version(), hp__git_commit(),
+           hp_blas_info());
     return HP_OK;
 }
 
