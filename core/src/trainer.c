@@ -103,8 +103,20 @@ static void plan_free(hp__trainer *t) {
     t->plan = NULL;
 }
 
+/* HPINN_TEST_MAX_ITERATIONS=N cuts every stage to at most N steps: the hook
+ * with which the docs test runs every command of the documentation quickly
+ * (tests/test_docs.sh). Not for experiments: a cut run says so when it starts.
+ * 0 when unset or not a positive number. */
+static uint64_t test_iteration_cap(void) {
+    const char *v = getenv("HPINN_TEST_MAX_ITERATIONS");
+    char *end;
+    unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
+    return v && *v && !*end ? (uint64_t)n : 0;
+}
+
 static hp_status plan_create(hp__trainer *t, const hp_registry *r) {
     const hp_config *c = t->config;
+    uint64_t cap = test_iteration_cap();
     size_t n = hp_config_list_length(c, "stages");
     if (n == 0)
         HP_ERROR(HP_ERR_CONFIG, "%s: stages: missing; expected a list of training stages, e.g.\n"
@@ -134,6 +146,7 @@ static hp_status plan_create(hp__trainer *t, const hp_registry *r) {
         }
         s->ops = s->opt_desc->ops;
         s->iterations = (uint64_t)hp_params_int(sp, "iterations");
+        if (cap && s->iterations > cap) s->iterations = cap;
         s->tau1 = hp_params_is_set(sp, "tau1") ? hp_params_real(sp, "tau1") : tau1;
         s->tau2 = hp_params_is_set(sp, "tau2") ? hp_params_real(sp, "tau2") : tau2;
         s->divergence = hp_params_real(sp, "divergence");
@@ -148,6 +161,10 @@ static hp_status plan_create(hp__trainer *t, const hp_registry *r) {
         rep->planned = s->iterations;
     }
     t->res->n_stages = n;
+    if (cap && t->o->log)
+        fprintf(t->o->log, "hpinn: HPINN_TEST_MAX_ITERATIONS=%llu: every stage is cut to at most %llu iterations "
+                           "(a testing hook; unset it for real runs)\n", (unsigned long long)cap,
+                (unsigned long long)cap);
     return HP_OK;
 }
 
