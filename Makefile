@@ -62,7 +62,7 @@ run: build
 	./$(BUILD)/bin/hpinn run configs/default.yaml --out runs/default --force && ./$(BUILD)/bin/hpinn plot runs/default
 	@echo "outputs: runs/default/ (history.csv fields.csv nodes.csv summary.json); plots: runs/default/plots/*.png"
 	@echo "for comparison, the plain PINN on the same budget (the same pipeline with --set coupling.tau2=0;"
-	@echo "  a stored measurement of 2026-12-02 on 2 cores, docs/results.md): relative L2 error 6.2e-5 in 54 s;"
+	@echo "  a stored measurement of 2026-12-02 on 2 cores, docs/user-guide.md): relative L2 error 6.2e-5 in 54 s;"
 	@echo "  the hybrid run above measured 3.1e-5 in 50 s then (its own numbers are printed above)"
 
 test: build
