@@ -1,11 +1,10 @@
-/* test_run_cli.c — `hpinn run`, `hpinn run --resume` and `hpinn plot` driven as
+/* test_run_cli.c — `hpinn run` and `hpinn run --resume` driven as
  * subprocesses on a tiny 1-D hybrid pipeline: the run exits 0, its loss and error
  * decrease, every output is present and well formed (history.csv parsed,
  * summary.json keys, fields and nodes headers); resuming a finished run is a
  * no-op with the same history; argument errors exit 2; a non-finite loss exits 1
  * with the last good checkpoint kept; an under-resolving pipeline is warned
- * about; `plot` writes non-empty PNGs when gnuplot
- * is installed and names the Debian package when it is not. */
+ * about. `hpinn plot` is tested in test_plot.c. */
 #include "test_util.h"
 
 #include <errno.h>
@@ -200,44 +199,6 @@ static void test_run_errors(void **state) {
     assert_contains(summary, "\"completed\": false");
     assert_contains(summary, "\"diverged\": true");
     free(summary);
-}
-
-static void test_plot(void **state) {
-    (void)state;
-    if (file_size("run_default/history.csv") <= 0) {
-        hp_test_write_file("tiny_run.yaml", pipeline);
-        assert_int_equal(run("run tiny_run.yaml --force"), 0);
-    }
-    /* no gnuplot: a message naming the package, exit 1 (the environment lacks a tool) */
-    setenv("HPINN_GNUPLOT", "hpinn-no-such-gnuplot", 1);
-    int missing = run("plot run_default");
-    unsetenv("HPINN_GNUPLOT");
-    assert_int_equal(missing, 1);
-    assert_contains(err_text, "gnuplot was not found");
-    assert_contains(err_text, "gnuplot-nox");
-    assert_int_equal(run("plot"), 2);
-    assert_int_equal(run("plot no_such_dir"), 2);
-    assert_contains(err_text, "no_such_dir is not a directory");
-
-    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
-        print_message("gnuplot not installed: PNG output not checked\n");
-        return;
-    }
-    int rc = run("plot run_default");
-    if (rc != 0) fail_msg("plot exit %d\n%s", rc, err_text);
-    assert_contains(out_text, "4 figures in run_default/plots/");
-    const char *pngs[] = {"losses.png", "ktilde.png", "solution.png", "coarse.png"};
-    for (int i = 0; i < 4; i++) {
-        char path[128];
-        snprintf(path, sizeof path, "run_default/plots/%s", pngs[i]);
-        long size = file_size(path);
-        if (size < 1000) fail_msg("%s: %ld bytes", path, size);
-        FILE *f = fopen(path, "rb");
-        unsigned char magic[8];
-        assert_int_equal(fread(magic, 1, 8, f), 8);
-        fclose(f);
-        assert_memory_equal(magic, "\x89PNG\r\n\x1a\n", 8);
-    }
 }
 
 /* `threads` does not change the bits, whatever OpenBLAS's own thread count: the
@@ -557,7 +518,6 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_outputs_and_progress),
         cmocka_unit_test(test_run_errors),
-        cmocka_unit_test(test_plot),
         cmocka_unit_test(test_run_threads_same_bits),
         cmocka_unit_test(test_under_resolution_warning),
         cmocka_unit_test(test_progress_fits_an_80_column_terminal),

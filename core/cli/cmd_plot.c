@@ -183,8 +183,10 @@ static hp_status run_gnuplot(const plot_job *j) {
     return HP_OK;
 }
 
-/* One drawing: snapshot, read, script, gnuplot, figures renamed into place. */
-static hp_status draw(const plot_job *j, hp__plot_run *run, hp__plot_figures *figs) {
+/* One drawing: snapshot, read, script, gnuplot, figures renamed into place.
+ * Fewer than min_rows history rows and no fields: HP_ERR_NOT_FOUND (--watch
+ * waits for a second row: one point makes no curve). */
+static hp_status draw(const plot_job *j, size_t min_rows, hp__plot_run *run, hp__plot_figures *figs) {
     memset(run, 0, sizeof *run);
     memset(figs, 0, sizeof *figs);
     if (mkdir(j->plots, 0777) != 0 && errno != EEXIST)
@@ -195,6 +197,8 @@ static hp_status draw(const plot_job *j, hp__plot_run *run, hp__plot_figures *fi
     snprintf(history, sizeof history, "%s/history.csv", j->render);
     HP_CALL(snapshot_history(j->dir, history));
     hp_status st = hp__plot_run_load(j->dir, history, run);
+    if (st == HP_OK && run->hist.n_rows < min_rows && !run->fields.present)
+        st = HP_ERROR_SET(HP_ERR_NOT_FOUND, "plot: %s/history.csv has fewer than %zu rows", j->dir, min_rows);
     if (st == HP_OK) st = write_script(j, run, figs);
     if (st == HP_OK && figs->n == 0)
         st = HP_ERROR_SET(HP_ERR_NOT_FOUND,
@@ -288,10 +292,10 @@ static hp_status watch(const plot_job *j) {
         int waiting = active && (hp__path_join(history, sizeof history, j->dir, "history.csv") != HP_OK ||
                                  stat(history, &sb) != 0 || sb.st_size == 0);
         long long sig = signature(j->dir);
-        if (!waiting && sig != drawn) {
+        if (!waiting && (sig != drawn || !active)) { /* the last drawing is always made */
             hp__plot_run run;
             hp__plot_figures figs;
-            st = draw(j, &run, &figs);
+            st = draw(j, active ? 2 : 0, &run, &figs);
             if (st == HP_OK && active) {
                 printf("hpinn plot: iteration %.0f: %d figure%s updated in %s/\n", run.last_iteration, figs.n,
                        figs.n == 1 ? "" : "s", j->plots);
@@ -344,7 +348,7 @@ hp_status hp__cmd_plot(int argc, char **argv) {
     if (j.watch) return watch(&j);
     hp__plot_run run;
     hp__plot_figures figs;
-    hp_status st = draw(&j, &run, &figs);
+    hp_status st = draw(&j, 0, &run, &figs);
     if (st == HP_OK) print_figures(&j, &run, &figs);
     hp__plot_run_free(&run);
     return st;

@@ -85,14 +85,23 @@ const hp__cli_command hp__cli_commands[] = {
      "A directory without checkpoint, points outside [0,1]^d or a wrong number of\n"
      "columns are errors (exit 2).\n",
      hp__cmd_eval},
-    {"plot", "plot DIR", "draw the figures of a run directory (PNG, gnuplot)",
-     "Writes PNG figures into DIR/plots/ with gnuplot: solution.png (network vs\n"
-     "reference, fields.csv), losses.png (losses and errors vs iteration, log scale,\n"
-     "history.csv), ktilde.png (K~ entries vs iteration, with the reference when\n"
-     "summary.json has one), coarse.png (compressed network vs coarse state,\n"
-     "nodes.csv), and in 2-D heat maps of the fields. The gnuplot script is kept as\n"
-     "DIR/plots/plots.gp. Needs gnuplot (Debian package gnuplot-nox); without it the\n"
-     "exit code is 1.\n",
+    {"plot", "plot DIR [--format png|svg|pdf] [--watch]", "draw the figures of a run directory (gnuplot)",
+     "Writes figures into DIR/plots/ with gnuplot (--format: png, the default;\n"
+     "svg or pdf for vector output):\n"
+     "  losses    Ĵ with τ1·B and τ2·R as they enter it, the relative L2 error, the\n"
+     "            residual on the validation grid and J_pinn, vs iteration (log axes)\n"
+     "  ktilde    K̃ entries vs iteration, and |K̃ − K̃_ref| with the reference named\n"
+     "  solution  network vs reference and the pointwise error (fields.csv)\n"
+     "  coarse    the network on the validation grid, Q̄v at the coarse nodes and\n"
+     "            the coarse solution y_h (nodes.csv)\n"
+     "Stage boundaries are marked and listed with their optimizer and τ2; 2-D fields\n"
+     "are square viridis maps. The gnuplot script stays as DIR/plots/plots.gp: edit\n"
+     "it and run `gnuplot plots/plots.gp` in DIR.\n\n"
+     "--watch redraws whenever the history grows (checked every --interval S\n"
+     "seconds, default 5) until the run in DIR ends, then draws the final figures\n"
+     "and exits 0; Ctrl-C stops watching (exit 130). On a finished run it draws once.\n\n"
+     "A directory without config.resolved.yaml and history.csv is refused (exit 2).\n"
+     "Needs gnuplot (Debian package gnuplot-nox); without it the exit code is 1.\n",
      hp__cmd_plot},
     {"sweep", "sweep CONFIG --set K=V1,V2,... --out DIR",
      "train a grid of runs (parallel, resumable)",

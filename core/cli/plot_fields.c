@@ -77,9 +77,15 @@ static void map_layout(hp__plot_script *s, int rows, int cols, int side) {
             1.0 - 110.0 / w, 70.0 / h, 1.0 - 60.0 / h, (double)MAP_GAP / w, 110.0 / h);
 }
 
+/* A map of a grid file. Each value is a cell centred on its point, so the
+ * border cells reach half a cell beyond the domain: PNG clips them at the axes;
+ * SVG and PDF embed the image unclipped unless it is drawn cell by cell
+ * (`pixels`), which is done for grids small enough to keep the file small. */
 static void map_plot(hp__plot_script *s, const char *file, const char *title, const char *cblabel, const char *expr) {
-    fprintf(s->g, "set title \"%s\"\nset cblabel \"%s\"\nplot \"%s\" using \"x\":\"y\":%s with image notitle\n", title,
-            cblabel, file, expr);
+    const hp__plot_table *t = strcmp(file, "nodes.csv") == 0 ? &s->run->nodes : &s->run->fields;
+    int pixels = s->format != HP__PLOT_PNG && t->per_axis <= 128;
+    fprintf(s->g, "set title \"%s\"\nset cblabel \"%s\"\nplot \"%s\" using \"x\":\"y\":%s with image%s notitle\n",
+            title, cblabel, file, expr, pixels ? " pixels" : "");
 }
 
 /* Undo what the maps set, for the figures written after them. */
