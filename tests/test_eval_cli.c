@@ -224,9 +224,9 @@ static void test_eval_2d(void **state) {
 
 static void test_eval_errors(void **state) {
     (void)state;
-    char *have = hp_test_read_file("ev_1d/checkpoint.bin");
-    if (!have) run_pipeline("ev_1d.yaml", pipeline_1d);
-    free(have);
+    char *ck = hp_test_read_file("ev_1d/checkpoint.bin");
+    if (!ck) run_pipeline("ev_1d.yaml", pipeline_1d);
+    free(ck);
     assert_int_equal(system("rm -rf ev_nockpt && mkdir ev_nockpt && cp ev_1d/config.resolved.yaml ev_nockpt/"), 0);
     assert_int_equal(run("eval ev_nockpt --grid 5"), 2);
     assert_contains(err_text, "ev_nockpt has no checkpoint (checkpoint.bin)");

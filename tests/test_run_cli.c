@@ -199,6 +199,13 @@ static void test_run_errors(void **state) {
     assert_contains(summary, "\"completed\": false");
     assert_contains(summary, "\"diverged\": true");
     free(summary);
+    char *events = hp_test_read_file("run_nan/events.jsonl");
+    assert_non_null(events);
+    assert_contains(events, "{\"event\": \"divergence\", ");
+    assert_contains(events, "\"iteration\": 402, \"stage\": 1, \"message\": \"adam: loss not finite");
+    assert_contains(events, "{\"event\": \"summary\", ");
+    assert_null(strstr(events, "\"event\": \"finish\""));
+    free(events);
 }
 
 /* `threads` does not change the bits, whatever OpenBLAS's own thread count: the

@@ -256,6 +256,29 @@ hp_status hp__events_stage_end(hp__events *e, double elapsed, uint64_t iteration
     return hp__events_end(e);
 }
 
+hp_status hp__events_row(hp__events *e, uint64_t iteration, double seconds, const hp__hybrid_terms *terms,
+                         double j_hat, double rel_l2, double fine_residual, uint64_t fallback_steps, size_t stage) {
+    hp__events_begin(e, "row", seconds);
+    hp__events_u64(e, "iteration", iteration);
+    hp__events_fixed(e, "seconds", seconds, 3);
+    hp__events_num(e, "J_pinn", terms->j_pinn);
+    hp__events_num(e, "boundary", terms->boundary);
+    hp__events_num(e, "R", terms->coupling);
+    hp__events_num(e, "J_hat", j_hat);
+    hp__events_num(e, "rel_l2", rel_l2);
+    hp__events_num(e, "fine_residual", fine_residual);
+    size_t d = (size_t)terms->dim, n_k = terms->n_blocks * d * d;
+    for (size_t i = 0; i < n_k; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "k_%zu_%zu_%zu", i / (d * d), (i % (d * d)) / d, i % d);
+        hp__events_num(e, name, terms->ktilde[i]);
+    }
+    hp__events_u64(e, "fallback", (uint64_t)terms->fallback);
+    hp__events_u64(e, "fallback_steps", fallback_steps);
+    hp__events_u64(e, "stage", stage);
+    return hp__events_end(e);
+}
+
 hp_status hp__events_checkpoint(hp__events *e, double elapsed, uint64_t iteration, uint64_t history_bytes,
                                 size_t stage, uint64_t stage_step) {
     /* "iteration" and "history_bytes" first, each followed by a comma: checkpoint_line_end finds them so */

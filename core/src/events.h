@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "hpinn/status.h"
+#include "hybrid.h"
 
 #define HP__EVENTS_FILE "events.jsonl"
 
@@ -79,6 +80,10 @@ hp_status hp__events_stage_start(hp__events *e, double elapsed, uint64_t iterati
                                  const hp__events_stage *s);
 hp_status hp__events_stage_end(hp__events *e, double elapsed, uint64_t iteration, size_t stage,
                                const hp__events_stage *s, uint64_t steps, const char *stop);
+/* A history row: its columns' names (history.csv's header) and the values
+ * history.csv holds (seconds with 3 decimals, the rest with 17 digits). */
+hp_status hp__events_row(hp__events *e, uint64_t iteration, double seconds, const hp__hybrid_terms *terms,
+                         double j_hat, double rel_l2, double fine_residual, uint64_t fallback_steps, size_t stage);
 /* Written before the checkpoint itself (see above). */
 hp_status hp__events_checkpoint(hp__events *e, double elapsed, uint64_t iteration, uint64_t history_bytes,
                                 size_t stage, uint64_t stage_step);

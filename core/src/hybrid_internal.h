@@ -1,6 +1,7 @@
 /* hybrid_internal.h (private to the hybrid's files) — the state of the hybrid
  * objective, shared by hybrid.c (Algorithm 1), hybrid_gauss_newton.c (its
- * residuals and Jacobian) and outputs.c (fields at θ). Everything is allocated at
+ * residuals and Jacobian), outputs.c (fields at θ) and init_from.c (the networks,
+ * for a warm start's check). Everything is allocated at
  * creation: an evaluation allocates nothing. */
 #ifndef HPINN_HYBRID_INTERNAL_H
 #define HPINN_HYBRID_INTERNAL_H

@@ -12,7 +12,9 @@
  *     output.checkpoint_every, network.threads (results do not depend on it),
  *     and the `upscale` section (read only by `hpinn upscale`).
  * Anything else (a learning rate, a seed, K, τ2, σ, the optimizer of a stage, a
- * removed stage) is refused, naming the key and both values. */
+ * removed stage) is refused, naming the key and both values. A run that should
+ * differ in those starts anew, possibly from the trained θ (`run --init-from`,
+ * init_from.h: a new run id and iteration 0, never a resume). */
 #ifndef HPINN_RESUME_RULES_H
 #define HPINN_RESUME_RULES_H
 

@@ -479,27 +479,8 @@ static hp_status history_row(hp__trainer *t, double *value) {
     used += (size_t)snprintf(row + used, sizeof row - used, ",%d,%llu,%zu\n", terms->fallback,
                              (unsigned long long)t->display.fallback_since_row, t->stage);
     HP_CALL(history_put(t, row, used));
-    /* the same row in events.jsonl: the columns' names, the values as written above */
-    hp__events *e = &t->events;
-    hp__events_begin(e, "row", seconds);
-    hp__events_u64(e, "iteration", t->g);
-    hp__events_fixed(e, "seconds", seconds, 3);
-    hp__events_num(e, "J_pinn", terms->j_pinn);
-    hp__events_num(e, "boundary", terms->boundary);
-    hp__events_num(e, "R", terms->coupling);
-    hp__events_num(e, "J_hat", *value);
-    hp__events_num(e, "rel_l2", val.rel_l2);
-    hp__events_num(e, "fine_residual", val.fine_residual);
-    int d = terms->dim;
-    for (size_t i = 0; i < n_k; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "k_%zu_%d_%d", i / (size_t)(d * d), (int)(i % (size_t)(d * d)) / d, (int)(i % (size_t)d));
-        hp__events_num(e, name, terms->ktilde[i]);
-    }
-    hp__events_u64(e, "fallback", (uint64_t)terms->fallback);
-    hp__events_u64(e, "fallback_steps", t->display.fallback_since_row);
-    hp__events_u64(e, "stage", t->stage);
-    HP_CALL(hp__events_end(e));
+    HP_CALL(hp__events_row(&t->events, t->g, seconds, terms, *value, val.rel_l2, val.fine_residual,
+                           t->display.fallback_since_row, t->stage)); /* the same row in events.jsonl */
     int est;
     double eta = t->o->progress == HP__PROGRESS_LINES ? remaining(t, &est) : (est = 0, NAN);
     hp__trainer_display_row(&t->display, t->g, t->planned_total, t->stage, seconds, *value, terms, &val, eta, est);
