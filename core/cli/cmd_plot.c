@@ -256,15 +256,15 @@ static int run_active(const char *dir) {
 }
 
 /* What changes when the run writes something the figures show. */
-static long long signature(const char *dir) {
-    long long sig = 0;
+static unsigned long long signature(const char *dir) {
+    unsigned long long sig = 0; /* unsigned: the hash wraps, a signed one would overflow */
     const char *files[] = {"history.csv", "summary.json", "fields.csv"};
     for (int i = 0; i < 3; i++) {
         char path[HP__PATH_MAX];
         struct stat sb;
         if (hp__path_join(path, sizeof path, dir, files[i]) == HP_OK && stat(path, &sb) == 0)
-            sig = sig * 1000003 + (long long)sb.st_size * 31 + (long long)sb.st_mtim.tv_sec * 1000 +
-                  sb.st_mtim.tv_nsec / 1000000;
+            sig = sig * 1000003u + (unsigned long long)sb.st_size * 31u +
+                  (unsigned long long)sb.st_mtim.tv_sec * 1000u + (unsigned long long)sb.st_mtim.tv_nsec / 1000000u;
     }
     return sig;
 }
@@ -283,7 +283,8 @@ static hp_status watch(const plot_job *j) {
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     hp_status st = HP_OK;
-    long long drawn = -1;
+    unsigned long long drawn = 0;
+    int drawn_once = 0;
     double iteration = -1;
     for (;;) {
         int active = run_active(j->dir);
@@ -291,10 +292,11 @@ static hp_status watch(const plot_job *j) {
         struct stat sb;
         int waiting = active && (hp__path_join(history, sizeof history, j->dir, "history.csv") != HP_OK ||
                                  stat(history, &sb) != 0 || sb.st_size == 0);
-        long long sig = signature(j->dir);
-        if (!waiting && (sig != drawn || !active)) { /* the last drawing is always made */
+        unsigned long long sig = signature(j->dir);
+        if (!waiting && (!drawn_once || sig != drawn || !active)) { /* the last drawing is always made */
             hp__plot_run run;
             hp__plot_figures figs;
+            int drawn_now = 1;
             st = draw(j, active ? 2 : 0, &run, &figs);
             if (st == HP_OK && active) {
                 printf("hpinn plot: iteration %.0f: %d figure%s updated in %s/\n", run.last_iteration, figs.n,
@@ -304,12 +306,13 @@ static hp_status watch(const plot_job *j) {
                 print_figures(j, &run, &figs);
             } else if (active && st == HP_ERR_NOT_FOUND) {
                 st = HP_OK; /* a run that has not written a row yet */
-                sig = -1;
+                drawn_now = 0;
             }
             iteration = st == HP_OK ? run.last_iteration : iteration;
             hp__plot_run_free(&run);
             fflush(stdout);
             drawn = sig;
+            drawn_once = drawn_now;
         }
         if (st != HP_OK || !active) break;
         nap(j->interval);
