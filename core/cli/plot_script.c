@@ -178,21 +178,46 @@ static void weight_function(hp__plot_script *s, const char *name, int tau1) {
     fprintf(s->g, "%.17g\n", tau1 ? r->stages[r->n_stages - 1].tau1 : r->stages[r->n_stages - 1].tau2);
 }
 
+/* Labelled tics m×10^e in [bottom, top] for the mantissas m (1 excluded: the
+ * powers of ten are labelled anyway); returns how many, writes them when g. */
+static int mantissa_tics(FILE *g, double bottom, double top, const double *m, int n_m) {
+    int count = 0;
+    for (int e = (int)floor(log10(bottom)); e <= (int)floor(log10(top)); e++)
+        for (int k = 0; k < n_m; k++) {
+            double v = m[k] * pow(10.0, e);
+            if (v < bottom || v > top) continue;
+            if (g) {
+                /* plain numbers from 0.1 to 99, m×10^e beyond */
+                if (e >= -1 && e <= 1) fprintf(g, "%s\"%g", count ? ", " : "set ytics add (", v);
+                else fprintf(g, "%s\"%g×10^{%d}", count ? ", " : "set ytics add (", m[k], e);
+                fprintf(g, "\" %.6g", v);
+            }
+            count++;
+        }
+    if (g && count) fputs(")\n", g);
+    return count;
+}
+
 /* A log axis labelled in powers of ten. Data within two decades would show one
- * or two labels only: 2 and 5 of each decade are then labelled too. */
+ * or two labels only, squeezed into a corner of the autoscaled decades: the
+ * axis then spans the data, and mantissas are labelled too (2 and 5, or finer
+ * ones until at least three labels show). */
 static void log_axis(FILE *g, double lo, double hi) {
     fputs("set logscale y 10\nset format y \"10^{%L}\"\nset mytics 10\nset ytics autofreq\n", g);
-    if (!(lo > 0 && hi >= lo && isfinite(hi)) || hi / lo >= 100) return;
-    int first = 1;
-    for (int e = (int)floor(log10(lo)); e <= (int)floor(log10(hi)); e++)
-        for (int m = 2; m <= 5; m += 3) {
-            double v = m * pow(10.0, e);
-            if (v < lo / 2 || v > hi * 2) continue;
-            if (e == 0) fprintf(g, "%s\"%d\" %g", first ? "set ytics add (" : ", ", m, v);
-            else fprintf(g, "%s\"%d×10^{%d}\" %g", first ? "set ytics add (" : ", ", m, e, v);
-            first = 0;
-        }
-    if (!first) fputs(")\n", g);
+    if (!(lo > 0 && hi >= lo && isfinite(hi)) || hi / lo >= 100) {
+        fputs("set yrange [*:*]\n", g);
+        return;
+    }
+    static const double m1[] = {2, 5}, m2[] = {1.5, 2, 3, 4, 5, 6, 8},
+                        m3[] = {1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 9};
+    const double *lists[] = {m1, m2, m3};
+    const int sizes[] = {2, 7, 19};
+    double bottom = lo / 1.25, top = hi * 1.25;
+    int decades = (int)floor(log10(top)) - (int)ceil(log10(bottom)) + 1; /* powers of ten inside */
+    fprintf(g, "set yrange [%.6g:%.6g]\n", bottom, top);
+    int pick = 0;
+    while (pick < 2 && decades + mantissa_tics(NULL, bottom, top, lists[pick], sizes[pick]) < 3) pick++;
+    mantissa_tics(g, bottom, top, lists[pick], sizes[pick]);
 }
 
 /* Smallest and largest positive value of the named history columns. */
@@ -211,7 +236,7 @@ static void positive_range(const hp__plot_table *t, const char *a, const char *b
 }
 
 static void linear_axis(FILE *g) {
-    fputs("unset logscale y\nset format y \"% h\"\nset mytics default\nset ytics autofreq\n", g);
+    fputs("unset logscale y\nset format y \"% h\"\nset mytics default\nset ytics autofreq\nset yrange [*:*]\n", g);
 }
 
 /* Panels share the x axis and their left and right edges, whatever their keys. */
