@@ -659,25 +659,39 @@ static int run_hpinn(const char *args) {
     return hp_test_run_hpinn(args, "objective_cli", out_text, sizeof out_text, err_text, sizeof err_text);
 }
 
-/* Every *.yaml under configs/ (one level of subdirectories), sorted. */
+/* The *.yaml files of one directory, appended to paths. */
+static size_t list_yaml(const char *dir, char paths[][1024], size_t n, size_t max) {
+    DIR *d = opendir(dir);
+    if (!d) return n;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0) snprintf(paths[n++], 1024, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Every *.yaml in configs/ and in each of its subdirectories, sorted: a new
+ * directory of configs is checked without being named here. */
 static size_t list_configs(char paths[][1024], size_t max) {
     const char *src = getenv("HPINN_SOURCE_DIR");
     assert_non_null(src);
-    const char *subdirs[] = {"configs", "configs/paper", "configs/2d", "configs/examples"};
-    size_t n = 0;
-    for (int s = 0; s < 3; s++) {
-        char dir[512];
-        snprintf(dir, sizeof dir, "%s/%s", src, subdirs[s]);
-        DIR *d = opendir(dir);
-        if (!d) continue;
-        struct dirent *e;
-        while ((e = readdir(d)) && n < max) {
-            size_t len = strlen(e->d_name);
-            if (len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0)
-                snprintf(paths[n++], 1024, "%s/%s", dir, e->d_name);
-        }
-        closedir(d);
+    char top[512];
+    snprintf(top, sizeof top, "%s/configs", src);
+    size_t n = list_yaml(top, paths, 0, max);
+    DIR *d = opendir(top);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char sub[1024];
+        struct stat sb;
+        snprintf(sub, sizeof sub, "%s/%s", top, e->d_name);
+        if (stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode)) n = list_yaml(sub, paths, n, max);
     }
+    closedir(d);
+    assert_true(n < max);
     qsort(paths, n, 1024, (int (*)(const void *, const void *))strcmp);
     return n;
 }
