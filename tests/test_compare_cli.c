@@ -343,6 +343,11 @@ static void test_plot_and_errors(void **state) {
     assert_contains(err_text, "gnuplot was not found");
     assert_contains(err_text, "gnuplot-nox");
     assert_string_equal(out_text, ""); /* refused before printing a table */
+    setenv("HPINN_GNUPLOT", "false", 1);
+    int failed = hpinn(args);
+    unsetenv("HPINN_GNUPLOT");
+    assert_int_equal(failed, 1);
+    assert_contains(err_text, "compare --plot: gnuplot failed (exit code 1) on cmp_plots/compare.gp");
     assert_int_equal(hpinn("compare"), 2);
     assert_int_equal(hpinn("compare no_such_dir"), 2);
     assert_contains(err_text, "no_such_dir is not a directory");

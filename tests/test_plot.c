@@ -312,6 +312,12 @@ static void test_errors(void **state) {
     assert_int_equal(missing, 1);
     assert_contains(err_text, "gnuplot was not found");
     assert_contains(err_text, "gnuplot-nox");
+    /* gnuplot fails: its exit code and the script it failed on */
+    setenv("HPINN_GNUPLOT", "false", 1);
+    int failed = run("plot plot_1d");
+    unsetenv("HPINN_GNUPLOT");
+    assert_int_equal(failed, 1);
+    assert_contains(err_text, "plot: gnuplot failed (exit code 1) on plot_1d/plots/plots.gp");
 
     /* usage */
     assert_int_equal(run("plot"), 2);

@@ -1,11 +1,12 @@
-/* args.c — argument parsing shared by the commands that take a pipeline, and the
- * printing of the registry's notes they share. */
+/* args.c — argument parsing shared by the commands that take a pipeline, the
+ * printing of the registry's notes, and the waiting for gnuplot they share. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "cli.h"
 
@@ -122,4 +123,15 @@ hp_status hp__cli_make_dirs(const char *path) {
 
 void hp__cli_print_registry_notes(const hp_registry *r, size_t *shown) {
     for (; r && *shown < hp_registry_note_count(r); ++*shown) fprintf(stderr, "hpinn: %s\n", hp_registry_get_note(r, *shown));
+}
+
+hp_status hp__cli_wait_gnuplot(pid_t pid, const char *command, const char *script) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) HP_ERROR(HP_ERR_IO, "%s: waiting for gnuplot: %s", command, strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        HP_ERROR(HP_ERR_IO, "%s: gnuplot failed (%s %d) on %s; its messages are above", command,
+                 WIFEXITED(status) ? "exit code" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                 script);
+    return HP_OK;
 }

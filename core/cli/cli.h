@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include <sys/types.h>
+
 #include "hpinn/config.h"
 #include "hpinn/registry.h"
 #include "hpinn/status.h"
@@ -41,6 +43,10 @@ typedef struct hp__cli_pipeline_args {
  * "out,gradient,resume"). Unknown options are HP_ERR_USAGE. */
 hp_status hp__cli_parse_pipeline_args(int argc, char **argv, const char *allowed, hp__cli_pipeline_args *a);
 void hp__cli_pipeline_args_free(hp__cli_pipeline_args *a);
+
+/* Wait for the gnuplot child `pid` rendering `script`; a failure (exit code or
+ * signal) is HP_ERR_IO naming both, after gnuplot's own messages on stderr. */
+hp_status hp__cli_wait_gnuplot(pid_t pid, const char *command, const char *script);
 
 /* mkdir -p (HP_ERR_IO naming the directory that could not be created). */
 hp_status hp__cli_make_dirs(const char *path);

@@ -173,14 +173,9 @@ static hp_status run_gnuplot(const plot_job *j) {
                "plots/plots.gp", (char *)NULL);
         _exit(127);
     }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) HP_ERROR(HP_ERR_IO, "plot: waiting for gnuplot: %s", strerror(errno));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        HP_ERROR(HP_ERR_IO, "plot: gnuplot failed (%s %d) on %s/plots.gp; its messages are above",
-                 WIFEXITED(status) ? "exit code" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                 j->plots);
-    return HP_OK;
+    char script[HP__PATH_MAX];
+    HP_CALL(hp__path_join(script, sizeof script, j->plots, "plots.gp"));
+    return hp__cli_wait_gnuplot(pid, "plot", script);
 }
 
 /* One drawing: snapshot, read, script, gnuplot, figures renamed into place.

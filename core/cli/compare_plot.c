@@ -229,14 +229,9 @@ static hp_status run_gnuplot(const char *dir) {
         execlp(gnuplot, gnuplot, "compare.gp", (char *)NULL);
         _exit(127);
     }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) HP_ERROR(HP_ERR_IO, "compare --plot: waiting for gnuplot: %s", strerror(errno));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        HP_ERROR(HP_ERR_IO, "compare --plot: gnuplot failed (%s %d) on %s/compare.gp; its messages are above",
-                 WIFEXITED(status) ? "exit code" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                 dir);
-    return HP_OK;
+    char script[HP__PATH_MAX];
+    HP_CALL(hp__path_join(script, sizeof script, dir, "compare.gp"));
+    return hp__cli_wait_gnuplot(pid, "compare --plot", script);
 }
 
 hp_status hp__cmp_plot(const hp__cmp_table *t, const char *dir) {

@@ -65,8 +65,11 @@ static void map_frame(hp__plot_script *s, const hp__plot_table *t) {
  * margins and gaps (a colour box, its label and the next map's y label fill the
  * gap between two maps). */
 #define MAP_GAP 190
+/* Room right of the last map for its colour box, tick labels as wide as
+ * "-0.0008" and the box's rotated label. */
+#define MAP_RIGHT 165
 static void map_size(int rows, int cols, int side, int *width, int *height) {
-    *width = 195 + cols * side + (cols - 1) * MAP_GAP;
+    *width = 85 + MAP_RIGHT + cols * side + (cols - 1) * MAP_GAP;
     *height = 80 + rows * (side + 110);
 }
 
@@ -74,7 +77,7 @@ static void map_layout(hp__plot_script *s, int rows, int cols, int side) {
     int w, h;
     map_size(rows, cols, side, &w, &h);
     fprintf(s->g, "set multiplot layout %d,%d margins %.4f,%.4f,%.4f,%.4f spacing %.4f,%.4f", rows, cols, 85.0 / w,
-            1.0 - 110.0 / w, 70.0 / h, 1.0 - 60.0 / h, (double)MAP_GAP / w, 110.0 / h);
+            1.0 - (double)MAP_RIGHT / w, 70.0 / h, 1.0 - 60.0 / h, (double)MAP_GAP / w, 110.0 / h);
 }
 
 /* A map of a grid file. Each value is a cell centred on its point, so the
@@ -86,6 +89,24 @@ static void map_plot(hp__plot_script *s, const char *file, const char *title, co
     int pixels = s->format != HP__PLOT_PNG && t->per_axis <= 128;
     fprintf(s->g, "set title \"%s\"\nset cblabel \"%s\"\nplot \"%s\" using \"x\":\"y\":%s with image%s notitle\n",
             title, cblabel, file, expr, pixels ? " pixels" : "");
+}
+
+/* A map of one column; the signed map of a - b on the diverging palette,
+ * symmetric about 0 with half-width m. */
+static void column_map(hp__plot_script *s, const char *file, const char *title, const char *cblabel,
+                       const char *column) {
+    char expr[64];
+    snprintf(expr, sizeof expr, "\"%s\"", column);
+    map_plot(s, file, title, cblabel, expr);
+}
+
+static void difference_map(hp__plot_script *s, const char *file, const char *title, const char *cblabel,
+                           const char *a, const char *b, double m) {
+    char expr[96];
+    hp__plot_palette(s, 1);
+    fprintf(s->g, "set cbrange [%.17g:%.17g]\n", -(m > 0 ? m : 1.0), m > 0 ? m : 1.0);
+    snprintf(expr, sizeof expr, "(column(\"%s\") - column(\"%s\"))", a, b);
+    map_plot(s, file, title, cblabel, expr);
 }
 
 /* Undo what the maps set, for the figures written after them. */
@@ -165,26 +186,22 @@ static void solution_2d(hp__plot_script *s, int n_dir, int with_ref) {
         double lo = INFINITY, hi = -INFINITY;
         widen(f, v, &lo, &hi);
         if (with_ref) widen(f, u, &lo, &hi);
-        char title[96], cb[32], expr[96];
+        char title[96], cb[32], v_col[16], u_col[16];
+        snprintf(v_col, sizeof v_col, "v%d", k);
+        snprintf(u_col, sizeof u_col, "u%d", k);
         hp__plot_palette(s, 0);
         fprintf(g, "# network and reference on one colour scale\n");
         colour_range(g, lo, hi);
         snprintf(title, sizeof title, "network v_%d", k);
         snprintf(cb, sizeof cb, "v_%d", k);
-        snprintf(expr, sizeof expr, "\"v%d\"", k);
-        map_plot(s, "fields.csv", title, cb, expr);
+        column_map(s, "fields.csv", title, cb, v_col);
         if (!with_ref) continue;
         snprintf(title, sizeof title, "reference u_%d", k);
         snprintf(cb, sizeof cb, "u_%d", k);
-        snprintf(expr, sizeof expr, "\"u%d\"", k);
-        map_plot(s, "fields.csv", title, cb, expr);
-        double m = f->pair_diff[v] > 0 ? f->pair_diff[v] : 1.0;
-        hp__plot_palette(s, 1);
-        fprintf(g, "set cbrange [%.17g:%.17g]\n", -m, m);
+        column_map(s, "fields.csv", title, cb, u_col);
         snprintf(title, sizeof title, "pointwise error v_%d − u_%d", k, k);
         snprintf(cb, sizeof cb, "v_%d − u_%d", k, k);
-        snprintf(expr, sizeof expr, "(column(\"v%d\") - column(\"u%d\"))", k, k);
-        map_plot(s, "fields.csv", title, cb, expr);
+        difference_map(s, "fields.csv", title, cb, v_col, u_col, f->pair_diff[v]);
     }
     fputs("unset multiplot\n", g);
     map_reset(g);
@@ -251,30 +268,26 @@ static void coarse_2d(hp__plot_script *s, int n_dir, int with_net) {
         if (with_net) widen(f, dir_col(f, "v", k), &lo, &hi);
         widen(nd, qv, &lo, &hi);
         widen(nd, dir_col(nd, "y", k), &lo, &hi);
-        char title[96], cb[32], expr[96];
+        char title[96], cb[32], v[16], qv_col[16], y[16];
+        snprintf(v, sizeof v, "v%d", k);
+        snprintf(qv_col, sizeof qv_col, "Qv%d", k);
+        snprintf(y, sizeof y, "y%d", k);
         hp__plot_palette(s, 0);
         fprintf(g, "# network, compression and coarse solution on one colour scale\n");
         colour_range(g, lo, hi);
         if (with_net) {
             snprintf(title, sizeof title, "network v_%d (validation grid)", k);
             snprintf(cb, sizeof cb, "v_%d", k);
-            snprintf(expr, sizeof expr, "\"v%d\"", k);
-            map_plot(s, "fields.csv", title, cb, expr);
+            column_map(s, "fields.csv", title, cb, v);
         }
         snprintf(title, sizeof title, "compressed network Q̄v_%d (nodes)", k);
         snprintf(cb, sizeof cb, "Q̄v_%d", k);
-        snprintf(expr, sizeof expr, "\"Qv%d\"", k);
-        map_plot(s, "nodes.csv", title, cb, expr);
+        column_map(s, "nodes.csv", title, cb, qv_col);
         snprintf(title, sizeof title, "coarse FEM solution y_{h,%d} (nodes)", k);
         snprintf(cb, sizeof cb, "y_{h,%d}", k);
-        snprintf(expr, sizeof expr, "\"y%d\"", k);
-        map_plot(s, "nodes.csv", title, cb, expr);
-        double m = nd->pair_diff[qv] > 0 ? nd->pair_diff[qv] : 1.0;
-        hp__plot_palette(s, 1);
-        fprintf(g, "set cbrange [%.17g:%.17g]\n", -m, m);
+        column_map(s, "nodes.csv", title, cb, y);
         snprintf(title, sizeof title, "Q̄v_%d − y_{h,%d}", k, k);
-        snprintf(expr, sizeof expr, "(column(\"Qv%d\") - column(\"y%d\"))", k, k);
-        map_plot(s, "nodes.csv", title, title, expr);
+        difference_map(s, "nodes.csv", title, title, qv_col, y, nd->pair_diff[qv]);
     }
     fputs("unset multiplot\n", g);
     map_reset(g);

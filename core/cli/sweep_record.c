@@ -98,12 +98,6 @@ hp_status hp__sweep_record_write(const char *dir, const hp__sweep_record *rec, c
     return HP_OK;
 }
 
-static hp_status dup_or_null(const char *s, char **out) {
-    *out = NULL;
-    if (s && !(*out = strdup(s))) HP_ERROR(HP_ERR_NOMEM, "out of memory");
-    return HP_OK;
-}
-
 static hp_status strings_of(const hp__node *list, char ***out, size_t *n) {
     *out = NULL;
     *n = 0;
@@ -111,7 +105,7 @@ static hp_status strings_of(const hp__node *list, char ***out, size_t *n) {
     if (!(*out = calloc(list->count ? list->count : 1, sizeof **out))) HP_ERROR(HP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < list->count; i++) {
         const char *s = hp__json_str(list->items[i]);
-        HP_CALL(dup_or_null(s ? s : "", &(*out)[i]));
+        HP_CALL(hp__json_dup(s ? s : "", &(*out)[i]));
         ++*n;
     }
     return HP_OK;
@@ -151,8 +145,8 @@ static hp_status read_grid(const hp__node *list, hp__sweep_spec *grid) {
     if (!(grid->axes = calloc(list->count ? list->count : 1, sizeof *grid->axes))) HP_ERROR(HP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < list->count; i++) {
         hp__sweep_axis *a = &grid->axes[grid->n_axes++];
-        HP_CALL(dup_or_null(hp__json_str(hp__json_get(list->items[i], "key")), &a->key));
-        if (!a->key) HP_CALL(dup_or_null("", &a->key));
+        HP_CALL(hp__json_dup(hp__json_str(hp__json_get(list->items[i], "key")), &a->key));
+        if (!a->key) HP_CALL(hp__json_dup("", &a->key));
         HP_CALL(strings_of(hp__json_get(list->items[i], "values"), &a->values, &a->n_values));
     }
     return HP_OK;
@@ -164,9 +158,9 @@ hp_status hp__sweep_record_read(const char *dir, hp__sweep_record *rec) {
     HP_CALL(hp__path_join(path, sizeof path, dir, HP__SWEEP_RECORD_FILE));
     hp__json_doc doc;
     HP_CALL(hp__json_load(path, &doc));
-    hp_status st = dup_or_null(hp__json_str(hp__json_get(doc.root, "config")), &rec->config);
-    if (st == HP_OK) st = dup_or_null(hp__json_str(hp__json_get(doc.root, "config_path")), &rec->config_path);
-    if (st == HP_OK) st = dup_or_null(hp__json_str(hp__json_get(doc.root, "pipeline_checksum")), &rec->checksum);
+    hp_status st = hp__json_dup(hp__json_str(hp__json_get(doc.root, "config")), &rec->config);
+    if (st == HP_OK) st = hp__json_dup(hp__json_str(hp__json_get(doc.root, "config_path")), &rec->config_path);
+    if (st == HP_OK) st = hp__json_dup(hp__json_str(hp__json_get(doc.root, "pipeline_checksum")), &rec->checksum);
     if (st == HP_OK) st = read_grid(hp__json_get(doc.root, "grid"), &rec->grid);
     if (st == HP_OK) st = read_members(hp__json_get(doc.root, "members"), rec, path);
     if (st == HP_OK && !hp__json_get(doc.root, "members"))

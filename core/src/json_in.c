@@ -75,6 +75,12 @@ const char *hp__json_str(const hp__node *n) {
     return n && n->kind == HP__SCALAR && n->quoted ? n->text : NULL;
 }
 
+hp_status hp__json_dup(const char *s, char **out) {
+    *out = NULL;
+    if (s && !(*out = strdup(s))) HP_ERROR(HP_ERR_NOMEM, "out of memory");
+    return HP_OK;
+}
+
 double hp__json_num(const hp__node *n) {
     if (!n || n->kind != HP__SCALAR || n->quoted || !n->text || !*n->text) return NAN;
     char *end;

@@ -23,6 +23,9 @@ void hp__json_free(hp__json_doc *doc);
 const hp__node *hp__json_get(const hp__node *obj, const char *key);
 /* A string's text; NULL for null, a number or a collection. */
 const char *hp__json_str(const hp__node *n);
+/* *out = a malloc'd copy of s (NULL stays NULL): the records' readers keep
+ * strings past hp__json_free. */
+hp_status hp__json_dup(const char *s, char **out);
 /* A number; NaN for null, a string or a collection. */
 double hp__json_num(const hp__node *n);
 /* 1 for true, 0 for false, -1 otherwise. */

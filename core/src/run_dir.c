@@ -134,27 +134,21 @@ hp_status hp__run_info_read_id(const char *dir, char id[HP__RUN_ID_CHARS + 1]) {
     return HP_OK;
 }
 
-static hp_status dup_text(const char *s, char **out) {
-    *out = NULL;
-    if (s && !(*out = strdup(s))) HP_ERROR(HP_ERR_NOMEM, "out of memory");
-    return HP_OK;
-}
-
 hp_status hp__run_record_read(const char *dir, hp__run_record *rec) {
     memset(rec, 0, sizeof *rec);
     char path[HP__PATH_MAX];
     HP_CALL(hp__path_join(path, sizeof path, dir, HP__RUN_INFO_FILE));
     hp__json_doc doc;
     HP_CALL(hp__json_load(path, &doc));
-    hp_status st = dup_text(hp__json_str(hp__json_get(doc.root, "label")), &rec->label);
-    if (st == HP_OK) st = dup_text(hp__json_str(hp__json_get(doc.root, "config")), &rec->config);
+    hp_status st = hp__json_dup(hp__json_str(hp__json_get(doc.root, "label")), &rec->label);
+    if (st == HP_OK) st = hp__json_dup(hp__json_str(hp__json_get(doc.root, "config")), &rec->config);
     const hp__node *ov = hp__json_get(doc.root, "overrides");
     if (st == HP_OK && ov && ov->kind == HP__SEQUENCE && ov->count) {
         if (!(rec->overrides = calloc(ov->count, sizeof *rec->overrides))) st = HP_ERROR_SET(HP_ERR_NOMEM, "out of memory");
         for (size_t i = 0; st == HP_OK && i < ov->count; i++) {
             const char *t = hp__json_str(ov->items[i]);
             if (!t) continue;
-            st = dup_text(t, &rec->overrides[rec->n_overrides]);
+            st = hp__json_dup(t, &rec->overrides[rec->n_overrides]);
             if (st == HP_OK) rec->n_overrides++;
         }
     }
