@@ -22,9 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "comm.h"
 #include "events.h"
 #include "fileio.h"
 #include "hybrid.h"
@@ -87,7 +89,46 @@ typedef struct run_job {
     hp__run_meta meta;       /* for summary.json */
     hp__init_from origin;     /* --init-from (or, on resume, run.json's record of it) */
     char origin_dir[1024];    /* "" when the run started from its own initialisation */
+    char scratch[HP__PATH_MAX]; /* ranks > 0 of an mpirun run: their private copy of the directory */
 } run_job;
+
+/* `cp -a from/. to` or `rm -rf to` without a shell (paths are not quoted). */
+static int run_tool(const char *tool, const char *a1, const char *a2, const char *a3) {
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        execlp(tool, tool, a1, a2, a3, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Data-parallel runs: rank 0 alone writes the run directory. Every other rank
+ * runs the same code on a private copy of it (in TMPDIR, removed at the end),
+ * so that it reads what rank 0 reads (checkpoint, history, reference cache)
+ * and its writes go nowhere. */
+static hp_status use_scratch_copy(run_job *j) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(j->scratch, sizeof j->scratch, "%s/hpinn-rank%d-XXXXXX", tmp && *tmp ? tmp : "/tmp", hp__comm_rank());
+    if (!mkdtemp(j->scratch)) {
+        int err = errno;
+        j->scratch[0] = '\0';
+        HP_ERROR(HP_ERR_IO, "rank %d: cannot create its scratch directory in %s: %s", hp__comm_rank(),
+                 tmp && *tmp ? tmp : "/tmp", strerror(err));
+    }
+    struct stat sb;
+    if (stat(j->dir, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        char from[HP__PATH_MAX + 2];
+        snprintf(from, sizeof from, "%s/.", j->dir);
+        if (run_tool("cp", "-a", from, j->scratch) != 0)
+            HP_ERROR(HP_ERR_IO, "rank %d: cannot copy %s to %s", hp__comm_rank(), j->dir, j->scratch);
+    }
+    snprintf(j->dir, sizeof j->dir, "%s", j->scratch);
+    return HP_OK;
+}
 
 /* summary.json's record of how the run came about (outputs.h). */
 static hp_status build_meta(run_job *j, int argc, char **argv) {
@@ -136,6 +177,7 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
         hp_params_destroy(out);
         snprintf(j->source, sizeof j->source, "%s", a->config);
     }
+    if (hp__comm_data_parallel() && hp__comm_rank() > 0) HP_CALL(use_scratch_copy(j));
     HP_CALL(hp__cli_make_dirs(j->dir));
     HP_CALL(hp__run_lock_acquire(j->dir, &j->lock));
     if (a->resume) {
@@ -180,6 +222,7 @@ static void job_free(run_job *j) {
     free(j->meta_argv);
     free(j->meta_sets);
     hp__cli_pipeline_args_free(&j->a);
+    if (j->scratch[0]) (void)run_tool("rm", "-rf", j->scratch, NULL);
 }
 
 /* The final numbers on stdout: the error, the fine residual against the
@@ -330,6 +373,7 @@ done:
     job_free(&j);
     if (st == HP_OK && interrupted) {
         fflush(stdout); /* the trainer has said where the checkpoint is and how to continue */
+        hp__comm_finalize();
         exit(130);
     }
     return st;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "comm.h"
 #include "hpinn/hpinn.h"
 #include "machine.h"
 #include "pipeline.h"
@@ -233,6 +234,34 @@ static hp_status check_stdout(hp_status st) {
 
 const char *hp__cli_program = NULL;
 
+/* Ranks other than 0 of an mpirun run print nothing: rank 0 speaks for all,
+ * and an error on another rank reaches it through the checked collectives. */
+static hp_status start_ranks(int *argc, char ***argv) {
+    HP_CALL(hp__comm_init(argc, argv));
+    if (hp__comm_rank() > 0 && !getenv("HPINN_RANK_OUTPUT")) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+            HP_ERROR(HP_ERR_IO, "rank %d: cannot silence its output", hp__comm_rank());
+    }
+    return HP_OK;
+}
+
+/* The last collective of every rank: a failure on one rank the others have
+ * not seen (they finished) becomes theirs too, so that all exit alike. */
+static int finish_ranks(hp_status st) {
+    if (hp__comm_size() > 1 && !hp__comm_failure_is_shared()) st = hp__comm_agree(st);
+    int code = 0;
+    if (st != HP_OK) {
+        fprintf(stderr, "hpinn: error: %s\n", hp_error_message());
+        int user = hp_status_is_user_error(st);
+        if (!user || getenv("HPINN_DEBUG")) fprintf(stderr, "(%s)\n%s", hp_status_name(st), hp_error_trace());
+        code = user ? 2 : 1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    hp__comm_finalize();
+    return code;
+}
+
 int hp_cli_main(int argc, char **argv) {
     hp__cli_program = argc > 0 ? argv[0] : NULL;
     if (argc < 2) {
@@ -248,10 +277,7 @@ int hp_cli_main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    hp_status st = check_stdout(c->run(argc - 1, argv + 1));
-    if (st == HP_OK) return 0;
-    fprintf(stderr, "hpinn: error: %s\n", hp_error_message());
-    int user = hp_status_is_user_error(st);
-    if (!user || getenv("HPINN_DEBUG")) fprintf(stderr, "(%s)\n%s", hp_status_name(st), hp_error_trace());
-    return user ? 2 : 1;
+    hp_status st = start_ranks(&argc, &argv);
+    if (st == HP_OK) st = check_stdout(c->run(argc - 1, argv + 1));
+    return finish_ranks(st);
 }

@@ -14,6 +14,8 @@
  *   ∂Ĵ/∂z_i → Q̄ᵀ → cotangents on v_i at the nodes; one network backward per set. */
 #include "hybrid_internal.h"
 
+#include "comm.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,7 +146,8 @@ static hp_status create_buffers(hp__hybrid *h) {
         HP_CALL(hp_calloc(M * dd, sizeof(double), &h->rad_new));
         HP_CALL(hp_calloc(M, sizeof(double), &h->rad_w));
     }
-    HP_CALL(hp_calloc(h->n_moments ? h->n_moments : 1, sizeof(double), &h->moments));
+    /* one more: J_pinn travels with the moments in a data-parallel sum */
+    HP_CALL(hp_calloc(h->n_moments + 1, sizeof(double), &h->moments));
     HP_CALL(hp_calloc(h->n_moments ? h->n_moments : 1, sizeof(double), &h->d_moments));
     HP_CALL(hp_calloc(nb * dd * dd, sizeof(double), &h->ktilde));
     HP_CALL(hp_calloc(nb * dd * dd, sizeof(double), &h->d_ktilde));
@@ -174,6 +177,12 @@ hp_status hp__hybrid_create(const hp_config *c, const hp_registry *r, FILE *log,
     if (!h) HP_ERROR(HP_ERR_NOMEM, "out of memory");
     hp_status st = HP_OK;
     HP_CALL_GOTO(st, hp__problem_create(c, &h->problem), fail);
+    if (h->problem->distributed && h->problem->plan.resample_every > 0) {
+        st = HP_ERROR_SET(HP_ERR_CONFIG, "problem.collocation.resample_every: resampling does not run data-parallel yet "
+                                         "(%d MPI ranks); expected resample_every: 0 under mpirun, or a run on one rank",
+                          hp__comm_size());
+        goto fail;
+    }
     h->dim = h->problem->dim;
     h->C = hp_jet_components(2, h->dim);
     HP_CALL_GOTO(st, create_plugins(h, c, r), fail);
@@ -186,6 +195,8 @@ hp_status hp__hybrid_create(const hp_config *c, const hp_registry *r, FILE *log,
     const hp_plugin_descriptor *global = NULL;
     HP_CALL_GOTO(st, hp_registry_find(r, HP_PLUGIN_UPSCALING, "global", &global), fail);
     HP_CALL_GOTO(st, hp__reference_compute(h->problem, h->n_dir, h->co_desc, global, log, cache_dir), fail);
+    /* data-parallel: a rank that failed above (a bad point in its share) stops them all here */
+    if (h->problem->distributed) HP_CALL_GOTO(st, hp__comm_agree(HP_OK), fail);
     *out = h;
     return HP_OK;
 fail:
@@ -266,19 +277,31 @@ static hp_status upscale(hp__hybrid *h, int *unusable) {
     hp_upscaling_input in;
     hp__hybrid_upscaling_input(h, &in);
     memset(h->moments, 0, h->n_moments * sizeof *h->moments);
-    HP_CALL(HP_USE_OP(h->up, moments, h->up_state, &in, h->moments));
+    hp_status st = HP_USE_OP(h->up, moments, h->up_state, &in, h->moments);
+    if (h->problem->distributed) { /* this rank's points: the sums (and J_pinn) over all ranks */
+        h->moments[h->n_moments] = h->terms.j_pinn;
+        HP_CALL(hp__comm_sum(st, h->moments, h->n_moments + 1));
+        h->terms.j_pinn = h->moments[h->n_moments];
+    }
+    HP_CALL(st);
     hp_upscaling_report rep = {h->spd, h->cond, 0, 0};
-    hp_status st = HP_USE_OP(h->up, finish, h->up_state, h->moments, h->ktilde, &rep);
+    st = HP_USE_OP(h->up, finish, h->up_state, h->moments, h->ktilde, &rep);
     *unusable = st == HP_ERR_NUMERIC || rep.n_not_positive_definite > 0 || rep.n_singular > 0;
     if (st == HP_ERR_NUMERIC) hp_error_clear();
     else HP_CALL(st);
     return HP_OK;
 }
 
+/* Data-parallel (problem->distributed): the collocation sums are this rank's
+ * share, completed over the ranks with the moments (J_pinn) and at the end (the
+ * gradient); the rest (boundary, coarse problem, coupling) is evaluated on every
+ * rank alike, and its gradient is added by rank 0 alone. */
 hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value, double *grad) {
     hp__problem *p = h->problem;
     const hp__point_set *col = &p->collocation;
     size_t M = col->n, d = (size_t)h->dim, ne = h->mesh->n_blocks * d * d;
+    double Mt = (double)p->collocation_total; /* the mean's denominator: all ranks' points */
+    int redundant_grad = !p->distributed || hp__comm_rank() == 0; /* add the rank-independent parts */
     hp__hybrid_terms *t = &h->terms;
     t->j_pinn = t->boundary = t->coupling = 0.0;
     t->fallback = 0;
@@ -288,7 +311,7 @@ hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value,
     /* 1. collocation jets → PINN residual ρ, J_pinn; ∇v and v for the upscaling */
     for (int i = 0; i < h->n_dir; i++) {
         HP_CALL(hp__hybrid_network_jet(h, i, h->tape_colloc[i], theta, h->col_jet[i]));
-        t->j_pinn += hp__pinn_residual(col, h->dim, h->col_jet[i], i, NULL, NULL) / (double)M;
+        t->j_pinn += hp__pinn_residual(col, h->dim, h->col_jet[i], i, NULL, NULL) / Mt;
         for (size_t r = 0; r < M; r++) {
             h->val_u[(size_t)i * M + r] = h->col_jet[i][r];
             for (size_t a = 0; a < d; a++) h->grad_u[((size_t)i * M + r) * d + a] = h->col_jet[i][(1 + a) * M + r];
@@ -302,7 +325,7 @@ hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value,
             double s = 0.0;
             for (size_t r = 0; r < nb; r++) s += h->bnd_val[r] * h->bnd_val[r];
             t->boundary += s / (double)nb;
-            if (!grad) continue;
+            if (!grad || !redundant_grad) continue;
             for (size_t r = 0; r < nb; r++) h->bnd_val[r] *= 2.0 * h->tau1 / (double)nb;
             HP_CALL(hp__net_backward(h->net[i], h->tape_boundary[i], theta + (size_t)i * h->n_theta_dir, h->bnd_val,
                                      grad + (size_t)i * h->n_theta_dir));
@@ -338,7 +361,7 @@ hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value,
             if (!grad) continue;
             /* reverse: ∂Ĵ/∂v_nodes → network; ∂Ĵ/∂y → adjoint p → ∂Ĵ/∂K̃ */
             hp__coupling_gradient(&h->coupling, h->node_z[i], h->node_yhat[i], h->node_cot, h->node_rhs, h->node_work);
-            HP_CALL(hp__hybrid_network_backward(h, i, h->tape_nodes[i], theta, h->node_cot, grad));
+            if (redundant_grad) HP_CALL(hp__hybrid_network_backward(h, i, h->tape_nodes[i], theta, h->node_cot, grad));
             HP__COARSE_TIMED(h, cst, h->co->solve_adjoint(h->co_state, h->node_rhs, h->node_p));
             HP_CALL(cst);
             HP__COARSE_TIMED(h, cst, h->co->coefficient_gradient(h->co_state, i, h->node_y[i], h->node_p, h->d_ktilde));
@@ -365,7 +388,7 @@ hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value,
     for (int i = 0; i < h->n_dir; i++) {
         double *cot = h->col_cot;
         (void)hp__pinn_residual(col, h->dim, h->col_jet[i], i, h->rho, NULL);
-        for (size_t r = 0; r < M; r++) h->rho[r] = 2.0 * h->rho[r] / (double)M;
+        for (size_t r = 0; r < M; r++) h->rho[r] = 2.0 * h->rho[r] / Mt;
         hp__pinn_residual_pullback(col, h->dim, h->rho, cot);
         if (coupled) {
             for (size_t r = 0; r < M; r++) {
@@ -375,6 +398,7 @@ hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value,
         }
         HP_CALL(hp__hybrid_network_backward(h, i, h->tape_colloc[i], theta, cot, grad));
     }
+    if (p->distributed) HP_CALL(hp__comm_sum(HP_OK, grad, hp__hybrid_n_params(h)));
     return HP_OK;
 }
 
@@ -387,6 +411,11 @@ static hp_status value_and_gradient(void *ctx, const double *theta, double *valu
     return HP_OK;
 }
 
+static hp_status sum_over_ranks(void *ctx, double *buf, size_t count) {
+    (void)ctx;
+    return hp__comm_sum(HP_OK, buf, count);
+}
+
 hp_objective hp__hybrid_objective(hp__hybrid *h) {
     hp_objective o;
     memset(&o, 0, sizeof o);
@@ -395,6 +424,10 @@ hp_objective hp__hybrid_objective(hp__hybrid *h) {
     o.ctx = h;
     o.value_and_gradient = value_and_gradient;
     o.residuals_and_jacobian = hp__hybrid_residuals_and_jacobian;
+    if (h->problem->distributed) { /* rows over the ranks; the products are not data-parallel yet */
+        o.sum_over_ranks = sum_over_ranks;
+        return o;
+    }
     if (hp__net_has_tangent(h->net[0])) {
         o.linearize = hp__hybrid_linearize;
         o.jvp = hp__hybrid_jvp;
@@ -479,11 +512,15 @@ hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_val
     double err2 = 0.0, ref2 = 0.0, res = 0.0, zero = 0.0;
     size_t interior = 0;
     for (size_t r = 0; r < n; r++) interior += p->validation_interior[r];
-    for (int i = 0; i < h->n_dir; i++) {
-        for (size_t off = 0; off < n; off += HP__VALIDATION_CHUNK) {
-            size_t cnt = n - off < HP__VALIDATION_CHUNK ? n - off : HP__VALIDATION_CHUNK;
+    size_t lo = 0, hi = n; /* data-parallel: this rank's share of the grid, the sums over all ranks */
+    if (p->distributed) hp__comm_range(n, &lo, &hi);
+    hp_status st = HP_OK;
+    for (int i = 0; i < h->n_dir && st == HP_OK; i++) {
+        for (size_t off = lo; off < hi && st == HP_OK; off += HP__VALIDATION_CHUNK) {
+            size_t cnt = hi - off < HP__VALIDATION_CHUNK ? hi - off : HP__VALIDATION_CHUNK;
             hp__point_set part = validation_part(p, off, cnt);
-            HP_CALL(hp__hybrid_network_eval(h, i, theta, part.x, cnt, 2, h->val_jet));
+            st = hp__hybrid_network_eval(h, i, theta, part.x, cnt, 2, h->val_jet);
+            if (st != HP_OK) break;
             res += hp__pinn_residual(&part, h->dim, h->val_jet, i, NULL, p->validation_interior + off);
             for (size_t r = 0; r < cnt; r++)
                 if (p->validation_interior[off + r]) {
@@ -499,6 +536,12 @@ hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_val
             }
         }
     }
+    if (p->distributed) {
+        double sums[4] = {err2, ref2, res, zero};
+        HP_CALL(hp__comm_sum(st, sums, 4));
+        err2 = sums[0], ref2 = sums[1], res = sums[2], zero = sums[3];
+    }
+    HP_CALL(st);
     out->rel_l2 = p->n_reference_directions > 0 && ref2 > 0.0 ? sqrt(err2 / ref2) : NAN;
     out->fine_residual = interior ? res / (double)(interior * (size_t)h->n_dir) : NAN;
     out->zero_residual = interior ? zero / (double)(interior * (size_t)h->n_dir) : NAN;

@@ -13,13 +13,19 @@
  * products go through the moments of the upscaling instead (its linearization
  * forward, ∂K̃/∂m from finish_backward, and moments_backward in reverse), so they
  * never form an m x n matrix. Coupling rows are zero when the coupling is off or
- * K̃ fell back. */
+ * K̃ fell back.
+ *
+ * Data-parallel (problem->distributed): each rank's r and J hold the PINN rows
+ * of its collocation points; the boundary and coupling rows live on rank 0 (zero
+ * rows elsewhere), and ∂K̃/∂θ is summed over the ranks before the coupling rows
+ * use it. Optimizers complete their sums over rows through sum_over_ranks. */
 #include "hybrid_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "pinn_residual.h"
 
 void hp__hybrid_gauss_newton_free(hp__hybrid *h) {
@@ -68,12 +74,18 @@ static hp_status state_sensitivity(hp__hybrid *h, int i) {
 }
 
 /* The residual vector at the state the last evaluation left (tapes at θ). */
+/* Rows that belong to every rank alike (boundary, coupling) are this rank's
+ * to hold: all of them in a serial run, rank 0's in a data-parallel one. */
+static int holds_shared_rows(const hp__hybrid *h) { return !h->problem->distributed || hp__comm_rank() == 0; }
+
 static hp_status residual_vector(hp__hybrid *h, const double *theta, double *r, int coupled) {
     hp__problem *p = h->problem;
     const hp__point_set *col = &p->collocation;
     size_t M = col->n, nb = p->boundary.n, nn = h->mesh->n_nodes, row = 0;
+    double shared = holds_shared_rows(h) ? 1.0 : 0.0;
+    coupled = coupled && shared != 0.0;
     for (int i = 0; i < h->n_dir; i++) {
-        double sp = sqrt(2.0 / (double)M);
+        double sp = sqrt(2.0 / (double)p->collocation_total);
         (void)hp__pinn_residual(col, h->dim, h->col_jet[i], i, h->rho, NULL);
         for (size_t q = 0; q < M; q++) r[row + q] = sp * h->rho[q];
         row += M;
@@ -81,7 +93,7 @@ static hp_status residual_vector(hp__hybrid *h, const double *theta, double *r, 
             double sb = sqrt(2.0 * h->tau1 / (double)nb);
             const double *out;
             HP_CALL(hp__net_forward(h->net[i], h->tape_boundary[i], theta + (size_t)i * h->n_theta_dir, &out));
-            for (size_t q = 0; q < nb; q++) r[row + q] = sb * out[q];
+            for (size_t q = 0; q < nb; q++) r[row + q] = shared * sb * out[q];
             row += nb;
         }
         for (size_t k = 0; k < nn; k++)
@@ -152,6 +164,7 @@ static hp_status ktilde_jacobian(hp__hybrid *h, const double *theta) {
             HP_CALL(hp__hybrid_network_backward(h, i, h->tape_colloc[i], theta, cot, h->jac_dk + e * n));
         }
     }
+    if (h->problem->distributed) HP_CALL(hp__comm_sum(HP_OK, h->jac_dk, ne * n)); /* this rank's points → all */
     return HP_OK;
 }
 
@@ -213,16 +226,16 @@ hp_status hp__hybrid_residuals_and_jacobian(void *ctx, const double *theta, doub
             for (size_t q = 0; q < M; q++) ones[q] = 1.0;
             hp__pinn_residual_pullback(col, h->dim, ones, w);
             HP_CALL(lifted_jacobian(h, i, h->tape_colloc[i], theta, 2, w));
-            place_rows(h, J, row, i, h->jac_rows, M, sqrt(2.0 / (double)M));
+            place_rows(h, J, row, i, h->jac_rows, M, sqrt(2.0 / (double)p->collocation_total));
             row += M;
             if (nb) {
                 for (size_t q = 0; q < nb; q++) h->bnd_val[q] = 1.0;
                 HP_CALL(hp__net_jacobian(h->net[i], h->tape_boundary[i], theta + (size_t)i * h->n_theta_dir,
                                          h->bnd_val, h->jac_rows));
-                place_rows(h, J, row, i, h->jac_rows, nb, sqrt(2.0 * h->tau1 / (double)nb));
+                place_rows(h, J, row, i, h->jac_rows, nb, holds_shared_rows(h) ? sqrt(2.0 * h->tau1 / (double)nb) : 0.0);
                 row += nb;
             }
-            if (coupled) HP_CALL(coupling_rows(h, theta, i, J, row));
+            if (coupled && holds_shared_rows(h)) HP_CALL(coupling_rows(h, theta, i, J, row));
             else memset(J + row * n, 0, nn * n * sizeof *J);
             row += nn;
         }

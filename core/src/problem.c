@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "hpinn/coarse.h"
 #include "collocation.h"
+#include "comm.h"
 #include "pipeline.h"
 
 static void point_set_free(hp__point_set *s) {
@@ -207,10 +208,20 @@ static hp_status create_collocation(hp__problem *p, const hp_params *pp) {
     if (c->rad && c->rad_candidates < c->n)
         return hp_params_error(pp, "collocation.rad_candidates", "%zu candidates for %zu points; expected at least as "
                                                                 "many candidates as points", c->rad_candidates, c->n);
-    HP_CALL(point_set_alloc(&p->collocation, c->n, dim));
-    HP_CALL(hp_malloc(c->n * sizeof *p->collocation_weights, &p->collocation_weights));
-    hp__collocation_points(c, 0, p->collocation.x);
-    for (size_t r = 0; r < c->n; r++) p->collocation_weights[r] = 1.0 / (double)c->n;
+    /* data-parallel: every rank draws the same global set and keeps its share */
+    size_t lo = 0, hi = c->n;
+    if (p->distributed) hp__comm_range(c->n, &lo, &hi);
+    p->collocation_total = c->n;
+    p->collocation_lo = lo;
+    double *all;
+    HP_CALL(hp_malloc(c->n * (size_t)dim * sizeof *all, &all));
+    hp__collocation_points(c, 0, all);
+    hp_status st = point_set_alloc(&p->collocation, hi - lo, dim);
+    if (st == HP_OK) st = hp_malloc((hi - lo ? hi - lo : 1) * sizeof *p->collocation_weights, &p->collocation_weights);
+    if (st == HP_OK) memcpy(p->collocation.x, all + lo * (size_t)dim, (hi - lo) * (size_t)dim * sizeof *all);
+    free(all);
+    HP_CALL(st);
+    for (size_t r = 0; r < hi - lo; r++) p->collocation_weights[r] = 1.0 / (double)c->n;
     HP_CALL(point_set_evaluate(p, &p->collocation, "collocation"));
     HP_CALL(check_grid(p, m));
     return HP_OK;
@@ -218,8 +229,9 @@ static hp_status create_collocation(hp__problem *p, const hp_params *pp) {
 
 hp_status hp__problem_set_collocation(hp__problem *p, const double *x, const double *weights) {
     hp__point_set *s = &p->collocation;
-    memcpy(s->x, x, s->n * (size_t)p->dim * sizeof *x);
-    memcpy(p->collocation_weights, weights, s->n * sizeof *weights);
+    size_t lo = p->collocation_lo; /* x, weights: the whole set; this rank keeps its share */
+    memcpy(s->x, x + lo * (size_t)p->dim, s->n * (size_t)p->dim * sizeof *x);
+    memcpy(p->collocation_weights, weights + lo, s->n * sizeof *weights);
     HP_CALL(point_set_evaluate(p, s, "collocation"));
     return HP_OK;
 }
@@ -310,6 +322,7 @@ hp_status hp__problem_create(const hp_config *c, hp__problem **out) {
     }
     int dim = p->dim = (int)hp_params_int(pp, "dim");
     p->hard_bc = strcmp(hp_params_string(pp, "boundary"), "hard") == 0;
+    p->distributed = hp__comm_data_parallel();
     HP_CALL_GOTO(st, parse_expressions(c, pp, p), fail);
 
     HP_CALL_GOTO(st, create_collocation(p, pp), fail);

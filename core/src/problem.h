@@ -34,7 +34,10 @@ typedef struct hp__problem {
     int hard_bc;               /* 1: v = l(x) N(x); 0: soft penalty on boundary points */
     hp_expr *K, *q, *dK[2], *exact;
     char K_where[600], q_where[600]; /* "FILE:LINE:COL: problem.K", for messages */
-    hp__point_set collocation;  /* M points: the current set of the collocation plan */
+    hp__point_set collocation;  /* M points: the current set of the collocation plan (data-parallel:
+                                   this rank's share, points [collocation_lo, + M) of collocation_total) */
+    int distributed;            /* the collocation and validation sets are this rank's shares (comm.h) */
+    size_t collocation_total, collocation_lo;
     double *collocation_weights;/* M upscaling weights (1/M; RAD: importance weights) */
     hp__collocation plan;       /* how the collocation points are drawn (collocation.h) */
     int points_auto;            /* collocation.points was auto */

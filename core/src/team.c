@@ -2,6 +2,8 @@
  * generation counter, deliberately plain. */
 #include "team.h"
 
+#include "comm.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -61,8 +63,8 @@ void hp__team_destroy(hp__team *team) {
 
 hp_status hp__team_create(int n_threads, hp__team **team) {
     *team = NULL;
-    if (n_threads <= 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_threads <= 0) { /* the cores, shared by the ranks of a data-parallel run */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN) / hp__comm_size();
         n_threads = cpus < 1 ? 1 : (cpus > 256 ? 256 : (int)cpus);
     }
     struct hp__team *t;

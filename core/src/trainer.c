@@ -27,6 +27,7 @@
 #include "checkpoint.h"
 #include "checksum.h"
 #include "collocation.h"
+#include "comm.h"
 #include "events.h"
 #include "fileio.h"
 #include "pipeline.h"
@@ -578,7 +579,9 @@ static void end_stage(hp__trainer *t) {
  * display. *stop is set when the run must end here (interrupt, abandon). */
 static hp_status step(hp__trainer *t, int *stop) {
     stage_plan *s = &t->plan[t->stage];
-    if (t->o->interrupt && *t->o->interrupt) {
+    int interrupt = t->o->interrupt && *t->o->interrupt;
+    if (hp__comm_data_parallel()) HP_CALL(hp__comm_any(HP_OK, &interrupt)); /* all ranks stop at one iteration */
+    if (interrupt) {
         /* before the checkpoint, so that a resume keeps it (events.h) */
         hp__events_begin(&t->events, "interrupt", elapsed(t));
         hp__events_u64(&t->events, "iteration", t->g);

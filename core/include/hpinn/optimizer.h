@@ -40,6 +40,14 @@ typedef struct hp_objective {
     hp_status (*linearize)(void *ctx, const double *theta, double *r);
     hp_status (*jvp)(void *ctx, const double *theta, const double *v, double *Jv);
     hp_status (*vjp)(void *ctx, const double *theta, const double *u, double *JTu);
+    /* Non-NULL when the residual rows are spread over processes (MPI ranks, the
+     * core's business): this process's r and J hold its rows only (m is its row
+     * count), and every sum over rows (||r||², J'r, J'J, column norms of J, a
+     * count of non-finite entries) is completed by passing this process's part
+     * through it, in place; every process gets the same total, so all take the
+     * same decisions. value_and_gradient is already complete on every process.
+     * NULL: this process holds every row. */
+    hp_status (*sum_over_ranks)(void *ctx, double *buf, size_t count);
 } hp_objective;
 
 /* Why an optimizer stopped (HP_OPT_CONTINUE: it did not). */

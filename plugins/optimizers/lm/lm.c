@@ -151,12 +151,15 @@ fail:
 }
 
 /* Allocate the workspaces for m residuals (only when m changes). */
-static hp_status lm_workspace(lm *o, size_t m) {
+static hp_status lm_workspace(lm *o, size_t m, int distributed) {
     if (o->m == m) return HP_OK;
     lm_free_workspace(o);
     const size_t n = o->n;
     int form = o->form_choice;
-    if (form == LM_FORM_AUTO) form = n <= m ? LM_FORM_PARAMETER : LM_FORM_KERNEL;
+    if (distributed && form == LM_FORM_KERNEL)
+        HP_ERROR(HP_ERR_CONFIG, "lm: form kernel needs every residual row in one process, and this run spreads them "
+                                "over MPI ranks; expected form: parameter or auto");
+    if (form == LM_FORM_AUTO) form = n <= m || distributed ? LM_FORM_PARAMETER : LM_FORM_KERNEL;
     const size_t k = form == LM_FORM_PARAMETER ? n : m;
     if (n && m > ((size_t)-1) / sizeof(double) / n)
         HP_ERROR(HP_ERR_NOMEM, "lm: a %zu x %zu Jacobian does not fit in memory", m, n);
@@ -186,15 +189,26 @@ static int all_finite(const double *v, size_t count) {
     return 1;
 }
 
+/* Sums over residual rows spread over processes (hp_objective.sum_over_ranks). */
+static hp_status rows_sum(const hp_objective *obj, double *buf, size_t count) {
+    return obj->sum_over_ranks ? obj->sum_over_ranks(obj->ctx, buf, count) : HP_OK;
+}
+
 /* gram = J'J (parameter form) or Js Js' (kernel form), lower triangle,
  * column-major; D in o->d. */
-static void lm_prepare(lm *o) {
+static hp_status lm_prepare(lm *o, const hp_objective *obj) {
     const size_t n = o->n, m = o->m;
-    for (size_t j = 0; j < n; ++j) {
-        if (o->scaling == LM_SCALING_JACOBIAN) {
+    if (o->scaling == LM_SCALING_JACOBIAN) { /* squared column norms (o->d as their buffer) */
+        for (size_t j = 0; j < n; ++j) {
             double c = 0.0;
             for (size_t i = 0; i < m; ++i) c += o->J[i * n + j] * o->J[i * n + j];
-            if (c > o->dmax[j]) o->dmax[j] = c;
+            o->d[j] = c;
+        }
+        HP_CALL(rows_sum(obj, o->d, n));
+    }
+    for (size_t j = 0; j < n; ++j) {
+        if (o->scaling == LM_SCALING_JACOBIAN) {
+            if (o->d[j] > o->dmax[j]) o->dmax[j] = o->d[j];
             o->d[j] = o->dmax[j] > 0.0 ? o->dmax[j] : 1.0;
         } else {
             o->d[j] = 1.0;
@@ -204,6 +218,7 @@ static void lm_prepare(lm *o) {
     if (o->form == LM_FORM_PARAMETER) {
         cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)n, (int)m, 1.0, o->J, (int)n,
                     0.0, o->gram, (int)n);
+        HP_CALL(rows_sum(obj, o->gram, n * n));
     } else {
         const double *Js = o->J;
         if (o->Js) {
@@ -214,6 +229,7 @@ static void lm_prepare(lm *o) {
         cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)m, (int)n, 1.0, Js, (int)n, 0.0,
                     o->gram, (int)m);
     }
+    return HP_OK;
 }
 
 /* Solve for delta at the current lambda. Returns nonzero when the damped matrix
@@ -255,13 +271,15 @@ static hp_status lm_step(void *state, double *theta, const hp_objective *obj,
         HP_ERROR(HP_ERR_CONFIG, "optimizer 'lm' needs residuals and their Jacobian, which this "
                  "objective does not provide; use adam or lbfgs");
     const size_t m = obj->m;
-    HP_CALL(lm_workspace(o, m));
+    HP_CALL(lm_workspace(o, m, obj->sum_over_ranks != NULL));
 
     HP_CALL(obj->residuals_and_jacobian(obj->ctx, theta, o->r, o->J));
     info->evaluations = 1;
-    const double L = half_squared_norm(o->r, m);
+    double sums[2] = {half_squared_norm(o->r, m), all_finite(o->J, m * n) ? 0.0 : 1.0}; /* L, non-finite J */
+    HP_CALL(rows_sum(obj, sums, 2));
+    const double L = sums[0];
     info->value = L;
-    if (!isfinite(L) || !all_finite(o->J, m * n)) {
+    if (!isfinite(L) || sums[1] != 0.0) {
         hp_opt_info_stop(info, HP_OPT_NON_FINITE,
                          "lm: %s not finite at the current parameters (L = %g) after %llu "
                          "iterations", isfinite(L) ? "Jacobian" : "residuals", L,
@@ -270,6 +288,7 @@ static hp_status lm_step(void *state, double *theta, const hp_objective *obj,
     }
     if (n) cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)n, 1.0, o->J, (int)n, o->r, 1,
                        0.0, o->g, 1);
+    HP_CALL(rows_sum(obj, o->g, n));
     double gnorm = n ? cblas_dnrm2((int)n, o->g, 1) : 0.0;
     info->grad_norm = gnorm;
     if (!isfinite(gnorm)) {
@@ -284,7 +303,7 @@ static hp_status lm_step(void *state, double *theta, const hp_objective *obj,
                          gnorm, o->gtol, (unsigned long long)o->iterations, L);
         return HP_OK;
     }
-    lm_prepare(o);
+    HP_CALL(lm_prepare(o, obj));
 
     size_t trials = 0, indefinite = 0;
     double last_rho = NAN;
@@ -322,7 +341,8 @@ static hp_status lm_step(void *state, double *theta, const hp_objective *obj,
         HP_CALL(obj->residuals_and_jacobian(obj->ctx, o->theta_trial, o->r_trial, NULL));
         trials++;
         info->evaluations++;
-        const double L_trial = half_squared_norm(o->r_trial, m);
+        double L_trial = half_squared_norm(o->r_trial, m);
+        HP_CALL(rows_sum(obj, &L_trial, 1));
         const double actual = L - L_trial;
         const double rho = (isfinite(L_trial) && predicted > 0.0) ? actual / predicted : -INFINITY;
         last_rho = rho;

@@ -277,6 +277,9 @@ static hp_status lm_cg_step(void *state, double *theta, const hp_objective *obj,
     info->damping = o->lambda;
     if (obj->n != n)
         HP_ERROR(HP_ERR_INTERNAL, "lm_cg: objective has %zu parameters, optimizer was created for %zu", obj->n, n);
+    if (obj->sum_over_ranks)
+        HP_ERROR(HP_ERR_CONFIG, "optimizer 'lm_cg' does not run data-parallel yet (the residual rows are spread over "
+                                "MPI ranks); use lm, lbfgs or adam under mpirun");
     if (!obj->linearize || !obj->jvp || !obj->vjp || obj->m == 0)
         HP_ERROR(HP_ERR_CONFIG, "optimizer 'lm_cg' needs Jacobian-vector products (a network plugin with a tangent "
                                 "pass), which this objective does not provide; use lm, lbfgs or adam");
