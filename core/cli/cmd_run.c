@@ -116,7 +116,7 @@ static hp_status use_scratch_copy(run_job *j) {
     if (!mkdtemp(j->scratch)) {
         int err = errno;
         j->scratch[0] = '\0';
-        HP_ERROR(HP_ERR_IO, "rank %d: cannot create its scratch directory in %s: %s", hp__comm_rank(),
+        HP_ERROR(HP_ERR_IO, "cannot create this rank's scratch directory in %s: %s",
                  tmp && *tmp ? tmp : "/tmp", strerror(err));
     }
     struct stat sb;
@@ -124,7 +124,7 @@ static hp_status use_scratch_copy(run_job *j) {
         char from[HP__PATH_MAX + 2];
         snprintf(from, sizeof from, "%s/.", j->dir);
         if (run_tool("cp", "-a", from, j->scratch) != 0)
-            HP_ERROR(HP_ERR_IO, "rank %d: cannot copy %s to %s", hp__comm_rank(), j->dir, j->scratch);
+            HP_ERROR(HP_ERR_IO, "cannot copy %s to this rank's scratch directory %s", j->dir, j->scratch);
     }
     snprintf(j->dir, sizeof j->dir, "%s", j->scratch);
     return HP_OK;

@@ -5,6 +5,8 @@
  * Every file is written atomically (fileio.h). */
 #include "outputs.h"
 
+#include "comm.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -229,7 +231,8 @@ static void write_meta(FILE *f, const hp__run_meta *m) {
     else fputs("null", f);
     fprintf(f, ", \"blas_threads\": %d, \"blas\": ", hp__blas_threads());
     json_string(f, hp_blas_info());
-    fputc('}', f);
+    /* data-parallel runs: the MPI ranks (1: a serial run) */
+    fprintf(f, ", \"ranks\": %d}", hp__comm_data_parallel() ? hp__comm_size() : 1);
 }
 
 hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp__hybrid *h, const double *theta,
