@@ -7,7 +7,9 @@
 #     uninterrupted serial run ends, to the same tolerance;
 #   - an error on one rank only (its scratch directory cannot be created) stops
 #     every rank with that rank's message and one exit code, and nothing hangs;
-#   - only rank 0 writes: no rank's scratch copy is left behind.
+#   - only rank 0 writes: no rank's scratch copy is left behind;
+#   - `mpirun hpinn sweep`: members handed out to both ranks, a failing member
+#     reported without stopping the others, a rerun skips what is finished.
 # lm runs in its parameter form (J'J), the one form with distributed rows.
 # Threads are pinned (network.threads=1, OPENBLAS_NUM_THREADS=1 from CTest): the
 # bits depend on them, and mpirun binds a lone rank to one core.
@@ -117,5 +119,18 @@ rc=$?
 grep -q "hpinn: error: rank 1: cannot create this rank's scratch directory in /nonexistent-hpinn-dir" err.err \
   || { cat err.err; fail "rank 0 did not report rank 1's message"; }
 [ ! -e err/history.csv ] || fail "the failed run wrote a history"
+
+echo "mpirun hpinn sweep: members over the ranks, a failing member, resume"
+sweep=("${MPI[@]}" -np 2 "$H" sweep one.yaml --set 'stages[1].iterations=2' --set coupling.tau2=0,-1,100 --seeds 1,2 --out sw)
+timeout 300 "${sweep[@]}" > sw.out 2> sw.err
+rc=$?
+[ $rc -eq 1 ] || { cat sw.out sw.err; fail "sweep with a failing member exited $rc, expected 1"; }
+grep -q "(rank 1)" sw.out || { cat sw.out; fail "no member ran on rank 1"; }
+grep -q "sweep: 4 done, 2 failed, 0 pending of 6 in sw" sw.out || { cat sw.out; fail "sweep summary"; }
+for s in 1 2; do
+  [ -s "sw/coupling.tau2=100_seed=$s/summary.json" ] || fail "member coupling.tau2=100_seed=$s has no summary"
+done
+timeout 300 "${sweep[@]}" > sw2.out 2> sw2.err
+grep -q "6 members in sw: 4 done, 2 failed, 0 to run" sw2.out || { cat sw2.out sw2.err; fail "the rerun did not skip the finished members"; }
 
 echo "PASS"

@@ -48,6 +48,11 @@ void hp__cli_pipeline_args_free(hp__cli_pipeline_args *a);
  * signal) is HP_ERR_IO naming both, after gnuplot's own messages on stderr. */
 hp_status hp__cli_wait_gnuplot(pid_t pid, const char *command, const char *script);
 
+/* A command that succeeded but must exit with another code (sweep: 1 when a
+ * member failed, 130 when interrupted) sets it; 0 otherwise. Main returns it
+ * after the ranks of an mpirun run have finished together. */
+extern int hp__cli_exit_code;
+
 /* mkdir -p (HP_ERR_IO naming the directory that could not be created). */
 hp_status hp__cli_make_dirs(const char *path);
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "comm.h"
 #include "fileio.h"
 #include "json_in.h"
 #include "machine.h"
@@ -289,7 +290,10 @@ static int src_next(void *ctx, hp__pool_job *job) {
 static void src_started(void *ctx, size_t id, long worker) {
     sweep_job *j = ctx;
     j->m[id].status = HP__MEMBER_RUNNING;
-    printf("start    %s%s (pid %ld)\n", j->m[id].name, j->runs[id].act == ACT_RESUME ? " (resume)" : "", worker);
+    if (worker < 0) /* another MPI rank runs it */
+        printf("start    %s%s (rank %ld)\n", j->m[id].name, j->runs[id].act == ACT_RESUME ? " (resume)" : "", -worker);
+    else
+        printf("start    %s%s (pid %ld)\n", j->m[id].name, j->runs[id].act == ACT_RESUME ? " (resume)" : "", worker);
     fflush(stdout);
     if (save(j) != HP_OK) {
         fprintf(stderr, "hpinn sweep: warning: %s\n", hp_error_message());
@@ -413,9 +417,17 @@ static hp_status prepare(sweep_job *j, int argc, char **argv) {
     hp__sweep_record_free(&old);
     HP_CALL(st);
 
-    int cores = hp__machine_cores();
-    if (!j->jobs) j->jobs = (int)(j->to_run < (size_t)cores ? (j->to_run ? j->to_run : 1) : (size_t)cores);
-    j->threads = cores / j->jobs > 1 ? cores / j->jobs : 1;
+    int cores = hp__machine_cores(), ranks = hp__comm_size();
+    if (ranks > 1) { /* mpirun: one member at a time per rank, the cores shared by the ranks */
+        if (j->jobs > 1)
+            HP_ERROR(HP_ERR_USAGE, "sweep: --jobs %d under mpirun (%d ranks): each rank runs one member at a time; "
+                                   "expected no --jobs (the ranks are the jobs)", j->jobs, ranks);
+        j->jobs = 1;
+        j->threads = cores / ranks > 1 ? cores / ranks : 1;
+    } else {
+        if (!j->jobs) j->jobs = (int)(j->to_run < (size_t)cores ? (j->to_run ? j->to_run : 1) : (size_t)cores);
+        j->threads = cores / j->jobs > 1 ? cores / j->jobs : 1;
+    }
     snprintf(j->threads_set, sizeof j->threads_set, "network.threads=%d", j->threads);
     j->set_blas = getenv("OPENBLAS_NUM_THREADS") == NULL; /* a value the user set is kept */
     ssize_t len = readlink("/proc/self/exe", j->exe, sizeof j->exe - 1);
@@ -424,13 +436,33 @@ static hp_status prepare(sweep_job *j, int argc, char **argv) {
     return HP_OK;
 }
 
+/* Ranks > 0 of `mpirun hpinn sweep`: workers of rank 0's sweep (worker_pool_mpi.c). */
+static hp_status sweep_worker(void) {
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    hp_status st = hp__pool_mpi_worker(&sweep_stop);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return st;
+}
+
 hp_status hp__cmd_sweep(int argc, char **argv) {
+    if (hp__comm_size() > 1 && hp__comm_rank() > 0) return sweep_worker();
     sweep_job j;
     memset(&j, 0, sizeof j);
     j.lock.fd = -1;
     j.argc = argc;
     j.argv = argv;
     hp_status st = prepare(&j, argc, argv);
+    int ranks_waiting = hp__comm_size() > 1; /* the workers wait for rank 0's first answer */
+    if (ranks_waiting && (st != HP_OK || j.dry_run)) {
+        hp__pool_mpi_release();
+        ranks_waiting = 0;
+    }
     size_t done0 = 0, failed0 = 0, busy = 0;
     for (size_t i = 0; st == HP_OK && i < j.n; i++) {
         done0 += j.runs[i].act == ACT_DONE;
@@ -455,7 +487,10 @@ hp_status hp__cmd_sweep(int argc, char **argv) {
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
         hp__pool_source src = {&j, src_next, src_started, src_finished};
-        if (st == HP_OK) st = hp__pool_processes.run(&src, j.jobs, &sweep_stop);
+        const hp__pool_ops *pool = ranks_waiting ? &hp__pool_mpi : &hp__pool_processes;
+        if (st == HP_OK) st = pool->run(&src, j.jobs, &sweep_stop);
+        else if (ranks_waiting) hp__pool_mpi_release();
+        ranks_waiting = 0;
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         interrupted = sweep_stop != 0;
@@ -484,12 +519,14 @@ hp_status hp__cmd_sweep(int argc, char **argv) {
     if (failed && !interrupted) {
         fprintf(stderr, "hpinn sweep: %zu of %zu members failed (their errors are above and in sweep.json)\n", failed,
                 j.n);
-        exit(1);
+        hp__cli_exit_code = 1;
+        return HP_OK;
     }
     if (interrupted || pending) {
         fprintf(stderr, "hpinn sweep: %s; %zu member%s pending: run the same command again to resume\n",
                 interrupted ? "interrupted" : "not finished", pending, pending == 1 ? "" : "s");
-        exit(130);
+        hp__cli_exit_code = 130;
+        return HP_OK;
     }
     return HP_OK;
 }

@@ -233,6 +233,7 @@ static hp_status check_stdout(hp_status st) {
 }
 
 const char *hp__cli_program = NULL;
+int hp__cli_exit_code = 0;
 
 /* Ranks other than 0 of an mpirun run print nothing: rank 0 speaks for all,
  * and an error on another rank reaches it through the checked collectives. */
@@ -249,7 +250,7 @@ static hp_status start_ranks(int *argc, char ***argv) {
  * not seen (they finished) becomes theirs too, so that all exit alike. */
 static int finish_ranks(hp_status st) {
     if (hp__comm_size() > 1 && !hp__comm_failure_is_shared()) st = hp__comm_agree(st);
-    int code = 0;
+    int code = hp__cli_exit_code;
     if (st != HP_OK) {
         fprintf(stderr, "hpinn: error: %s\n", hp_error_message());
         int user = hp_status_is_user_error(st);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "comm.h"
 #include "fileio.h"
 
 extern char **environ;
@@ -27,7 +28,14 @@ typedef struct slot {
     double start;
 } slot;
 
-/* environ without the names `env` sets, then `env`. */
+/* The variables mpirun gives its ranks: a member started by a rank is a
+ * serial run of its own, so it must not see them (it would call MPI_Init). */
+static int launcher_variable(const char *v) {
+    return strncmp(v, "OMPI_", 5) == 0 || strncmp(v, "PMIX_", 5) == 0 || strncmp(v, "PMI_", 4) == 0;
+}
+
+/* environ without the names `env` sets (and under mpirun without the
+ * launcher's variables), then `env`. */
 static hp_status build_envp(char **env, char ***out) {
     size_t n = 0, m = 0;
     while (environ && environ[n]) n++;
@@ -35,8 +43,9 @@ static hp_status build_envp(char **env, char ***out) {
     char **e = calloc(n + m + 1, sizeof *e);
     if (!e) HP_ERROR(HP_ERR_NOMEM, "out of memory");
     size_t k = 0;
+    int under_mpirun = hp__comm_size() > 1;
     for (size_t i = 0; i < n; i++) {
-        int replaced = 0;
+        int replaced = under_mpirun && launcher_variable(environ[i]);
         for (size_t j = 0; j < m && !replaced; j++) {
             size_t len = strcspn(env[j], "=");
             replaced = strncmp(environ[i], env[j], len) == 0 && environ[i][len] == '=';
@@ -57,7 +66,7 @@ static void note_in_log(const char *log_path, const char *text) {
     close(fd);
 }
 
-static hp_status spawn(const hp__pool_job *job, pid_t *pid_out) {
+hp_status hp__pool_spawn(const hp__pool_job *job, pid_t *pid_out) {
     *pid_out = 0;
     char **envp = NULL;
     HP_CALL(build_envp(job->env, &envp));
@@ -89,7 +98,7 @@ static hp_status spawn(const hp__pool_job *job, pid_t *pid_out) {
     return HP_OK;
 }
 
-static void sleep_ms(long ms) {
+void hp__pool_sleep_ms(long ms) {
     struct timespec ts = {0, ms * 1000000L};
     nanosleep(&ts, NULL); /* a signal cuts it short: fine, the loop looks again */
 }
@@ -110,7 +119,7 @@ static hp_status run_processes(const hp__pool_source *src, int workers, volatile
             }
             pid_t pid;
             double t0 = hp__now_seconds();
-            st = spawn(&job, &pid);
+            st = hp__pool_spawn(&job, &pid);
             if (st != HP_OK) break;
             if (!pid) {
                 hp__pool_result r = {-1, 0, 0.0, 1};
@@ -144,7 +153,7 @@ static hp_status run_processes(const hp__pool_source *src, int workers, volatile
             reaped = 1;
             src->finished(src->ctx, id, &r);
         }
-        if (!reaped && running > 0) sleep_ms(20);
+        if (!reaped && running > 0) hp__pool_sleep_ms(20);
     }
     free(slots);
     return st;

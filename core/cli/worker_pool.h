@@ -13,6 +13,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "hpinn/status.h"
 
@@ -50,5 +51,19 @@ typedef struct hp__pool_ops {
 
 /* Child processes on this machine (fork + execve); a worker is a process slot. */
 extern const hp__pool_ops hp__pool_processes;
+
+/* The ranks of an mpirun run (worker_pool_mpi.c): rank 0 holds the source and
+ * runs `workers` local slots; every other rank asks it for one job at a time
+ * (hp__pool_mpi_worker) and runs it as a child process. */
+extern const hp__pool_ops hp__pool_mpi;
+/* The loop of ranks > 0: ask rank 0 for jobs until it says stop. */
+hp_status hp__pool_mpi_worker(volatile sig_atomic_t *stop);
+/* Rank 0 when it cannot run the sweep at all: tell every waiting rank to stop. */
+void hp__pool_mpi_release(void);
+
+/* Shared by the pools: start job as a child (*pid_out 0 when it could not be
+ * started; the reason is then in its log), and a 20 ms-scale nap. */
+hp_status hp__pool_spawn(const hp__pool_job *job, pid_t *pid_out);
+void hp__pool_sleep_ms(long ms);
 
 #endif
