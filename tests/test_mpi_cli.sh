@@ -2,7 +2,8 @@
 # test_mpi_cli.sh MPIEXEC — `mpirun hpinn run` as users call it (docs/scaling.md):
 #   - one rank under mpirun: the serial history, bit for bit;
 #   - two and three ranks: the serial history to round-off (1e-8 relative in
-#     every column but the wall time), 1-D with Adam then LM, 2-D anisotropic;
+#     every column but the wall time), 1-D with Adam then LM (dense, and
+#     matrix-free lm_cg), 2-D anisotropic;
 #   - resume with another rank count (2 -> 1 and 1 -> 2) ends where the
 #     uninterrupted serial run ends, to the same tolerance;
 #   - an error on one rank only (its scratch directory cannot be created) stops
@@ -96,6 +97,14 @@ run "${MPI[@]}" -np 3 "$H" run one.yaml --out np3
 compare serial np3 1e-8
 [ -z "$(ls -A "$TMPDIR")" ] || fail "a rank left its scratch copy behind: $(ls "$TMPDIR")"
 [ ! -e np2/hpinn-rank1 ] || fail "rank 1 wrote into the run directory"
+
+# CG solved tightly: with the default cg_rtol (1e-3) the round-off of the sums
+# changes the inexact steps at the level of that tolerance (2e-4 here), not 1e-8
+echo "1-D: matrix-free LM (lm_cg) on 2 ranks"
+cg='stages[1].optimizer={plugin: lm_cg, cg_rtol: 1e-12, cg_max_iterations: 2000}'
+run "$H" run one.yaml --out cg1 --set "$cg"
+run "${MPI[@]}" -np 2 "$H" run one.yaml --out cg2 --set "$cg"
+compare cg1 cg2 1e-8
 
 echo "1-D: resume with another rank count"
 run "${MPI[@]}" -np 2 "$H" run one.yaml --out r21 --set 'stages[1].iterations=4'

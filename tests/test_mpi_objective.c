@@ -7,7 +7,8 @@
  * perturbed one they must agree to round-off: the value Ĵ and its gradient;
  * the least-squares form (½‖r‖², Jᵀr and JᵀJ completed over the ranks through
  * the objective's sum_over_ranks, as the lm optimizer does); and the validation
- * (rel. L2, fine residual). Cases: 1-D and 2-D, global and blocks upscaling,
+ * (rel. L2, fine residual); and, where the network has a tangent pass, the
+ * matrix-free products lm_cg uses (Jᵀr, ‖Jv‖², JᵀJv). Cases: 1-D and 2-D, global and blocks upscaling,
  * full and compressed coupling, hard and soft boundary. */
 #include "test_util.h"
 
@@ -79,6 +80,25 @@ static double least_squares(side *s, const double *theta, double *g, double *gra
     return L;
 }
 
+/* Matrix-free Gauss–Newton at theta: Jᵀr, ‖Jv‖² and JᵀJ v (out: 2n + 1) for a
+ * fixed v; the distributed side's ‖Jv‖² completed over the ranks. */
+static void products(side *s, const double *theta, double *out) {
+    size_t m = s->obj.m, n = s->n;
+    double *r = calloc(m, sizeof *r), *Jv = calloc(m, sizeof *Jv), *v = calloc(n, sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = cos(0.37 * (double)i);
+    OK(s->obj.linearize(s->obj.ctx, theta, r));
+    OK(s->obj.vjp(s->obj.ctx, theta, r, out));
+    OK(s->obj.jvp(s->obj.ctx, theta, v, Jv));
+    double q = 0.0;
+    for (size_t i = 0; i < m; i++) q += Jv[i] * Jv[i];
+    if (s->obj.sum_over_ranks) OK(s->obj.sum_over_ranks(s->obj.ctx, &q, 1));
+    out[n] = q;
+    OK(s->obj.vjp(s->obj.ctx, theta, Jv, out + n + 1));
+    free(r);
+    free(Jv);
+    free(v);
+}
+
 static void compare_case(const char *label, const char *yaml, int with_validation) {
     side a, b;
     side_open(&a, yaml, 0);
@@ -113,6 +133,18 @@ static void compare_case(const char *label, const char *yaml, int with_validatio
         assert_true(dL <= 1e-12);
         assert_true(dJr <= 1e-11);
         assert_true(dJJ <= 1e-11);
+        if (a.obj.jvp) { /* the network has a tangent pass: the products of lm_cg */
+            assert_non_null(b.obj.jvp);
+            double *prod_a = calloc(2 * n + 1, sizeof *prod_a), *prod_b = calloc(2 * n + 1, sizeof *prod_b);
+            products(&a, theta, prod_a);
+            products(&b, theta, prod_b);
+            double dp = rel_diff(prod_a, prod_b, n), dq = fabs(prod_a[n] - prod_b[n]) / fabs(prod_a[n]),
+                   dg2 = rel_diff(prod_a + n + 1, prod_b + n + 1, n);
+            if (hp__comm_rank() == 0) printf("%-46s        products: J'r %.1e |Jv|^2 %.1e J'Jv %.1e\n", "", dp, dq, dg2);
+            assert_true(dp <= 1e-11 && dq <= 1e-12 && dg2 <= 1e-11);
+            free(prod_a);
+            free(prod_b);
+        }
         if (with_validation) {
             hp__hybrid_validation va, vb;
             OK(hp__hybrid_validate(a.h, theta, &va));

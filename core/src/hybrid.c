@@ -424,10 +424,7 @@ hp_objective hp__hybrid_objective(hp__hybrid *h) {
     o.ctx = h;
     o.value_and_gradient = value_and_gradient;
     o.residuals_and_jacobian = hp__hybrid_residuals_and_jacobian;
-    if (h->problem->distributed) { /* rows over the ranks; the products are not data-parallel yet */
-        o.sum_over_ranks = sum_over_ranks;
-        return o;
-    }
+    if (h->problem->distributed) o.sum_over_ranks = sum_over_ranks; /* rows over the ranks */
     if (hp__net_has_tangent(h->net[0])) {
         o.linearize = hp__hybrid_linearize;
         o.jvp = hp__hybrid_jvp;

@@ -18,7 +18,9 @@
  * Data-parallel (problem->distributed): each rank's r and J hold the PINN rows
  * of its collocation points; the boundary and coupling rows live on rank 0 (zero
  * rows elsewhere), and ∂K̃/∂θ is summed over the ranks before the coupling rows
- * use it. Optimizers complete their sums over rows through sum_over_ranks. */
+ * use it. Optimizers complete their sums over rows through sum_over_ranks; J v
+ * gives this rank's rows (zero shared rows off rank 0) and Jᵀ u is complete on
+ * every rank (summed here). */
 #include "hybrid_internal.h"
 
 #include <math.h>
@@ -318,7 +320,7 @@ hp_status hp__hybrid_jvp(void *ctx, const double *theta, const double *v, double
         /* PINN rows: the residual's linear part of the collocation tangent */
         HP_CALL(lifted_tangent(h, i, h->tape_colloc[i], 2, theta, v, h->mf_jet));
         hp__pinn_residual_linear(col, h->dim, h->mf_jet, Jv + row);
-        double sp = sqrt(2.0 / (double)M);
+        double sp = sqrt(2.0 / (double)p->collocation_total);
         for (size_t q = 0; q < M; q++) Jv[row + q] *= sp;
         row += M;
         if (coupled) { /* the tangent of ∇v_i (and v_i) into the moments */
@@ -338,6 +340,7 @@ hp_status hp__hybrid_jvp(void *ctx, const double *theta, const double *v, double
     }
     if (coupled) {
         HP_CALL(h->up->moments_tangent(h->up_state, &in, h->needs_values ? h->d_val_u : NULL, h->d_grad_u, h->mf_dm));
+        if (p->distributed) HP_CALL(hp__comm_sum(HP_OK, h->mf_dm, h->n_moments)); /* dK̃ sees every rank's points */
         for (size_t e = 0; e < ne; e++) {
             double s = 0.0;
             for (size_t j = 0; j < h->n_moments; j++) s += h->jac_fm[e * h->n_moments + j] * h->mf_dm[j];
@@ -346,9 +349,10 @@ hp_status hp__hybrid_jvp(void *ctx, const double *theta, const double *v, double
     }
     row = 0;
     for (int i = 0; i < h->n_dir; i++) {
+        if (!holds_shared_rows(h)) memset(Jv + row + M, 0, nb * sizeof *Jv); /* rank 0 holds the boundary rows */
         row += M + nb;
         double *out = Jv + row;
-        if (!coupled) {
+        if (!coupled || !holds_shared_rows(h)) {
             memset(out, 0, nn * sizeof *out);
             row += nn;
             continue;
@@ -394,6 +398,8 @@ hp_status hp__hybrid_vjp(void *ctx, const double *theta, const double *u, double
             for (size_t k = 0; k < nn; k++)
                 for (size_t e = 0; e < ne; e++) h->mf_dk[e] += dy[k * ne + e] * h->mf_nodes[k];
         }
+        /* the coupling rows are rank 0's (zero elsewhere): the sum gives every rank their dK̃ */
+        if (p->distributed) HP_CALL(hp__comm_sum(HP_OK, h->mf_dk, ne));
         for (size_t j = 0; j < h->n_moments; j++) {
             double s = 0.0;
             for (size_t e = 0; e < ne; e++) s += h->jac_fm[e * h->n_moments + j] * h->mf_dk[e];
@@ -409,7 +415,7 @@ hp_status hp__hybrid_vjp(void *ctx, const double *theta, const double *u, double
     for (int i = 0; i < h->n_dir; i++) {
         const double *ui = u + (size_t)i * stride;
         /* PINN rows (+ the K̃ part) through the collocation networks */
-        double sp = sqrt(2.0 / (double)M);
+        double sp = sqrt(2.0 / (double)p->collocation_total);
         for (size_t q = 0; q < M; q++) h->rho[q] = sp * ui[q];
         hp__pinn_residual_pullback(col, h->dim, h->rho, h->mf_jet);
         if (coupled) {
@@ -433,6 +439,7 @@ hp_status hp__hybrid_vjp(void *ctx, const double *theta, const double *u, double
             HP_CALL(hp__hybrid_network_backward(h, i, h->tape_nodes[i], theta, h->mf_nodes, JTu));
         }
     }
+    if (p->distributed) HP_CALL(hp__comm_sum(HP_OK, JTu, hp__hybrid_n_params(h)));
     h->timing.total_seconds += hp__now_seconds() - t_start;
     return HP_OK;
 }

@@ -277,9 +277,6 @@ static hp_status lm_cg_step(void *state, double *theta, const hp_objective *obj,
     info->damping = o->lambda;
     if (obj->n != n)
         HP_ERROR(HP_ERR_INTERNAL, "lm_cg: objective has %zu parameters, optimizer was created for %zu", obj->n, n);
-    if (obj->sum_over_ranks)
-        HP_ERROR(HP_ERR_CONFIG, "optimizer 'lm_cg' does not run data-parallel yet (the residual rows are spread over "
-                                "MPI ranks); use lm, lbfgs or adam under mpirun");
     if (!obj->linearize || !obj->jvp || !obj->vjp || obj->m == 0)
         HP_ERROR(HP_ERR_CONFIG, "optimizer 'lm_cg' needs Jacobian-vector products (a network plugin with a tangent "
                                 "pass), which this objective does not provide; use lm, lbfgs or adam");
@@ -287,7 +284,8 @@ static hp_status lm_cg_step(void *state, double *theta, const hp_objective *obj,
     HP_CALL(workspace(o, m));
     HP_CALL(obj->linearize(obj->ctx, theta, o->r));
     info->evaluations = 1;
-    const double L = half_squared_norm(o->r, m);
+    double L = half_squared_norm(o->r, m);
+    if (obj->sum_over_ranks) HP_CALL(obj->sum_over_ranks(obj->ctx, &L, 1)); /* rows over processes; Jᵀu is complete */
     info->value = L;
     if (!isfinite(L)) {
         hp_opt_info_stop(info, HP_OPT_NON_FINITE, "lm_cg: residuals not finite at the current parameters (L = %g) after "
@@ -346,7 +344,8 @@ static hp_status lm_cg_step(void *state, double *theta, const hp_objective *obj,
         HP_CALL(obj->residuals_and_jacobian(obj->ctx, o->theta_trial, o->r_trial, NULL));
         trials++;
         info->evaluations++;
-        const double L_trial = half_squared_norm(o->r_trial, m);
+        double L_trial = half_squared_norm(o->r_trial, m);
+        if (obj->sum_over_ranks) HP_CALL(obj->sum_over_ranks(obj->ctx, &L_trial, 1));
         const double actual = L - L_trial;
         const double rho = (isfinite(L_trial) && predicted > 0.0) ? actual / predicted : -INFINITY;
         last_rho = rho;
