@@ -22,7 +22,7 @@ JOBS ?= 2
 CMAKE_FLAGS ?=
 
 PACKAGES = build-essential cmake pkg-config libyaml-dev libopenblas-dev liblapacke-dev \
-           libcmocka-dev libmatheval-dev libsuitesparse-dev gnuplot-nox
+           libcmocka-dev libmatheval-dev libsuitesparse-dev gnuplot-nox libopenmpi-dev openmpi-bin
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 
 .PHONY: all deps build run test test-kernels asan fuzz fuzz-deps bench clean

@@ -1,5 +1,6 @@
 /* comm.c — the ranks of a data-parallel run over MPI (comm.h), or one rank. */
 #include "comm.h"
+#include "fileio.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@
 #endif
 
 static int g_rank = 0, g_size = 1, g_started = 0, g_shared_failure = 0, g_data_parallel = 1;
+static double g_seconds = 0.0; /* wall time inside collectives (waiting for the slowest rank included) */
+
+double hp__comm_seconds(void) { return g_seconds; }
 
 void hp__comm_set_data_parallel(int on) { g_data_parallel = on != 0; }
 int hp__comm_data_parallel(void) { return g_data_parallel && g_size > 1; }
@@ -106,8 +110,17 @@ hp_status hp__comm_agree(hp_status local) {
 /* Chunks bound rank 0's gather buffer (size x chunk doubles) for large sums (JᵀJ). */
 #define HP__COMM_CHUNK ((size_t)1 << 20)
 
+static hp_status sum_timed(hp_status local, double *buf, size_t count);
+
 hp_status hp__comm_sum(hp_status local, double *buf, size_t count) {
     if (g_size == 1) return local;
+    double t0 = hp__now_seconds();
+    hp_status st = sum_timed(local, buf, count);
+    g_seconds += hp__now_seconds() - t0;
+    return st;
+}
+
+static hp_status sum_timed(hp_status local, double *buf, size_t count) {
     HP_CALL(hp__comm_agree(local));
     size_t chunk = count < HP__COMM_CHUNK ? count : HP__COMM_CHUNK;
     double *parts = NULL;

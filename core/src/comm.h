@@ -61,6 +61,9 @@ int hp__comm_failure_is_shared(void);
 hp_status hp__comm_sum(hp_status local, double *buf, size_t count);
 /* buf (count) = rank root's buf; checked. */
 hp_status hp__comm_broadcast(hp_status local, double *buf, size_t count, int root);
+/* Wall seconds this rank spent in hp__comm_sum so far (transfer and waiting
+ * for the slowest rank): the communication share of a data-parallel run. */
+double hp__comm_seconds(void);
 /* *flag = nonzero when any rank's *flag is (an interrupt one rank saw); checked. */
 hp_status hp__comm_any(hp_status local, int *flag);
 

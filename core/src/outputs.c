@@ -232,7 +232,8 @@ static void write_meta(FILE *f, const hp__run_meta *m) {
     fprintf(f, ", \"blas_threads\": %d, \"blas\": ", hp__blas_threads());
     json_string(f, hp_blas_info());
     /* data-parallel runs: the MPI ranks (1: a serial run) */
-    fprintf(f, ", \"ranks\": %d}", hp__comm_data_parallel() ? hp__comm_size() : 1);
+    fprintf(f, ", \"ranks\": %d, \"communication_seconds\": %.6g}", hp__comm_data_parallel() ? hp__comm_size() : 1,
+            hp__comm_seconds());
 }
 
 hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp__hybrid *h, const double *theta,

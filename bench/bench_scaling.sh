@@ -1,0 +1,46 @@
+#!/bin/bash
+# bench_scaling.sh [POINTS_PER_AXIS] [BUILD] — data-parallel scaling on one
+# machine (docs/scaling.md): the 2-D pipeline configs/2d/k1_eps8.yaml on
+# POINTS² collocation points (default 256² = 65536), 30 Adam iterations then
+# 2 Levenberg–Marquardt steps, once on 1 rank x 2 threads and once on 2 ranks
+# x 1 thread (the same total thread count), side by side in one invocation.
+#
+# Prints per stage the ms per iteration of each, the speedup, and the share of
+# the wall time the ranks spent in collectives (summary.json's
+# communication_seconds: transfer plus waiting for the slowest rank).
+set -u
+P=${1:-256}
+BUILD=${2:-build}
+H="$BUILD/bin/hpinn"
+OUT=${OUT:-/tmp/hpinn-bench-scaling}
+export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
+rm -rf "$OUT" && mkdir -p "$OUT"
+common=(configs/2d/k1_eps8.yaml --set "problem.collocation.points=$P" --set problem.validation.points=201
+        --set problem.reference.fem_elements=128 --set output.log_every=1000000 --set output.checkpoint_every=1000000
+        --set 'stages=[{name: adam, iterations: 30, optimizer: {plugin: adam, lr: 2e-3}}, {name: lm, iterations: 2, optimizer: {plugin: lm, form: parameter}}]')
+echo "collocation ${P}² = $((P * P)) points; load average at start: $(cut -d' ' -f1 /proc/loadavg)"
+OPENBLAS_NUM_THREADS=2 "$H" run "${common[@]}" --set network.threads=2 --out "$OUT/r1" > "$OUT/r1.log" 2>&1 \
+  || { cat "$OUT/r1.log"; exit 1; }
+OPENBLAS_NUM_THREADS=1 mpirun -np 2 --bind-to none "$H" run "${common[@]}" --set network.threads=1 --out "$OUT/r2" \
+  > "$OUT/r2.log" 2>&1 || { cat "$OUT/r2.log"; exit 1; }
+/usr/bin/python3 - "$OUT/r1" "$OUT/r2" <<'EOF'
+import json, sys
+def stages(d):
+    t = {}
+    start = {}
+    for line in open(d + "/events.jsonl"):
+        e = json.loads(line)
+        if e["event"] == "stage_start":
+            start[e["name"]] = (e["elapsed"], e["iteration"])
+        elif e["event"] == "stage_end":
+            s, i = start[e["name"]]
+            t[e["name"]] = (1e3 * (e["elapsed"] - s) / max(1, e["iteration"] - i), e["iteration"] - i)
+    s = json.load(open(d + "/summary.json"))
+    return t, s["wall_seconds"], s["machine"].get("communication_seconds", 0.0), s["parameters"]
+(t1, w1, c1, n), (t2, w2, c2, _) = stages(sys.argv[1]), stages(sys.argv[2])
+print(f"{n} parameters")
+print(f"{'stage':<8} {'steps':>5} {'1 rank x 2 thr ms/it':>21} {'2 ranks x 1 thr ms/it':>22} {'speedup':>8}")
+for k in t1:
+    print(f"{k:<8} {t1[k][1]:>5} {t1[k][0]:>21.1f} {t2[k][0]:>22.1f} {t1[k][0] / t2[k][0]:>7.2f}x")
+print(f"whole run: {w1:.1f} s vs {w2:.1f} s; rank 0 in collectives: {c2:.2f} s ({100 * c2 / w2:.1f}% of its wall time)")
+EOF
