@@ -13,7 +13,7 @@
 #include <mpi.h>
 #endif
 
-static int g_rank = 0, g_size = 1, g_started = 0, g_shared_failure = 0, g_data_parallel = 1;
+static int g_rank = 0, g_size = 1, g_shared_failure = 0, g_data_parallel = 1;
 static double g_seconds = 0.0; /* wall time inside collectives (waiting for the slowest rank included) */
 
 double hp__comm_seconds(void) { return g_seconds; }
@@ -33,7 +33,7 @@ void hp__comm_range(size_t n, size_t *lo, size_t *hi) {
 
 #ifdef HPINN_HAVE_MPI
 
-int hp__comm_available(void) { return 1; }
+static int g_started = 0; /* MPI_Init was called (and MPI_Finalize not yet) */
 
 static int launched_by_mpirun(void) {
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
@@ -146,19 +146,6 @@ static hp_status sum_timed(hp_status local, double *buf, size_t count) {
     return HP_OK;
 }
 
-hp_status hp__comm_broadcast(hp_status local, double *buf, size_t count, int root) {
-    if (g_size == 1) return local;
-    HP_CALL(hp__comm_agree(local));
-    for (size_t off = 0; off < count; off += HP__COMM_CHUNK) {
-        int n = (int)(count - off < HP__COMM_CHUNK ? count - off : HP__COMM_CHUNK);
-        if (MPI_Bcast(buf + off, n, MPI_DOUBLE, root, MPI_COMM_WORLD) != MPI_SUCCESS) {
-            fprintf(stderr, "hpinn: rank %d: a broadcast failed in MPI; stopping all ranks\n", g_rank);
-            hp__comm_abort(1);
-        }
-    }
-    return HP_OK;
-}
-
 hp_status hp__comm_any(hp_status local, int *flag) {
     if (g_size == 1) return local;
     return exchange(local, flag);
@@ -166,7 +153,6 @@ hp_status hp__comm_any(hp_status local, int *flag) {
 
 #else /* serial build */
 
-int hp__comm_available(void) { return 0; }
 hp_status hp__comm_init(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
@@ -178,12 +164,6 @@ hp_status hp__comm_agree(hp_status local) { return local; }
 hp_status hp__comm_sum(hp_status local, double *buf, size_t count) {
     (void)buf;
     (void)count;
-    return local;
-}
-hp_status hp__comm_broadcast(hp_status local, double *buf, size_t count, int root) {
-    (void)buf;
-    (void)count;
-    (void)root;
     return local;
 }
 hp_status hp__comm_any(hp_status local, int *flag) {

@@ -34,8 +34,6 @@ void hp__comm_abort(int exit_code);
 
 int hp__comm_rank(void);
 int hp__comm_size(void);
-/* Nonzero when MPI is in the build (whether or not this run uses it). */
-int hp__comm_available(void);
 
 /* Whether problems created from now on split their collocation and validation
  * points over the ranks (default on; a test turns it off to build the serial
@@ -59,8 +57,6 @@ int hp__comm_failure_is_shared(void);
 /* buf (count) = the sum of every rank's buf, in rank order; checked (local is
  * this rank's status so far; buf is left as it is on failure). */
 hp_status hp__comm_sum(hp_status local, double *buf, size_t count);
-/* buf (count) = rank root's buf; checked. */
-hp_status hp__comm_broadcast(hp_status local, double *buf, size_t count, int root);
 /* Wall seconds this rank spent in hp__comm_sum so far (transfer and waiting
  * for the slowest rank): the communication share of a data-parallel run. */
 double hp__comm_seconds(void);
