@@ -11,13 +11,14 @@ the dump the C benchmark writes, so both compute the same loss.
     /usr/bin/python3 bench_networks_torch.py DUMP ITERS
 prints one line: torch loss <J> ms <median ms per iteration> first <first ms>
 """
-import math
 import statistics
 import sys
 import time
 
 import numpy as np
 import torch
+
+from msff_torch import msff, read_msff
 
 
 def main():
@@ -34,13 +35,7 @@ def main():
         pos += n
         return a.reshape(shape) if shape else a
 
-    B = [take(m * d, (m, d)) for _ in range(K)]
-    layers = []
-    n_in = 2 * m
-    for _ in range(depth):
-        layers.append((take(width * n_in, (width, n_in)), take(width)))
-        n_in = width
-    w_out, b_out = take(K * width, (1, K * width)), take(1)
+    B, layers, w_out, b_out = read_msff(take, d, depth, width, m, K)
     x = take(M * d, (M, d))
     Kc, gK, f = take(M), take(M * d, (M, d)), take(M)
     assert pos == raw.size, "dump layout mismatch"
@@ -48,17 +43,7 @@ def main():
     for p in params:
         p.requires_grad_(True)
     x.requires_grad_(True)
-    act = (lambda z: z * torch.sigmoid(z)) if swish else torch.tanh
-
-    def network(xx):
-        outs = []
-        for Bk in B:
-            s = 2.0 * math.pi * (xx @ Bk.T)
-            h = torch.cat((torch.cos(s), torch.sin(s)), dim=1)
-            for w, b in layers:
-                h = act(h @ w.T + b)
-            outs.append(h)
-        return torch.cat(outs, dim=1) @ w_out.T + b_out
+    network = msff(B, layers, w_out, b_out, swish)
 
     def iteration():
         for p in params:

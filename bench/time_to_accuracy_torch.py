@@ -25,6 +25,8 @@ import time
 import numpy as np
 import torch
 
+from msff_torch import msff, read_msff
+
 TARGETS = (1e-1, 1e-2, 1e-3)
 
 
@@ -40,13 +42,7 @@ def load(path):
         pos += n
         return a.reshape(shape) if shape else a
 
-    B = [take(m, (m, 1)) for _ in range(n_scales)]
-    layers = []
-    n_in = 2 * m
-    for _ in range(depth):
-        layers.append((take(width * n_in, (width, n_in)), take(width)))
-        n_in = width
-    w_out, b_out = take(n_scales * width, (1, n_scales * width)), take(1)
+    B, layers, w_out, b_out = read_msff(take, d, depth, width, m, n_scales)
     x, K, gK, f = take(M, (M, 1)), take(M), take(M), take(M)
     xv, u = take(Mv, (Mv, 1)), take(Mv)
     assert pos == raw.size, "dump layout mismatch"
@@ -68,17 +64,10 @@ def main():
     for p in params:
         p.requires_grad_(True)
     x.requires_grad_(True)
-    act = (lambda z: z * torch.sigmoid(z)) if swish else torch.tanh
+    network = msff(B, layers, w_out, b_out, swish)
 
-    def net(xx):
-        outs = []
-        for Bk in B:
-            s = 2.0 * math.pi * (xx @ Bk.T)
-            h = torch.cat((torch.cos(s), torch.sin(s)), dim=1)
-            for w, b in layers:
-                h = act(h @ w.T + b)
-            outs.append(h)
-        return (xx * (1.0 - xx)) * (torch.cat(outs, dim=1) @ w_out.T + b_out)
+    def net(xx):  # the hard boundary lift
+        return (xx * (1.0 - xx)) * network(xx)
 
     def loss():
         v = net(x)

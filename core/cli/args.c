@@ -1,5 +1,6 @@
 /* args.c — argument parsing shared by the commands that take a pipeline, the
- * printing of the registry's notes, and the waiting for gnuplot they share. */
+ * printing of the registry's notes, the waiting for gnuplot and the Ctrl-C
+ * handlers they share. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,4 +135,18 @@ hp_status hp__cli_wait_gnuplot(pid_t pid, const char *command, const char *scrip
                  WIFEXITED(status) ? "exit code" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
                  script);
     return HP_OK;
+}
+
+void hp__cli_catch_stop_signals(void (*handler)(int), hp__cli_signals *saved) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &saved->old_int);
+    sigaction(SIGTERM, &sa, &saved->old_term);
+}
+
+void hp__cli_restore_signals(const hp__cli_signals *saved) {
+    sigaction(SIGINT, &saved->old_int, NULL);
+    sigaction(SIGTERM, &saved->old_term, NULL);
 }

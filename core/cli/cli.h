@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include "hpinn/config.h"
@@ -52,6 +53,14 @@ hp_status hp__cli_wait_gnuplot(pid_t pid, const char *command, const char *scrip
  * member failed, 130 when interrupted) sets it; 0 otherwise. Main returns it
  * after the ranks of an mpirun run have finished together. */
 extern int hp__cli_exit_code;
+
+/* SIGINT and SIGTERM to `handler` (the commands that stop cleanly on Ctrl-C),
+ * and back to what they were. */
+typedef struct hp__cli_signals {
+    struct sigaction old_int, old_term;
+} hp__cli_signals;
+void hp__cli_catch_stop_signals(void (*handler)(int), hp__cli_signals *saved);
+void hp__cli_restore_signals(const hp__cli_signals *saved);
 
 /* mkdir -p (HP_ERR_IO naming the directory that could not be created). */
 hp_status hp__cli_make_dirs(const char *path);

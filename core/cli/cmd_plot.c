@@ -271,12 +271,8 @@ static void nap(double seconds) {
 }
 
 static hp_status watch(const plot_job *j) {
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    hp__cli_signals saved_signals;
+    hp__cli_catch_stop_signals(on_signal, &saved_signals);
     hp_status st = HP_OK;
     unsigned long long drawn = 0;
     int drawn_once = 0;
@@ -313,8 +309,7 @@ static hp_status watch(const plot_job *j) {
         nap(j->interval);
         if (watch_stop) break;
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    hp__cli_restore_signals(&saved_signals);
     if (st == HP_OK && watch_stop) {
         printf("hpinn plot: stopped watching; the figures in %s/ show iteration %.0f\n", j->plots, iteration);
         fflush(stdout);

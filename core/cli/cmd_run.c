@@ -112,6 +112,7 @@ static int run_tool(const char *tool, const char *a1, const char *a2, const char
  * and its writes go nowhere. */
 static hp_status use_scratch_copy(run_job *j) {
     const char *tmp = getenv("TMPDIR");
+    /* mkdtemp(3) template: it replaces the six trailing X by a unique suffix */
     snprintf(j->scratch, sizeof j->scratch, "%s/hpinn-rank%d-XXXXXX", tmp && *tmp ? tmp : "/tmp", hp__comm_rank());
     if (!mkdtemp(j->scratch)) {
         int err = errno;
@@ -311,7 +312,7 @@ hp_status hp__cmd_run(int argc, char **argv) {
     hp__trainer_result res;
     memset(&res, 0, sizeof res);
     int interrupted = 0, handlers = 0;
-    struct sigaction old_int, old_term;
+    hp__cli_signals saved_signals;
     hp_status st = hp__cli_parse_pipeline_args(argc, argv, "out,resume,force,label,init-from", &j.a);
     if (st == HP_OK) st = prepare(&j, argc, argv);
 
@@ -353,12 +354,7 @@ hp_status hp__cmd_run(int argc, char **argv) {
     }
     if (st == HP_OK) {
         fprintf(stderr, "hpinn run: %s -> %s (%zu parameters)\n", j.source, j.dir, hp__hybrid_n_params(j.h));
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
+        hp__cli_catch_stop_signals(on_signal, &saved_signals);
         handlers = 1;
         st = hp__trainer_run(j.trainer, &res);
         hp__cli_print_registry_notes(j.r, &j.notes);
@@ -367,8 +363,7 @@ hp_status hp__cmd_run(int argc, char **argv) {
     }
 done:
     if (handlers) {
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        hp__cli_restore_signals(&saved_signals);
     }
     job_free(&j);
     if (st == HP_OK && interrupted) {

@@ -438,15 +438,10 @@ static hp_status prepare(sweep_job *j, int argc, char **argv) {
 
 /* Ranks > 0 of `mpirun hpinn sweep`: workers of rank 0's sweep (worker_pool_mpi.c). */
 static hp_status sweep_worker(void) {
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    hp__cli_signals saved_signals;
+    hp__cli_catch_stop_signals(on_signal, &saved_signals);
     hp_status st = hp__pool_mpi_worker(&sweep_stop);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    hp__cli_restore_signals(&saved_signals);
     return st;
 }
 
@@ -480,19 +475,14 @@ hp_status hp__cmd_sweep(int argc, char **argv) {
     int interrupted = 0;
     if (st == HP_OK && !j.dry_run) {
         st = save(&j);
-        struct sigaction sa, old_int, old_term;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
+        hp__cli_signals saved_signals;
+        hp__cli_catch_stop_signals(on_signal, &saved_signals);
         hp__pool_source src = {&j, src_next, src_started, src_finished};
         const hp__pool_ops *pool = ranks_waiting ? &hp__pool_mpi : &hp__pool_processes;
         if (st == HP_OK) st = pool->run(&src, j.jobs, &sweep_stop);
         else if (ranks_waiting) hp__pool_mpi_release();
         ranks_waiting = 0;
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        hp__cli_restore_signals(&saved_signals);
         interrupted = sweep_stop != 0;
         for (size_t i = 0; i < j.n; i++)
             if (j.m[i].status == HP__MEMBER_RUNNING) j.m[i].status = HP__MEMBER_PENDING;

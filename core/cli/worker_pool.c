@@ -22,12 +22,6 @@
 
 extern char **environ;
 
-typedef struct slot {
-    pid_t pid; /* 0: free */
-    size_t id;
-    double start;
-} slot;
-
 /* The variables mpirun gives its ranks: a member started by a rank is a
  * serial run of its own, so it must not see them (it would call MPI_Init). */
 static int launcher_variable(const char *v) {
@@ -103,59 +97,78 @@ void hp__pool_sleep_ms(long ms) {
     nanosleep(&ts, NULL); /* a signal cuts it short: fine, the loop looks again */
 }
 
-static hp_status run_processes(const hp__pool_source *src, int workers, volatile sig_atomic_t *stop) {
-    if (workers < 1) workers = 1;
-    slot *slots = calloc((size_t)workers, sizeof *slots);
-    if (!slots) HP_ERROR(HP_ERR_NOMEM, "out of memory");
-    int running = 0, more = 1, forwarded = 0;
-    hp_status st = HP_OK;
-    while (running > 0 || (more && !*stop)) {
-        while (st == HP_OK && more && !*stop && running < workers) {
-            hp__pool_job job;
-            memset(&job, 0, sizeof job);
-            if (!src->next(src->ctx, &job)) {
-                more = 0;
-                break;
-            }
-            pid_t pid;
-            double t0 = hp__now_seconds();
-            st = hp__pool_spawn(&job, &pid);
-            if (st != HP_OK) break;
-            if (!pid) {
-                hp__pool_result r = {-1, 0, 0.0, 1};
-                src->finished(src->ctx, job.id, &r);
-                continue;
-            }
-            int k = 0;
-            while (slots[k].pid) k++;
-            slots[k] = (slot){pid, job.id, t0};
-            running++;
-            src->started(src->ctx, job.id, (long)pid);
+hp_status hp__pool_local_open(hp__pool_local *l, int workers) {
+    memset(l, 0, sizeof *l);
+    l->workers = workers < 1 ? 1 : workers;
+    if (!(l->slots = calloc((size_t)l->workers, sizeof *l->slots))) HP_ERROR(HP_ERR_NOMEM, "out of memory");
+    return HP_OK;
+}
+
+void hp__pool_local_close(hp__pool_local *l) {
+    free(l->slots);
+    l->slots = NULL;
+}
+
+hp_status hp__pool_local_fill(hp__pool_local *l, const hp__pool_source *src, volatile sig_atomic_t *stop, int *more) {
+    while (*more && !*stop && l->running < l->workers) {
+        hp__pool_job job;
+        memset(&job, 0, sizeof job);
+        if (!src->next(src->ctx, &job)) {
+            *more = 0;
+            break;
         }
-        if (st != HP_OK) more = 0; /* out of memory: no new job; the running ones finish */
-        if (*stop && !forwarded) {
-            for (int k = 0; k < workers; k++)
-                if (slots[k].pid) kill(slots[k].pid, (int)*stop);
-            forwarded = 1;
+        pid_t pid;
+        double t0 = hp__now_seconds();
+        HP_CALL(hp__pool_spawn(&job, &pid));
+        if (!pid) {
+            hp__pool_result r = {-1, 0, 0.0, 1};
+            src->finished(src->ctx, job.id, &r);
+            continue;
         }
-        int reaped = 0;
-        for (int k = 0; k < workers; k++) {
-            if (!slots[k].pid) continue;
-            int status;
-            pid_t got = waitpid(slots[k].pid, &status, WNOHANG);
-            if (got == 0 || (got < 0 && errno == EINTR)) continue;
-            hp__pool_result r = {-1, 0, hp__now_seconds() - slots[k].start, 0};
-            if (got > 0 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-            else if (got > 0 && WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-            size_t id = slots[k].id;
-            slots[k].pid = 0;
-            running--;
-            reaped = 1;
-            src->finished(src->ctx, id, &r);
-        }
-        if (!reaped && running > 0) hp__pool_sleep_ms(20);
+        int k = 0;
+        while (l->slots[k].pid) k++;
+        l->slots[k] = (hp__pool_slot){pid, job.id, t0};
+        l->running++;
+        src->started(src->ctx, job.id, (long)pid);
     }
-    free(slots);
+    return HP_OK;
+}
+
+int hp__pool_local_reap(hp__pool_local *l, const hp__pool_source *src, volatile sig_atomic_t *stop) {
+    if (*stop && !l->forwarded) {
+        for (int k = 0; k < l->workers; k++)
+            if (l->slots[k].pid) kill(l->slots[k].pid, (int)*stop);
+        l->forwarded = 1;
+    }
+    int reaped = 0;
+    for (int k = 0; k < l->workers; k++) {
+        if (!l->slots[k].pid) continue;
+        int status;
+        pid_t got = waitpid(l->slots[k].pid, &status, WNOHANG);
+        if (got == 0 || (got < 0 && errno == EINTR)) continue;
+        hp__pool_result r = {-1, 0, hp__now_seconds() - l->slots[k].start, 0};
+        if (got > 0 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+        else if (got > 0 && WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+        size_t id = l->slots[k].id;
+        l->slots[k].pid = 0;
+        l->running--;
+        reaped++;
+        src->finished(src->ctx, id, &r);
+    }
+    return reaped;
+}
+
+static hp_status run_processes(const hp__pool_source *src, int workers, volatile sig_atomic_t *stop) {
+    hp__pool_local l;
+    HP_CALL(hp__pool_local_open(&l, workers));
+    int more = 1;
+    hp_status st = HP_OK;
+    while (l.running > 0 || (more && !*stop)) {
+        if (st == HP_OK) st = hp__pool_local_fill(&l, src, stop, &more);
+        if (st != HP_OK) more = 0; /* out of memory: no new job; the running ones finish */
+        if (!hp__pool_local_reap(&l, src, stop) && l.running > 0) hp__pool_sleep_ms(20);
+    }
+    hp__pool_local_close(&l);
     return st;
 }
 

@@ -61,6 +61,24 @@ hp_status hp__pool_mpi_worker(volatile sig_atomic_t *stop);
 /* Rank 0 when it cannot run the sweep at all: tell every waiting rank to stop. */
 void hp__pool_mpi_release(void);
 
+/* This process's slots, shared by both pools: fill starts jobs while a slot is
+ * free (*more = 0 once the source is empty; a failure to fork is returned),
+ * reap forwards *stop once to the running jobs and reports the ended ones
+ * (returns how many). */
+typedef struct hp__pool_slot {
+    pid_t pid; /* 0: free */
+    size_t id;
+    double start;
+} hp__pool_slot;
+typedef struct hp__pool_local {
+    int workers, running, forwarded;
+    hp__pool_slot *slots;
+} hp__pool_local;
+hp_status hp__pool_local_open(hp__pool_local *l, int workers);
+void hp__pool_local_close(hp__pool_local *l);
+hp_status hp__pool_local_fill(hp__pool_local *l, const hp__pool_source *src, volatile sig_atomic_t *stop, int *more);
+int hp__pool_local_reap(hp__pool_local *l, const hp__pool_source *src, volatile sig_atomic_t *stop);
+
 /* Shared by the pools: start job as a child (*pid_out 0 when it could not be
  * started; the reason is then in its log), and a 20 ms-scale nap. */
 hp_status hp__pool_spawn(const hp__pool_job *job, pid_t *pid_out);

@@ -178,65 +178,21 @@ static int serve(const hp__pool_source *src, int rank, int more, size_t *busy_id
     return 0;
 }
 
-typedef struct local_slot {
-    pid_t pid;
-    size_t id;
-    double start;
-} local_slot;
-
 static hp_status run_ranks(const hp__pool_source *src, int workers, volatile sig_atomic_t *stop) {
-    int size = hp__comm_size(), alive = size - 1, running = 0, more = 1;
-    if (workers < 1) workers = 1;
-    local_slot *slots = calloc((size_t)workers, sizeof *slots);
+    int size = hp__comm_size(), alive = size - 1, more = 1;
+    hp__pool_local l;
+    HP_CALL(hp__pool_local_open(&l, workers));
     int *busy = calloc((size_t)size, sizeof *busy);
     size_t *ids = calloc((size_t)size, sizeof *ids);
-    if (!slots || !busy || !ids) {
-        free(slots), free(busy), free(ids);
+    if (!busy || !ids) {
+        free(busy), free(ids), hp__pool_local_close(&l);
         HP_ERROR(HP_ERR_NOMEM, "out of memory");
     }
-    int forwarded = 0;
-    while (alive > 0 || running > 0 || (more && !*stop)) {
-        int activity = 0;
-        /* rank 0's own slots */
-        while (more && !*stop && running < workers) {
-            hp__pool_job job;
-            memset(&job, 0, sizeof job);
-            if (!src->next(src->ctx, &job)) {
-                more = 0;
-                break;
-            }
-            pid_t pid;
-            double t0 = hp__now_seconds();
-            if (hp__pool_spawn(&job, &pid) != HP_OK || !pid) {
-                hp_error_clear();
-                hp__pool_result r = {-1, 0, 0.0, 1};
-                src->finished(src->ctx, job.id, &r);
-                continue;
-            }
-            int k = 0;
-            while (slots[k].pid) k++;
-            slots[k] = (local_slot){pid, job.id, t0};
-            running++;
-            src->started(src->ctx, job.id, (long)pid);
-        }
-        if (*stop && !forwarded) {
-            for (int k = 0; k < workers; k++)
-                if (slots[k].pid) kill(slots[k].pid, (int)*stop);
-            forwarded = 1;
-        }
-        for (int k = 0; k < workers; k++) {
-            if (!slots[k].pid) continue;
-            int status;
-            pid_t got = waitpid(slots[k].pid, &status, WNOHANG);
-            if (got == 0 || (got < 0 && errno == EINTR)) continue;
-            hp__pool_result r = {-1, 0, hp__now_seconds() - slots[k].start, 0};
-            if (got > 0 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-            else if (got > 0 && WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-            slots[k].pid = 0;
-            running--;
-            activity = 1;
-            src->finished(src->ctx, slots[k].id, &r);
-        }
+    hp_status st = HP_OK;
+    while (alive > 0 || l.running > 0 || (more && !*stop)) {
+        if (st == HP_OK) st = hp__pool_local_fill(&l, src, stop, &more); /* rank 0's own slots */
+        if (st != HP_OK) more = 0; /* out of memory: nothing new; the running members finish */
+        int activity = hp__pool_local_reap(&l, src, stop);
         /* the other ranks' requests */
         int flag = 1;
         while (alive > 0 && flag) {
@@ -250,8 +206,8 @@ static hp_status run_ranks(const hp__pool_source *src, int workers, volatile sig
         }
         if (!activity) hp__pool_sleep_ms(20);
     }
-    free(slots), free(busy), free(ids);
-    return HP_OK;
+    free(busy), free(ids), hp__pool_local_close(&l);
+    return st;
 }
 
 void hp__pool_mpi_release(void) {
