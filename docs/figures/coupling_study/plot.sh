@@ -44,6 +44,7 @@ cd "$tmp"
 gnuplot <<GP
 set terminal pngcairo size 900,560 enhanced font ",11"
 set logscale y
+set yrange [1e-5:1]
 set format y "10^{%L}"
 set grid
 set key outside right top
