@@ -40,6 +40,20 @@ for s in fixed off; do for form in full compressed; do
 done; done
 read -r pinn_min pinn_max < <(column "$tmp/pinn.csv" rel_l2 | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo, hi }')
 
+# The plot command of both figures: the plain PINN's band and the four
+# (schedule, form) series of the data files with prefix $1.
+curves() {
+    local p=$1
+    cat <<PLOT
+plot $pinn_min with lines dt 2 lc rgb "gray40" title "plain PINN, seeds 1-2 (min)", \\
+     $pinn_max with lines dt 2 lc rgb "gray70" title "plain PINN, seeds 1-2 (max)", \\
+     "< sort -g ${p}fixed_full.dat" with linespoints pt 7 lc rgb "#c0392b" title "fixed {/Symbol t}_2, form (11) full", \\
+     "< sort -g ${p}fixed_compressed.dat" with linespoints pt 6 ps 1.6 lc rgb "#e67e22" title "fixed {/Symbol t}_2, form (16) compressed", \\
+     "< sort -g ${p}off_full.dat" with linespoints pt 5 lc rgb "#2471a3" title "last stage {/Symbol t}_2 = 0, form (11)", \\
+     "< sort -g ${p}off_compressed.dat" with linespoints pt 4 ps 1.6 lc rgb "#17a589" title "last stage {/Symbol t}_2 = 0, form (16)"
+PLOT
+}
+
 cd "$tmp"
 gnuplot <<GP
 set terminal pngcairo size 900,560 enhanced font ",11"
@@ -54,22 +68,12 @@ set logscale x
 set xlabel "coupling strength {/Symbol t}_2 (coupled stages)"
 set xrange [5:20000]
 set title "{/Symbol e} = 1/48, Adam 1000 + LM 300 coupled + LM 500 last stage (seed 1)"
-plot $pinn_min with lines dt 2 lc rgb "gray40" title "plain PINN, seeds 1-2 (min)", \
-     $pinn_max with lines dt 2 lc rgb "gray70" title "plain PINN, seeds 1-2 (max)", \
-     "fixed_full.dat" with linespoints pt 7 lc rgb "#c0392b" title "fixed {/Symbol t}_2, form (11) full", \
-     "fixed_compressed.dat" with linespoints pt 6 ps 1.6 lc rgb "#e67e22" title "fixed {/Symbol t}_2, form (16) compressed", \
-     "off_full.dat" with linespoints pt 5 lc rgb "#2471a3" title "last stage {/Symbol t}_2 = 0, form (11)", \
-     "off_compressed.dat" with linespoints pt 4 ps 1.6 lc rgb "#17a589" title "last stage {/Symbol t}_2 = 0, form (16)"
+$(curves "")
 set output "$out/final_vs_window.png"
 unset logscale x
 set xlabel "window {/Symbol w} (coarse nodes), {/Symbol t}_2 = 1000"
 set xrange [0.5:3.5]
 set xtics 1
-plot $pinn_min with lines dt 2 lc rgb "gray40" title "plain PINN, seeds 1-2 (min)", \
-     $pinn_max with lines dt 2 lc rgb "gray70" title "plain PINN, seeds 1-2 (max)", \
-     "< sort -n wfixed_full.dat" with linespoints pt 7 lc rgb "#c0392b" title "fixed {/Symbol t}_2, form (11) full", \
-     "< sort -n wfixed_compressed.dat" with linespoints pt 6 ps 1.6 lc rgb "#e67e22" title "fixed {/Symbol t}_2, form (16) compressed", \
-     "< sort -n woff_full.dat" with linespoints pt 5 lc rgb "#2471a3" title "last stage {/Symbol t}_2 = 0, form (11)", \
-     "< sort -n woff_compressed.dat" with linespoints pt 4 ps 1.6 lc rgb "#17a589" title "last stage {/Symbol t}_2 = 0, form (16)"
+$(curves w)
 GP
 echo "wrote $out/final_vs_tau2.png $out/final_vs_window.png"
