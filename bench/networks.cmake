@@ -11,3 +11,7 @@ hp_add_bench(bench_time_to_accuracy SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/bench_ti
 target_compile_definitions(bench_time_to_accuracy PRIVATE
   HPINN_SOURCE_DIR="${CMAKE_SOURCE_DIR}" HPINN_CLI="$<TARGET_FILE:hpinn_cli>")
 add_dependencies(bench_time_to_accuracy hpinn_cli hpinn_plugin_msff)
+
+# bench_gram: the row-run Gram matrix of lm against one plain SYRK on the 2-D
+# hybrid Jacobian's block layout (docs/performance.md).
+hp_add_bench(bench_gram SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/bench_gram.c)

@@ -7,6 +7,8 @@ hp_add_test(test_lbfgs SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_lbfgs.c
   ${hp_opt_dir}/lbfgs/lbfgs.c ${hp_opt_dir}/lbfgs/more_thuente.c
   LABELS optimizers TIMEOUT 60)
 target_include_directories(test_lbfgs PRIVATE ${hp_opt_dir}/lbfgs)
+# hp_gram_lower (core/src/gram.c): the Gram matrix the Gauss–Newton optimizers share.
+hp_add_test(test_gram SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_gram.c LABELS optimizers TIMEOUT 60)
 hp_add_test(test_lm SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_lm.c ${hp_opt_dir}/lm/lm.c
   LABELS optimizers TIMEOUT 60)
 # lm_cg: compiled in; dense lm and the hybrid's plugins are loaded from the build tree for comparison.

@@ -144,6 +144,18 @@ void hp_opt_info_stop(hp_opt_step_info *info, hp_opt_stop stop, const char *fmt,
 #endif
     ;
 
+/* gram (n x n, column-major, lower triangle written, upper left as zeros) =
+ * JᵀJ for the row-major m x n Jacobian J. Consecutive rows whose nonzeros share
+ * a column range are multiplied on that range only (core/src/gram.c says how
+ * runs are formed): exact, and for block-structured Jacobians (one network per
+ * direction) a fraction of a plain SYRK's m n² flops. stats may be NULL. */
+typedef struct hp_gram_stats {
+    size_t runs;         /* row runs, each one SYRK */
+    double flops;        /* flops spent */
+    double dense_flops;  /* flops of one SYRK over all of J */
+} hp_gram_stats;
+void hp_gram_lower(const double *J, size_t m, size_t n, double *gram, hp_gram_stats *stats);
+
 /* Saved optimizer states: a fixed header followed by the payload, every field
  * little-endian whatever the machine (put numbers with the typed helpers; raw
  * bytes are copied as they are):

@@ -8,8 +8,11 @@
  *                             Js = J D^{-1/2}                          (m x m)
  * Both are the same step (push-through identity applied to the column-scaled
  * Jacobian), for D = I and for the Jacobian scaling alike; the kernel form is the
- * identity-damped form in the scaled variables. Each is one SYRK (CBLAS) and one
- * Cholesky factorisation + solve (LAPACKE dpotrf/dpotrs) per trial.
+ * identity-damped form in the scaled variables. Each is one Gram matrix (J'J by
+ * hp_gram_lower, which multiplies each run of rows on its nonzero columns only:
+ * with one network per direction, a quarter of a full SYRK's flops for two
+ * directions; Js Js' by one SYRK) and one Cholesky factorisation + solve
+ * (LAPACKE dpotrf/dpotrs) per trial.
  *
  * D is I (scaling: identity, Levenberg) or Moré's diag: the running maximum over
  * iterations of diag(J'J) (scaling: jacobian, Marquardt), with 1 for parameters
@@ -216,8 +219,7 @@ static hp_status lm_prepare(lm *o, const hp_objective *obj) {
     }
     /* The row-major m x n J is the column-major n x m matrix J'. */
     if (o->form == LM_FORM_PARAMETER) {
-        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)n, (int)m, 1.0, o->J, (int)n,
-                    0.0, o->gram, (int)n);
+        hp_gram_lower(o->J, m, n, o->gram, NULL); /* skips the zero blocks of one network per direction */
         HP_CALL(rows_sum(obj, o->gram, n * n));
     } else {
         const double *Js = o->J;
