@@ -92,27 +92,27 @@ static double *hybrid_layout(size_t dirs, size_t nt, size_t M, size_t nb, size_t
     return J;
 }
 
+/* One hybrid layout: exact against the definition, the expected number of row
+ * runs, and at most `max_fraction` of a plain SYRK's flops. */
+static void check_layout(size_t dirs, size_t nt, size_t lead, int coupled, size_t runs, double max_fraction) {
+    size_t m;
+    double *J = hybrid_layout(dirs, nt, 3 * nt, 12, lead, 9, coupled, &m);
+    hp_gram_stats st;
+    check_against_naive(J, m, dirs * nt, &st);
+    assert_int_equal(st.runs, runs);
+    assert_true(st.flops < max_fraction * st.dense_flops);
+    free(J);
+}
+
 static void test_hybrid_blocks(void **state) {
     (void)state;
-    size_t m;
-    double *J = hybrid_layout(2, 40, 90, 12, 5, 9, 1, &m);
-    hp_gram_stats st;
-    check_against_naive(J, m, 80, &st);
     /* dir 0 PINN + boundary, dir 0 coupling, dir 1 PINN + boundary, dir 1 coupling */
-    assert_int_equal(st.runs, 4);
-    assert_true(st.flops < 0.45 * st.dense_flops);
-    free(J);
+    check_layout(2, 40, 5, 1, 4, 0.45);
 }
 
 static void test_uncoupled_is_block_diagonal(void **state) {
     (void)state;
-    size_t m;
-    double *J = hybrid_layout(3, 30, 60, 10, 3, 8, 0, &m);
-    hp_gram_stats st;
-    check_against_naive(J, m, 90, &st);
-    assert_int_equal(st.runs, 3); /* the zero coupling rows join their neighbours */
-    assert_true(st.flops < 0.4 * st.dense_flops);
-    free(J);
+    check_layout(3, 30, 3, 0, 3, 0.4); /* the zero coupling rows join their neighbours */
 }
 
 /* Random spans, random gaps, zero rows anywhere: exact whatever runs form. */
