@@ -5,6 +5,8 @@
 #   final_vs_tau2.png   final rel. L2 against τ2: fixed coupling and coupled-then-
 #                       uncoupled, both forms, the plain PINN's seeds as a band
 #   final_vs_window.png the same against the window ω at τ2 = 1000
+#   final_vs_tau2_seeds.png  form (11), seeds 1-3 (the sweep
+#                       runs/study/coupling_eps48_seeds): median and min-max bars
 # The curves against iteration and time come from `hpinn compare --plot`.
 set -euo pipefail
 hpinn=${HPINN:-build/bin/hpinn}
@@ -77,3 +79,34 @@ set xtics 1
 $(curves w)
 GP
 echo "wrote $out/final_vs_tau2.png $out/final_vs_window.png"
+
+# Seeds 1-3 of form (11): one line per (τ2, schedule) with median, min and max.
+cd "$OLDPWD"
+[ -d "$study/coupling_eps48_seeds" ] || exit 0
+"$hpinn" compare "$study/coupling_eps48_seeds" --no-group --format csv > "$tmp/seeds.csv"
+spread() { # SCHEDULE (fixed|off): "tau2 median min max" per τ2
+    column "$tmp/seeds.csv" constants.tau2 'stages[2].tau2' status rel_l2 |
+        awk -v s="$1" '$3 == "done" { fixed = ($2 != 0); if ((s == "fixed") == fixed) print $1, $4 }' |
+        sort -g -k1,1 -k2,2 |
+        awk '{ v[$1] = v[$1] " " $2 } END { for (t in v) { n = split(v[t], x, " ");
+              print t, (n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2), x[1], x[n] } }' | sort -g
+}
+spread fixed > "$tmp/seeds_fixed.dat"
+spread off > "$tmp/seeds_off.dat"
+cd "$tmp"
+gnuplot <<GP
+set terminal pngcairo size 900,560 enhanced font ",11"
+set logscale xy
+set yrange [1e-5:1]
+set xrange [5:20000]
+set format y "10^{%L}"
+set grid
+set key outside right top
+set xlabel "coupling strength {/Symbol t}_2 (coupled stages)"
+set ylabel "final rel. L2 error"
+set title "{/Symbol e} = 1/48, form (11), seeds 1-3: median, bars min-max"
+set output "$out/final_vs_tau2_seeds.png"
+plot "seeds_fixed.dat" using 1:2:3:4 with yerrorlines pt 7 lc rgb "#c0392b" title "fixed {/Symbol t}_2", \\
+     "seeds_off.dat" using 1:2:3:4 with yerrorlines pt 5 lc rgb "#2471a3" title "last stage {/Symbol t}_2 = 0"
+GP
+echo "wrote $out/final_vs_tau2_seeds.png"
