@@ -13,3 +13,6 @@ hp_add_test(test_objective SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_objective.c 
 # `hpinn check` resolves whole pipelines, stages' optimizers included
 add_dependencies(test_objective ${hp_objective_plugins} hpinn_cli hpinn_plugin_adam hpinn_plugin_lbfgs
                  hpinn_plugin_lm)
+# the coarse-averaged residual τ3·A: the operator and the term's gradient, Jacobian and products
+hp_add_test(test_residual_average SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_residual_average.c TIMEOUT 120)
+add_dependencies(test_residual_average ${hp_objective_plugins})

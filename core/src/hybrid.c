@@ -1,4 +1,4 @@
-/* hybrid.c — the hybrid objective Ĵ = J_pinn + τ1·boundary + τ2·R and its exact
+/* hybrid.c — the hybrid objective Ĵ = J_pinn + τ1·boundary + τ2·R (+ τ3·A) and its exact
  * gradient (docs/math.md §1–§5, Algorithm 1 of the paper): creation from a
  * pipeline, one evaluation that reads top to bottom as the algorithm does, the
  * validation against the reference, and the finite-difference check.
@@ -71,6 +71,9 @@ void hp__hybrid_destroy(hp__hybrid *h) {
     free(h->node_work);
     free(h->bnd_val);
     free(h->val_jet);
+    hp__residual_average_destroy(&h->avg);
+    free(h->avg_g);
+    free(h->avg_rows);
     free(h);
 }
 
@@ -163,10 +166,36 @@ static hp_status create_buffers(hp__hybrid *h) {
     if (p->plan.rad && p->plan.rad_candidates > nv) nv = p->plan.rad_candidates;
     if (nv > HP__VALIDATION_CHUNK) nv = HP__VALIDATION_CHUNK;
     HP_CALL(hp_calloc(C * (nv ? nv : 1), sizeof(double), &h->val_jet));
-    h->n_residuals = nd * (M + p->boundary.n + nn);
+    size_t n_avg = 0;
+    if (h->avg_on) {
+        HP_CALL(hp__residual_average_create(&h->avg, h->dim, h->mesh->elements_per_dim, M));
+        hp__residual_average_set_points(&h->avg, p->collocation.x, p->collocation_weights);
+        n_avg = h->avg.n_nodes;
+        HP_CALL(hp_calloc(nd * n_avg, sizeof(double), &h->avg_g));
+    }
+    h->n_residuals = nd * (M + p->boundary.n + nn + n_avg);
     h->terms.dim = h->dim;
     h->terms.n_blocks = nb;
     h->terms.ktilde = h->ktilde;
+    return HP_OK;
+}
+
+/* The averaged residual is on when coupling.tau3 or any stage's tau3 is > 0. */
+static hp_status averaged_residual_wanted(const hp_config *c, hp__hybrid *h) {
+    h->avg_on = h->tau3 > 0.0;
+    size_t n = hp_config_list_length(c, "stages");
+    for (size_t i = 0; i < n && !h->avg_on; i++) {
+        char path[64];
+        hp_params *sp = NULL;
+        snprintf(path, sizeof path, "stages[%zu]", i);
+        HP_CALL(hp_config_section_except(c, path, hp__stage_params, "optimizer", &sp));
+        h->avg_on = hp_params_is_set(sp, "tau3") && hp_params_real(sp, "tau3") > 0.0;
+        hp_params_destroy(sp);
+    }
+    if (h->avg_on && h->problem->distributed)
+        HP_ERROR(HP_ERR_CONFIG, "%s: coupling.tau3: the averaged residual does not run data-parallel yet (%d MPI "
+                                "ranks); expected tau3: 0 under mpirun, or a run on one rank",
+                 hp_config_file(c), hp__comm_size());
     return HP_OK;
 }
 
@@ -190,7 +219,9 @@ hp_status hp__hybrid_create(const hp_config *c, const hp_registry *r, FILE *log,
     hp_params *coupling = NULL;
     HP_CALL_GOTO(st, hp_config_section(c, "coupling", hp__coupling_params, &coupling), fail);
     h->tau1 = hp_params_real(coupling, "tau1");
+    h->tau3 = hp_params_real(coupling, "tau3");
     hp_params_destroy(coupling);
+    HP_CALL_GOTO(st, averaged_residual_wanted(c, h), fail);
     HP_CALL_GOTO(st, create_buffers(h), fail);
     const hp_plugin_descriptor *global = NULL;
     HP_CALL_GOTO(st, hp_registry_find(r, HP_PLUGIN_UPSCALING, "global", &global), fail);
@@ -226,6 +257,16 @@ void hp__hybrid_get_weights(const hp__hybrid *h, double *tau1, double *tau2) {
     *tau1 = h->tau1;
     *tau2 = h->coupling.tau2;
 }
+
+hp_status hp__hybrid_set_tau3(hp__hybrid *h, double tau3) {
+    if (tau3 > 0.0 && !h->avg_on)
+        HP_ERROR(HP_ERR_CONFIG, "tau3 = %g: the averaged residual was not set up for this run (give coupling.tau3 or "
+                                "a stage's tau3 > 0 in the pipeline)", tau3);
+    h->tau3 = tau3;
+    return HP_OK;
+}
+
+double hp__hybrid_tau3(const hp__hybrid *h) { return h->tau3; }
 
 /* ---- the network, lifted ------------------------------------------------------------- */
 
@@ -303,7 +344,7 @@ hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value,
     double Mt = (double)p->collocation_total; /* the mean's denominator: all ranks' points */
     int redundant_grad = !p->distributed || hp__comm_rank() == 0; /* add the rank-independent parts */
     hp__hybrid_terms *t = &h->terms;
-    t->j_pinn = t->boundary = t->coupling = 0.0;
+    t->j_pinn = t->boundary = t->coupling = t->averaged = 0.0;
     t->fallback = 0;
     h->linearized = 0;
     if (grad) memset(grad, 0, hp__hybrid_n_params(h) * sizeof *grad);
@@ -311,7 +352,8 @@ hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value,
     /* 1. collocation jets → PINN residual ρ, J_pinn; ∇v and v for the upscaling */
     for (int i = 0; i < h->n_dir; i++) {
         HP_CALL(hp__hybrid_network_jet(h, i, h->tape_colloc[i], theta, h->col_jet[i]));
-        t->j_pinn += hp__pinn_residual(col, h->dim, h->col_jet[i], i, NULL, NULL) / Mt;
+        t->j_pinn += hp__pinn_residual(col, h->dim, h->col_jet[i], i, h->rho, NULL) / Mt;
+        if (h->avg_on) t->averaged += hp__residual_average_forward(&h->avg, h->rho, h->avg_g + (size_t)i * h->avg.n_nodes);
         for (size_t r = 0; r < M; r++) {
             h->val_u[(size_t)i * M + r] = h->col_jet[i][r];
             for (size_t a = 0; a < d; a++) h->grad_u[((size_t)i * M + r) * d + a] = h->col_jet[i][(1 + a) * M + r];
@@ -379,7 +421,8 @@ hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value,
                               h->needs_values ? h->d_val_u : NULL, h->d_grad_u));
         }
     }
-    t->total = t->j_pinn + h->tau1 * t->boundary + (coupled ? h->coupling.tau2 * t->coupling : 0.0);
+    t->total = t->j_pinn + h->tau1 * t->boundary + (coupled ? h->coupling.tau2 * t->coupling : 0.0) +
+               (h->avg_on ? h->tau3 * t->averaged : 0.0);
     if (!coupled) t->coupling = t->fallback ? NAN : 0.0;
     *value = t->total;
     if (!grad) return HP_OK;
@@ -389,6 +432,9 @@ hp_status hp__hybrid_evaluate(hp__hybrid *h, const double *theta, double *value,
         double *cot = h->col_cot;
         (void)hp__pinn_residual(col, h->dim, h->col_jet[i], i, h->rho, NULL);
         for (size_t r = 0; r < M; r++) h->rho[r] = 2.0 * h->rho[r] / Mt;
+        if (h->avg_on && h->tau3 > 0.0) /* ∂(τ3 A)/∂ρ = (2 τ3 / N) Pᵀ g */
+            hp__residual_average_pullback(&h->avg, h->avg_g + (size_t)i * h->avg.n_nodes, 2.0 * h->tau3 / h->avg.n_active,
+                                          h->rho);
         hp__pinn_residual_pullback(col, h->dim, h->rho, cot);
         if (coupled) {
             for (size_t r = 0; r < M; r++) {
@@ -438,6 +484,7 @@ hp_objective hp__hybrid_objective(hp__hybrid *h) {
 hp_status hp__hybrid_set_collocation(hp__hybrid *h, const double *x, const double *weights) {
     HP_CALL(hp__problem_set_collocation(h->problem, x, weights));
     for (int i = 0; i < h->n_dir; i++) hp__tape_set_points(h->tape_colloc[i], h->problem->collocation.x);
+    if (h->avg_on) hp__residual_average_set_points(&h->avg, h->problem->collocation.x, h->problem->collocation_weights);
     h->linearized = 0;
     return HP_OK;
 }

@@ -30,7 +30,8 @@ typedef struct hp__hybrid_terms {
     double j_pinn;      /* Σ_i (1/M) Σ_r ρ_i(x_r)² */
     double boundary;    /* soft mode: Σ_i mean over boundary points of v_i² (unweighted) */
     double coupling;    /* R (unweighted); 0 when skipped */
-    double total;       /* Ĵ = j_pinn + τ1 boundary + τ2 R */
+    double averaged;    /* A (unweighted), the coarse-averaged residual; 0 when off */
+    double total;       /* Ĵ = j_pinn + τ1 boundary + τ2 R + τ3 A */
     int fallback;       /* 1: K̃ was not positive definite, the coupling term was skipped */
     int dim;
     size_t n_blocks;
@@ -68,6 +69,10 @@ hp_status hp__hybrid_init_params(hp__hybrid *h, double *theta);
 /* Stage overrides of the weights (the pipeline's coupling.tau1/tau2 at creation). */
 void hp__hybrid_set_weights(hp__hybrid *h, double tau1, double tau2);
 void hp__hybrid_get_weights(const hp__hybrid *h, double *tau1, double *tau2);
+/* τ3, the weight of the coarse-averaged residual; > 0 only when the pipeline
+ * turned it on (HP_ERR_CONFIG otherwise: its Gauss–Newton rows were not made). */
+hp_status hp__hybrid_set_tau3(hp__hybrid *h, double tau3);
+double hp__hybrid_tau3(const hp__hybrid *h);
 
 /* The objective for optimizers (ctx = h): value and gradient; residuals with
  * their dense Jacobian; and, when the network plugin has a tangent pass, the

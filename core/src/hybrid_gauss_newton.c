@@ -2,8 +2,8 @@
  * Gauss–Newton optimizers: the residuals, their dense Jacobian, and the
  * matrix-free products J v and Jᵀ u.
  *
- *   r = [ √(2/M) ρ_i(x_r) ;  √(2τ1/n_b) v_i(boundary) ;  s_k (z_ik − ŷ_ik) ]_i,
- *   s_k = √(2τ2 w_k) (coupling.h)
+ *   r = [ √(2/M) ρ_i(x_r) ;  √(2τ1/n_b) v_i(boundary) ;  s_k (z_ik − ŷ_ik) ; √(2τ3/N) g_ik ]_i,
+ *   s_k = √(2τ2 w_k) (coupling.h), g_i = P ρ_i (residual_average.h; rows only when it is on)
  *
  * The coupling rows depend on θ through z = Q̄ v(nodes; θ_i) and through
  * ŷ(K̃(θ)): ∂y_i/∂K̃ row by row from adjoint solves with unit right-hand sides
@@ -44,6 +44,9 @@ void hp__hybrid_gauss_newton_free(hp__hybrid *h) {
     free(h->mf_dk);
     free(h->mf_theta);
 }
+
+/* Rows of the averaged residual per direction (0 when it is off). */
+static size_t n_avg(const hp__hybrid *h) { return h->avg_on ? h->avg.n_nodes : 0; }
 
 static size_t n_entries(const hp__hybrid *h) { return h->mesh->n_blocks * (size_t)h->dim * (size_t)h->dim; }
 
@@ -101,6 +104,9 @@ static hp_status residual_vector(hp__hybrid *h, const double *theta, double *r, 
         for (size_t k = 0; k < nn; k++)
             r[row + k] = coupled ? hp__coupling_row_scale(&h->coupling, k) * (h->node_z[i][k] - h->node_yhat[i][k]) : 0.0;
         row += nn;
+        double sa = h->avg_on ? hp__residual_average_row_scale(&h->avg, h->tau3) : 0.0;
+        for (size_t k = 0; k < n_avg(h); k++) r[row + k] = sa * h->avg_g[(size_t)i * n_avg(h) + k];
+        row += n_avg(h);
     }
     HP_ASSERT(row == h->n_residuals);
     return HP_OK;
@@ -117,6 +123,7 @@ static hp_status dense_alloc(hp__hybrid *h) {
     HP_CALL(hp_calloc(rows * h->n_theta_dir, sizeof(double), &h->jac_rows));
     HP_CALL(hp_calloc(nn * h->n_theta_dir, sizeof(double), &h->jac_nodes));
     HP_CALL(hp_calloc(n_entries(h) * hp__hybrid_n_params(h), sizeof(double), &h->jac_dk));
+    if (h->avg_on) HP_CALL(hp_calloc(n_avg(h) * h->n_theta_dir, sizeof(double), &h->avg_rows));
     return HP_OK;
 }
 
@@ -230,6 +237,9 @@ hp_status hp__hybrid_residuals_and_jacobian(void *ctx, const double *theta, doub
             HP_CALL(lifted_jacobian(h, i, h->tape_colloc[i], theta, 2, w));
             place_rows(h, J, row, i, h->jac_rows, M, sqrt(2.0 / (double)p->collocation_total));
             row += M;
+            if (h->avg_on) /* P ∂ρ/∂θ, placed after the coupling rows */
+                hp__residual_average_rows(&h->avg, h->jac_rows, h->n_theta_dir,
+                                          hp__residual_average_row_scale(&h->avg, h->tau3), h->avg_rows);
             if (nb) {
                 for (size_t q = 0; q < nb; q++) h->bnd_val[q] = 1.0;
                 HP_CALL(hp__net_jacobian(h->net[i], h->tape_boundary[i], theta + (size_t)i * h->n_theta_dir,
@@ -240,6 +250,8 @@ hp_status hp__hybrid_residuals_and_jacobian(void *ctx, const double *theta, doub
             if (coupled && holds_shared_rows(h)) HP_CALL(coupling_rows(h, theta, i, J, row));
             else memset(J + row * n, 0, nn * n * sizeof *J);
             row += nn;
+            if (h->avg_on) place_rows(h, J, row, i, h->avg_rows, n_avg(h), 1.0);
+            row += n_avg(h);
         }
     }
     h->timing.total_seconds += hp__now_seconds() - t_start;
@@ -320,6 +332,11 @@ hp_status hp__hybrid_jvp(void *ctx, const double *theta, const double *v, double
         /* PINN rows: the residual's linear part of the collocation tangent */
         HP_CALL(lifted_tangent(h, i, h->tape_colloc[i], 2, theta, v, h->mf_jet));
         hp__pinn_residual_linear(col, h->dim, h->mf_jet, Jv + row);
+        if (h->avg_on) { /* P dρ into the averaged rows (after the coupling rows) */
+            double *ga = Jv + row + M + nb + nn, sa = hp__residual_average_row_scale(&h->avg, h->tau3);
+            (void)hp__residual_average_forward(&h->avg, Jv + row, ga);
+            for (size_t k = 0; k < n_avg(h); k++) ga[k] *= sa;
+        }
         double sp = sqrt(2.0 / (double)p->collocation_total);
         for (size_t q = 0; q < M; q++) Jv[row + q] *= sp;
         row += M;
@@ -336,7 +353,7 @@ hp_status hp__hybrid_jvp(void *ctx, const double *theta, const double *v, double
             for (size_t q = 0; q < nb; q++) Jv[row + q] *= sb;
             row += nb;
         }
-        row += nn; /* coupling rows: below, once dK̃ is known */
+        row += nn + n_avg(h); /* coupling rows: below, once dK̃ is known */
     }
     if (coupled) {
         HP_CALL(h->up->moments_tangent(h->up_state, &in, h->needs_values ? h->d_val_u : NULL, h->d_grad_u, h->mf_dm));
@@ -354,7 +371,7 @@ hp_status hp__hybrid_jvp(void *ctx, const double *theta, const double *v, double
         double *out = Jv + row;
         if (!coupled || !holds_shared_rows(h)) {
             memset(out, 0, nn * sizeof *out);
-            row += nn;
+            row += nn + n_avg(h);
             continue;
         }
         /* s_k (Q̄ dv − ŷmap(∂y/∂K̃ dK̃)) */
@@ -369,7 +386,7 @@ hp_status hp__hybrid_jvp(void *ctx, const double *theta, const double *v, double
         hp__coupling_yhat_map(&h->coupling, h->mf_nodes, h->jac_tmp);
         for (size_t k = 0; k < nn; k++)
             out[k] = hp__coupling_row_scale(&h->coupling, k) * (h->node_work[k] - h->jac_tmp[k]);
-        row += nn;
+        row += nn + n_avg(h);
     }
     h->timing.total_seconds += hp__now_seconds() - t_start;
     return HP_OK;
@@ -381,7 +398,7 @@ hp_status hp__hybrid_vjp(void *ctx, const double *theta, const double *u, double
     hp__problem *p = h->problem;
     const hp__point_set *col = &p->collocation;
     size_t M = col->n, nb = p->boundary.n, nn = h->mesh->n_nodes, d = (size_t)h->dim, ne = n_entries(h);
-    size_t stride = M + nb + nn;
+    size_t stride = M + nb + nn + n_avg(h);
     int coupled = hp__coupling_active(&h->coupling, h->terms.fallback);
     double t_start = hp__now_seconds();
     memset(JTu, 0, hp__hybrid_n_params(h) * sizeof *JTu);
@@ -417,6 +434,9 @@ hp_status hp__hybrid_vjp(void *ctx, const double *theta, const double *u, double
         /* PINN rows (+ the K̃ part) through the collocation networks */
         double sp = sqrt(2.0 / (double)p->collocation_total);
         for (size_t q = 0; q < M; q++) h->rho[q] = sp * ui[q];
+        if (h->avg_on)
+            hp__residual_average_pullback(&h->avg, ui + M + nb + nn, hp__residual_average_row_scale(&h->avg, h->tau3),
+                                          h->rho);
         hp__pinn_residual_pullback(col, h->dim, h->rho, h->mf_jet);
         if (coupled) {
             for (size_t r = 0; r < M; r++) {

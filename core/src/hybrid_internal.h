@@ -13,6 +13,7 @@
 #include "hybrid.h"
 #include "network_runner.h"
 #include "problem.h"
+#include "residual_average.h"
 
 /* The validation grid goes through the network in pieces of this many points, so
  * a fine 2-D grid never needs an output buffer for all of its points at once. */
@@ -42,6 +43,13 @@ struct hp__hybrid {
 
     hp__coupling coupling;
     double tau1;
+    /* the coarse-averaged residual (residual_average.h): on when the pipeline
+     * gives any stage τ3 > 0, so its Gauss–Newton rows exist for the whole run */
+    int avg_on;
+    double tau3;
+    hp__residual_average avg;
+    double *avg_g;           /* n_dir x n_avg: the averages g_i */
+    double *avg_rows;        /* n_avg x n_theta_dir (dense Jacobian only) */
 
     /* work buffers (sizes in comments) */
     double *col_jet[2];      /* lifted jets at the collocation points: C*M */
@@ -68,7 +76,7 @@ struct hp__hybrid {
     double *val_jet;         /* C * min(n_validation, HP__VALIDATION_CHUNK) */
 
     /* Gauss–Newton, allocated on first use (hybrid_gauss_newton.c) */
-    size_t n_residuals;      /* m = n_dir (M + n_boundary + n_nodes) */
+    size_t n_residuals;      /* m = n_dir (M + n_boundary + n_nodes + n_avg), n_avg = 0 when avg is off */
     double *jac_rows;        /* max(M, n_boundary, n_nodes) x n_theta_dir */
     double *jac_nodes;       /* n_nodes x n_theta_dir: ∂v_nodes/∂θ_i */
     double *jac_dy;          /* n_dir x n_nodes x n_entries: ∂y_i/∂K̃ */

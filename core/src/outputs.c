@@ -315,12 +315,16 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
     json_number(f, theta ? terms.boundary : NAN);
     fprintf(f, ",\n    \"R\": ");
     json_number(f, theta ? terms.coupling : NAN);
+    fprintf(f, ",\n    \"A\": ");
+    json_number(f, theta ? terms.averaged : NAN);
     fprintf(f, ",\n    \"J_hat\": ");
     json_number(f, value);
     fprintf(f, ",\n    \"fallback\": %s,\n    \"tau1\": ", theta && terms.fallback ? "true" : "false");
     json_number(f, tau1);
     fprintf(f, ",\n    \"tau2\": ");
     json_number(f, tau2);
+    fprintf(f, ",\n    \"tau3\": ");
+    json_number(f, hp__hybrid_tau3(h));
     fprintf(f, "\n  },\n  \"ktilde\": {\"dim\": %d, \"blocks\": %zu, \"values\": [", hp__hybrid_dim(h),
             hp__hybrid_n_blocks(h));
     for (size_t i = 0; i < n_k; i++) {

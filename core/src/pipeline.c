@@ -59,6 +59,9 @@ const hp_param_def hp__coupling_params[] = {
      "δ: nodes closer than δ/2 to the boundary are not averaged (paper: ε)"},
     {"tau1", HP_PARAM_REAL, "1", MIN(0), NULL, 0, "weight of the soft boundary penalty"},
     {"tau2", HP_PARAM_REAL, "0", MIN(0), NULL, 0, "weight of the coupling term (0: plain PINN)"},
+    {"tau3", HP_PARAM_REAL, "0", MIN(0), NULL, 0,
+     "weight of the coarse-averaged residual: the PINN residual averaged with the hat functions of the coarse "
+     "nodes, which sees the macro-scale error (0: off; no floor, unlike tau2)"},
     HP_PARAM_END};
 
 const hp_param_def hp__stage_params[] = {
@@ -67,6 +70,7 @@ const hp_param_def hp__stage_params[] = {
     {"name", HP_PARAM_STRING, NULL, NOBOUND, NULL, 0, "label in logs"},
     {"tau2", HP_PARAM_REAL, NULL, MIN(0), NULL, 0, "override of coupling.tau2 for this stage"},
     {"tau1", HP_PARAM_REAL, NULL, MIN(0), NULL, 0, "override of coupling.tau1 for this stage"},
+    {"tau3", HP_PARAM_REAL, NULL, MIN(0), NULL, 0, "override of coupling.tau3 for this stage"},
     {"divergence", HP_PARAM_REAL, "1e6", MIN(0), NULL, 0,
      "stop the run (exit 1, last good checkpoint kept) when J rises above this multiple of the stage's lowest J "
      "so far; 0: never"},

@@ -50,7 +50,7 @@ typedef struct stage_plan {
     const hp_optimizer_ops *ops;
     hp_params *opt_params;
     uint64_t iterations;
-    double tau1, tau2;  /* in force during the stage */
+    double tau1, tau2, tau3;  /* in force during the stage */
     double divergence;  /* stop when Ĵ > divergence * (lowest Ĵ of the stage); 0: never */
 } stage_plan;
 
@@ -129,6 +129,7 @@ static hp_status plan_create(hp__trainer *t, const hp_registry *r) {
     hp_params *coupling = NULL;
     HP_CALL(hp_config_section(c, "coupling", hp__coupling_params, &coupling));
     double tau1 = hp_params_real(coupling, "tau1"), tau2 = hp_params_real(coupling, "tau2");
+    double tau3 = hp_params_real(coupling, "tau3");
     hp_params_destroy(coupling);
     HP_CALL(hp_calloc(n, sizeof *t->plan, &t->plan));
     t->n_stages = n;
@@ -150,6 +151,7 @@ static hp_status plan_create(hp__trainer *t, const hp_registry *r) {
         if (cap && s->iterations > cap) s->iterations = cap;
         s->tau1 = hp_params_is_set(sp, "tau1") ? hp_params_real(sp, "tau1") : tau1;
         s->tau2 = hp_params_is_set(sp, "tau2") ? hp_params_real(sp, "tau2") : tau2;
+        s->tau3 = hp_params_is_set(sp, "tau3") ? hp_params_real(sp, "tau3") : tau3;
         s->divergence = hp_params_real(sp, "divergence");
         if (hp_params_is_set(sp, "name")) snprintf(s->name, sizeof s->name, "%s", hp_params_string(sp, "name"));
         else snprintf(s->name, sizeof s->name, "stage %zu", i);
@@ -544,14 +546,17 @@ static hp_status write_checkpoint(hp__trainer *t, int value_known) {
 static hp_status begin_stage(hp__trainer *t) {
     stage_plan *s = &t->plan[t->stage];
     hp__hybrid_set_weights(t->h, s->tau1, s->tau2);
+    HP_CALL(hp__hybrid_set_tau3(t->h, s->tau3));
     t->res->stages[t->stage].ran = 1;
     hp__eta_stage_begin(t->eta, t->stage);
     if (!t->opt) {
         HP_CALL(s->ops->create(s->opt_params, t->n, &t->opt));
         t->best = INFINITY; /* a new stage is a new objective (weights change) */
     }
-    hp__trainer_display_log(&t->display, "%s: %s %s, %llu iterations, tau1 %g, tau2 %g", s->name, s->opt_desc->name,
-                            s->opt_desc->version, (unsigned long long)s->iterations, s->tau1, s->tau2);
+    char tau3[40] = "";
+    if (s->tau3 > 0.0) snprintf(tau3, sizeof tau3, ", tau3 %g", s->tau3);
+    hp__trainer_display_log(&t->display, "%s: %s %s, %llu iterations, tau1 %g, tau2 %g%s", s->name, s->opt_desc->name,
+                            s->opt_desc->version, (unsigned long long)s->iterations, s->tau1, s->tau2, tau3);
     if (!t->stage_open) {
         hp__events_stage es = event_stage(t, t->stage);
         HP_CALL(hp__events_stage_start(&t->events, elapsed(t), t->g, t->stage, &es));
