@@ -172,6 +172,17 @@ if [ $# -eq 0 ]; then
     done
 fi
 
+# docs/pipeline-reference.md's core block is `hpinn help pipeline` verbatim (it had drifted once)
+if [ $# -eq 0 ]; then
+    ref_block=$(awk '/^## Core sections/{f=1; next} f && /^```/{if (in_block) exit; in_block=1; next} in_block' \
+        "$src/docs/pipeline-reference.md")
+    if [ "$ref_block" != "$("$build/bin/hpinn" help pipeline)" ]; then
+        echo "FAIL docs/pipeline-reference.md: the core-sections block differs from \`hpinn help pipeline\` (regenerate it):"
+        diff <(printf '%s\n' "$ref_block") <("$build/bin/hpinn" help pipeline) | head -20
+        failures=$((failures + 1))
+    fi
+fi
+
 echo "docs test: $ran commands run, $failures failed, $skipped blocks skipped (listed above with their reasons)"
 [ "$ran" -gt 0 ] || { echo "docs test: no command found: the extraction is broken"; exit 1; }
 [ "$failures" -eq 0 ]

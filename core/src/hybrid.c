@@ -267,6 +267,7 @@ hp_status hp__hybrid_set_tau3(hp__hybrid *h, double tau3) {
 }
 
 double hp__hybrid_tau3(const hp__hybrid *h) { return h->tau3; }
+int hp__hybrid_averaged_on(const hp__hybrid *h) { return h->avg_on; }
 
 /* ---- the network, lifted ------------------------------------------------------------- */
 

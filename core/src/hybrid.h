@@ -73,6 +73,8 @@ void hp__hybrid_get_weights(const hp__hybrid *h, double *tau1, double *tau2);
  * turned it on (HP_ERR_CONFIG otherwise: its Gauss–Newton rows were not made). */
 hp_status hp__hybrid_set_tau3(hp__hybrid *h, double tau3);
 double hp__hybrid_tau3(const hp__hybrid *h);
+/* 1: the run has the averaged residual (its rows, its history column A). */
+int hp__hybrid_averaged_on(const hp__hybrid *h);
 
 /* The objective for optimizers (ctx = h): value and gradient; residuals with
  * their dense Jacobian; and, when the network plugin has a tangent pass, the

@@ -1,5 +1,5 @@
 /* residual_average.h (private) — the coarse-averaged PINN residual, a loss term
- * that sees the macro scale (docs/math.md §5):
+ * that sees the macro scale (docs/math.md §4.5):
  *
  *   g_ik = Σ_r P_kr ρ_i(x_r),   P_kr = w_r ψ_k(x_r) / Σ_s w_s ψ_k(x_s)
  *   A    = Σ_i (1/N) Σ_k g_ik²,  entering Ĵ as τ3 A

@@ -402,7 +402,9 @@ static hp_status history_open(hp__trainer *t) {
     for (size_t b = 0; b < nb && used < sizeof head - 64; b++)
         for (int j = 0; j < d; j++)
             for (int i = 0; i < d; i++) used += (size_t)snprintf(head + used, sizeof head - used, ",k_%zu_%d_%d", b, j, i);
-    used += (size_t)snprintf(head + used, sizeof head - used, ",fallback,fallback_steps,stage\n");
+    /* A, the averaged residual, last and only when the run has it: older readers keep their columns */
+    used += (size_t)snprintf(head + used, sizeof head - used, ",fallback,fallback_steps,stage%s\n",
+                             hp__hybrid_averaged_on(t->h) ? ",A" : "");
     HP_CALL(history_put(t, head, used));
     return HP_OK;
 }
@@ -479,8 +481,10 @@ static hp_status history_row(hp__trainer *t, double *value) {
     size_t n_k = terms->n_blocks * (size_t)terms->dim * (size_t)terms->dim;
     for (size_t i = 0; i < n_k && used < sizeof row - 64; i++)
         used += (size_t)snprintf(row + used, sizeof row - used, ",%.17g", terms->ktilde[i]);
-    used += (size_t)snprintf(row + used, sizeof row - used, ",%d,%llu,%zu\n", terms->fallback,
+    used += (size_t)snprintf(row + used, sizeof row - used, ",%d,%llu,%zu", terms->fallback,
                              (unsigned long long)t->display.fallback_since_row, t->stage);
+    if (hp__hybrid_averaged_on(t->h)) used += (size_t)snprintf(row + used, sizeof row - used, ",%.17g", terms->averaged);
+    used += (size_t)snprintf(row + used, sizeof row - used, "\n");
     HP_CALL(history_put(t, row, used));
     HP_CALL(hp__events_row(&t->events, t->g, seconds, terms, *value, val.rel_l2, val.fine_residual,
                            t->display.fallback_since_row, t->stage)); /* the same row in events.jsonl */
