@@ -59,7 +59,7 @@ static const char *pipeline_2d =
     "coupling: {form: full, window: 1, delta: eps, tau2: 10}\n"
     "stages:\n"
     "  - {name: warm_up, iterations: 10, optimizer: {plugin: adam, lr: 2e-3}}\n"
-    "  - {name: pinn, iterations: 4, tau2: 0, optimizer: {plugin: lm}}\n"
+    "  - {name: pinn, iterations: 4, tau2: 0, tau3: 5, optimizer: {plugin: lm}}\n"
     "output: {dir: plot_2d, log_every: 5, checkpoint_every: 0}\n";
 
 static long file_size(const char *path) {
@@ -180,6 +180,9 @@ static void test_script_1d(void **state) {
     assert_null(strstr(g, "%.0e"));
     /* the network is not drawn by joining its values at the coarse nodes */
     assert_null(strstr(g, "\"nodes.csv\" using \"x\":\"v1\""));
+    /* no averaged residual in this run: no A curve, no τ3 in the title */
+    assert_null(strstr(g, "column(\"A\")"));
+    assert_null(strstr(g, "τ_3 A"));
     free(g);
 }
 
@@ -195,7 +198,10 @@ static void test_script_2d(void **state) {
         "set ylabel \"y\"", "set cblabel \"v_1\"", "set cblabel \"u_1\"", "set cblabel \"v_2 − u_2\"",
         "title \"pointwise error v_1 − u_1\"", "final rel. L2 error ‖v − u‖_2/‖u‖_2 = ",
         "on the 21 × 21 validation grid", "coarse problem on 9 × 9 nodes", "title \"K̃₁₂\"", "title \"K̃₂₁ reference",
-        "fine FEM (p1\\\\_2d, 32 elements per axis", "1  warm\\\\_up (adam), τ_2 = 10", "2  pinn (lm), τ_2 = 0",
+        "fine FEM (p1\\\\_2d, 32 elements per axis", "1  warm\\\\_up (adam), τ_2 = 10", "2  pinn (lm), τ_2 = 0, τ_3 = 5",
+        /* the averaged residual of the last stage, weighted row by row */
+        "tau3(s) = s == 0 ? 0 : 5", "(tau3(column(\"stage\"))*column(\"A\"))", "title \"τ_3·A (averaged residual)\"",
+        "J_{pinn} + τ_1 B + τ_2 R + τ_3 A and its terms",
         "set arrow 101 from 10, graph 0", "\"fields.csv\" using \"x\":\"y\":\"v1\" with image notitle",
         "\"nodes.csv\" using \"x\":\"y\":\"Qv1\" with image notitle"};
     for (size_t i = 0; i < sizeof expected / sizeof *expected; i++) assert_contains(g, expected[i]);

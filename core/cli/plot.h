@@ -30,7 +30,7 @@ typedef struct hp__plot_table {
 typedef struct hp__plot_stage {
     char name[64];
     char optimizer[64];
-    double tau1, tau2;
+    double tau1, tau2, tau3;
     int reached;       /* the history has a row of this stage */
     double start;      /* iteration where the stage began (the previous stage's last row) */
 } hp__plot_stage;

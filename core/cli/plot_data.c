@@ -178,7 +178,7 @@ static double scalar_real(const hp__node *map, const char *key, double fallback)
     return s && end != s && isfinite(v) ? v : fallback;
 }
 
-/* The stages as the trainer runs them (trainer.c: a stage's tau1/tau2 override
+/* The stages as the trainer runs them (trainer.c: a stage's tau1/tau2/tau3 override
  * the coupling section's; an unnamed stage is "stage i"). */
 static hp_status read_stages(const char *path, hp__plot_run *run) {
     size_t len;
@@ -195,6 +195,7 @@ static hp_status read_stages(const char *path, hp__plot_run *run) {
     const hp__node *coupling = root->kind == HP__MAPPING ? hp__node_map_get(root, "coupling") : NULL;
     const hp__node *stages = root->kind == HP__MAPPING ? hp__node_map_get(root, "stages") : NULL;
     double tau1 = scalar_real(coupling, "tau1", 1.0), tau2 = scalar_real(coupling, "tau2", 0.0);
+    double tau3 = scalar_real(coupling, "tau3", 0.0);
     const char *form = scalar(coupling, "form");
     run->coupling_none = form && strcmp(form, "none") == 0;
     if (!stages || stages->kind != HP__SEQUENCE || stages->count == 0) {
@@ -211,6 +212,7 @@ static hp_status read_stages(const char *path, hp__plot_run *run) {
         snprintf(ps->optimizer, sizeof ps->optimizer, "%s", opt ? opt : "adam");
         ps->tau1 = scalar_real(s, "tau1", tau1);
         ps->tau2 = scalar_real(s, "tau2", tau2);
+        ps->tau3 = scalar_real(s, "tau3", tau3);
     }
     hp__node_free(root);
     return HP_OK;

@@ -147,6 +147,11 @@ static void stage_list(hp__plot_script *s, int with_tau1, int n_keys) {
         }
         if (with_tau1) fprintf(s->g, ", τ_1 = %s", t1);
         fprintf(s->g, ", τ_2 = %s", t2);
+        if (st->tau3 > 0.0) {
+            char t3[64];
+            hp__plot_number(t3, sizeof t3, st->tau3);
+            fprintf(s->g, ", τ_3 = %s", t3);
+        }
     }
     /* the key's lines are 1.3 characters apart (history_frame) */
     fprintf(s->g, "\" at screen 0.715, graph 1 left offset 0,%.1f front\n", -(1.3 * n_keys + 1.5));
@@ -169,13 +174,17 @@ static int weighted_r_positive(const hp__plot_run *r) {
     return 0;
 }
 
-/* gnuplot functions giving each stage's weight, so the curve is τ·term row by row. */
-static void weight_function(hp__plot_script *s, const char *name, int tau1) {
+static double stage_weight(const hp__plot_stage *st, int which) {
+    return which == 1 ? st->tau1 : which == 3 ? st->tau3 : st->tau2;
+}
+
+/* gnuplot functions giving each stage's weight (which: 1, 2, 3 for τ1, τ2, τ3),
+ * so the curve is τ·term row by row. */
+static void weight_function(hp__plot_script *s, const char *name, int which) {
     const hp__plot_run *r = s->run;
     fprintf(s->g, "%s(s) = ", name);
-    for (size_t i = 0; i + 1 < r->n_stages; i++)
-        fprintf(s->g, "s == %zu ? %.17g : ", i, tau1 ? r->stages[i].tau1 : r->stages[i].tau2);
-    fprintf(s->g, "%.17g\n", tau1 ? r->stages[r->n_stages - 1].tau1 : r->stages[r->n_stages - 1].tau2);
+    for (size_t i = 0; i + 1 < r->n_stages; i++) fprintf(s->g, "s == %zu ? %.17g : ", i, stage_weight(&r->stages[i], which));
+    fprintf(s->g, "%.17g\n", stage_weight(&r->stages[r->n_stages - 1], which));
 }
 
 /* Labelled tics m×10^e in [bottom, top] for the mantissas m (1 excluded: the
@@ -249,11 +258,12 @@ static void history_frame(hp__plot_script *s) {
 
 static void losses_panel_terms(hp__plot_script *s, int soft) {
     FILE *g = s->g;
-    fprintf(g, "set title \"objective Ĵ = J_{pinn} + τ_1 B + τ_2 R and its terms, each as it enters Ĵ\"\n"
-               "set ylabel \"term of Ĵ\"\n");
     int has_jp = any_positive(&s->run->hist, "J_pinn");
     int has_r = !s->run->coupling_none && weighted_r_positive(s->run);
-    stage_list(s, soft, 1 + has_jp + soft + has_r);
+    int has_a = any_positive(&s->run->hist, "A"); /* the averaged residual's column exists and is > 0 somewhere */
+    fprintf(g, "set title \"objective Ĵ = J_{pinn} + τ_1 B + τ_2 R%s and its terms, each as it enters Ĵ\"\n"
+               "set ylabel \"term of Ĵ\"\n", has_a ? " + τ_3 A" : "");
+    stage_list(s, soft, 1 + has_jp + soft + has_r + has_a);
     int first = 1;
     next_curve(s, &first);
     fputs("history using \"iteration\":\"J_hat\"", g);
@@ -277,6 +287,12 @@ static void losses_panel_terms(hp__plot_script *s, int soft) {
         curve_style(s, 1, "1");
         fputs(" title \"τ_2·R (coupling term)\"", g);
     }
+    if (has_a) {
+        next_curve(s, &first);
+        fputs("history using \"iteration\":(tau3(column(\"stage\"))*column(\"A\"))", g);
+        curve_style(s, 3, "1");
+        fputs(" title \"τ_3·A (averaged residual)\"", g);
+    }
     fputs("\n", g);
     fputs("unset label 99\n", g);
 }
@@ -294,7 +310,8 @@ static void losses_figure(hp__plot_script *s) {
     fputs("# the weight of each stage (config.resolved.yaml), applied row by row to the unweighted history columns\n",
           g);
     weight_function(s, "tau1", 1);
-    weight_function(s, "tau2", 0);
+    weight_function(s, "tau2", 2);
+    weight_function(s, "tau3", 3);
     stage_lines(s);
     history_frame(s);
     log_axis(g, 0, 0);
