@@ -28,8 +28,10 @@ static hp_status check_gradient(const hp_config *c, const hp_registry *r) {
            count < n ? count : n, n);
     HP_CALL_GOTO(st, hp__hybrid_check_gradient(h, theta, count, 12345, 1e-3, &worst, &at, stdout), done);
     const hp__hybrid_terms *t = hp__hybrid_last_terms(h);
-    printf("J_pinn %.6e  boundary %.6e  R %.6e  total %.6e%s\n", t->j_pinn, t->boundary, t->coupling, t->total,
-           t->fallback ? "  (K~ not positive definite: plain PINN gradient)" : "");
+    char averaged[64] = "";
+    if (hp__hybrid_averaged_on(h)) snprintf(averaged, sizeof averaged, "  A %.6e (tau3 %g)", t->averaged, hp__hybrid_tau3(h));
+    printf("J_pinn %.6e  boundary %.6e  R %.6e%s  total %.6e%s\n", t->j_pinn, t->boundary, t->coupling, averaged,
+           t->total, t->fallback ? "  (K~ not positive definite: plain PINN gradient)" : "");
     printf("worst relative error %.3e at theta[%zu]: %s\n", worst, at, worst < 1e-5 ? "PASS" : "FAIL");
     if (!(worst < 1e-5))
         st = HP_ERROR_SET(HP_ERR_NUMERIC, "check --gradient: worst relative error %.3e exceeds 1e-5", worst);
