@@ -316,7 +316,7 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
     fprintf(f, ",\n    \"R\": ");
     json_number(f, theta ? terms.coupling : NAN);
     fprintf(f, ",\n    \"A\": ");
-    json_number(f, theta ? terms.averaged : NAN);
+    json_number(f, theta && hp__hybrid_averaged_on(h) ? terms.averaged : NAN); /* null: the run has no A */
     fprintf(f, ",\n    \"J_hat\": ");
     json_number(f, value);
     fprintf(f, ",\n    \"fallback\": %s,\n    \"tau1\": ", theta && terms.fallback ? "true" : "false");
