@@ -142,4 +142,11 @@ done
 timeout 300 "${sweep[@]}" > sw2.out 2> sw2.err
 grep -q "6 members in sw: 4 done, 2 failed, 0 to run" sw2.out || { cat sw2.out sw2.err; fail "the rerun did not skip the finished members"; }
 
+echo "the averaged residual (tau3) is refused data-parallel, with the reason"
+timeout 120 "${MPI[@]}" -np 2 "$H" run one.yaml --out avg --set coupling.tau3=1 > avg.out 2> avg.err
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || { cat avg.err; fail "tau3 under mpirun exited $rc, expected a configuration error"; }
+grep -q "the averaged residual does not run data-parallel yet" avg.err || { cat avg.err; fail "no reason given for tau3"; }
+[ ! -e avg/history.csv ] || fail "the refused run wrote a history"
+
 echo "PASS"
