@@ -89,8 +89,9 @@ const hp__cli_command hp__cli_commands[] = {
     {"plot", "plot DIR [--format png|svg|pdf] [--watch]", "draw the figures of a run directory (gnuplot)",
      "Writes figures into DIR/plots/ with gnuplot (--format: png, the default;\n"
      "svg or pdf for vector output):\n"
-     "  losses    Ĵ with τ1·B and τ2·R as they enter it, the relative L2 error, the\n"
-     "            residual on the validation grid and J_pinn, vs iteration (log axes)\n"
+     "  losses    Ĵ with τ1·B, τ2·R (and τ3·A) as they enter it, the relative L2\n"
+     "            error, the residual on the validation grid and J_pinn, vs\n"
+     "            iteration (log axes)\n"
      "  ktilde    K̃ entries vs iteration, and |K̃ − K̃_ref| with the reference named\n"
      "  solution  network vs reference and the pointwise error (fields.csv)\n"
      "  coarse    the network on the validation grid, Q̄v at the coarse nodes and\n"
