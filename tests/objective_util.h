@@ -169,4 +169,18 @@ static inline double check_jacobian(hybrid *b, const double *g, const char *labe
     return worst;
 }
 
+/* One weighted term's own gradient from two gradients of Ĵ, with its weight w
+ * and with w = 0: g_term = (g − g0)/w. Returns the term's share of the
+ * gradient, ‖g − g0‖∞ / ‖g‖∞: large enough, an error in the term cannot hide
+ * below the tolerance of the check of Ĵ. */
+static inline double term_gradient(const double *g, const double *g0, double w, size_t n, double *g_term) {
+    double dmax = 0.0, gmax = 0.0;
+    for (size_t k = 0; k < n; k++) {
+        g_term[k] = (g[k] - g0[k]) / w;
+        dmax = fmax(dmax, fabs(g[k] - g0[k]));
+        gmax = fmax(gmax, fabs(g[k]));
+    }
+    return dmax / gmax;
+}
+
 #endif
