@@ -37,6 +37,7 @@
 #include "hpinn/registry.h"
 #include "hybrid.h"
 #include "outputs.h"
+#include "problem.h"
 
 /* The gradient check of one pipeline at its initial θ:
  *   1. Ĵ's gradient against FD of Ĵ (all parameters);
@@ -222,6 +223,75 @@ static void test_gradient_plain_pinn(void **state) {
         free(g);
         hybrid_close(&b);
     }
+}
+
+/* problem.residual_scale: inverse_K divides the PINN residual by K at every point
+ * (docs/math.md §1.6): at the same θ, each PINN row of the scaled pipeline is the
+ * unscaled row over K(x_r), and the validation's zero residual is mean (f/K)²;
+ * then the whole gradient, Jacobian and product checks with the scale on, in 1-D
+ * and 2-D, hard and soft, with the coupling (its rows are not scaled). */
+static void test_residual_scale_inverse_K(void **state) {
+    (void)state;
+    const char *boundaries[] = {"hard", "hard\n  residual_scale: inverse_K"};
+    hybrid b[2];
+    double *r[2];
+    hp__hybrid_validation val[2];
+    for (int k = 0; k < 2; k++) {
+        char yaml[2048];
+        int n = snprintf(yaml, sizeof yaml, PROBLEM_1D, boundaries[k]);
+        snprintf(yaml + n, sizeof yaml - (size_t)n, "%s%s", MSFF_1D, "upscaling: {plugin: global}\n"
+                 "coupling: {form: full, window: 1, delta: eps, tau2: 10}\n");
+        hybrid_open(&b[k], yaml);
+        r[k] = calloc(b[k].obj.m, sizeof *r[k]);
+        OK(b[k].obj.linearize(b[k].obj.ctx, b[k].theta, r[k]));
+        OK(hp__hybrid_validate(b[k].h, b[k].theta, &val[k]));
+    }
+    assert_int_equal(b[0].obj.m, b[1].obj.m);
+    assert_memory_equal(b[0].theta, b[1].theta, b[0].n * sizeof *b[0].theta);
+    const hp__problem *p = hp__hybrid_problem(b[1].h);
+    assert_int_equal(p->residual_inverse_K, 1);
+    assert_int_equal(hp__hybrid_problem(b[0].h)->residual_inverse_K, 0);
+    size_t M = p->collocation.n;
+    double worst = 0.0, Kmin = INFINITY, Kmax = 0.0;
+    for (size_t i = 0; i < M; i++) {
+        double K = p->collocation.K[i];
+        Kmin = fmin(Kmin, K), Kmax = fmax(Kmax, K);
+        worst = fmax(worst, fabs(r[1][i] * K - r[0][i]) / fmax(fabs(r[0][i]), 1e-300));
+    }
+    assert_true(Kmax > 5.0 * Kmin); /* the scale is not close to a constant here */
+    if (!(worst <= 1e-13)) fail_msg("scaled PINN row * K differs from the unscaled row by %.3e (relative)", worst);
+    for (size_t i = M; i < b[0].obj.m; i++) assert_double_equal(r[1][i], r[0][i], 1e-15 * fabs(r[0][i]));
+    const hp__point_set *v = &p->validation;
+    double zero = 0.0;
+    size_t interior = 0;
+    for (size_t i = 0; i < v->n; i++)
+        if (p->validation_interior[i]) {
+            double f = hp__problem_f(v, 1, i, 0) / v->K[i];
+            zero += f * f, interior++;
+        }
+    assert_double_equal(val[1].zero_residual, zero / (double)interior, 1e-12 * zero / (double)interior);
+    assert_true(fabs(val[1].zero_residual - val[0].zero_residual) > 0.1 * val[0].zero_residual);
+    print_message("inverse_K: PINN rows * K = unscaled rows (worst %.1e), K in [%.3f, %.3f], zero residual "
+                  "%.4e (unscaled %.4e)\n", worst, Kmin, Kmax, val[1].zero_residual, val[0].zero_residual);
+    for (int k = 0; k < 2; k++) free(r[k]), hybrid_close(&b[k]);
+
+    case_1d("1-D msff, inverse_K, full, hard", "hard\n  residual_scale: inverse_K", MSFF_1D,
+            "upscaling: {plugin: global}\n", "coupling: {form: full, window: 1, delta: eps, tau2: 10}\n");
+    case_2d("2-D mlp, inverse_K, anisotropic, compressed disk, soft", "soft\n  residual_scale: inverse_K", MLP_2D,
+            "upscaling: {plugin: global, mode: anisotropic}\n",
+            "coupling: {form: compressed, window: 2, window_shape: disk, delta: 0.3, tau1: 4, tau2: 20}\n");
+
+    /* a value that is not a scale: the error names the key, where it is, and the choices */
+    const char *bad = "problem:\n  dim: 1\n  K: \"1 + x\"\n  residual_scale: inverse_k\n";
+    hp_config *c = NULL;
+    OK(hp_config_load_string(bad, strlen(bad), "bad.yaml", &c));
+    hp__hybrid *h = NULL;
+    assert_int_not_equal(hp__hybrid_create(c, registry, NULL, NULL, &h), HP_OK);
+    assert_null(h);
+    assert_contains(hp_error_message(), "bad.yaml:4:");
+    assert_contains(hp_error_message(), "residual_scale");
+    assert_contains(hp_error_message(), "inverse_K");
+    hp_config_destroy(c);
 }
 
 /* hp__hybrid_check_gradient (what `hpinn check --gradient` runs) agrees. */
@@ -635,6 +705,7 @@ int main(void) {
         cmocka_unit_test(test_gradient_2d_energy),
         cmocka_unit_test(test_gradient_2d_blocks),
         cmocka_unit_test(test_gradient_plain_pinn),
+        cmocka_unit_test(test_residual_scale_inverse_K),
         cmocka_unit_test(test_check_gradient_function),
         cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_plain_pinn_not_flagged),

@@ -21,6 +21,7 @@
 
 #include "checkpoint.h"
 #include "hybrid.h"
+#include "resume_rules.h"
 #include "trainer.h"
 
 static const char *pipeline_text =
@@ -534,6 +535,40 @@ static void test_resume_refusals(void **state) {
     assert_contains(hp_error_message(), "cannot resume tr_bad: no checkpoint there");
 }
 
+/* A checkpoint written before a key existed resumes when the new key is at its
+ * default (the behaviour it had then), in a core section and in a stage; at any
+ * other value it is a change, refused with both values. */
+static void test_resume_new_key_at_default(void **state) {
+    (void)state;
+    const char *then = "problem:\n  dim: 1\n  K: \"1 + x\"\ncoupling:\n  tau2: 10\n"
+                       "stages:\n  - iterations: 5\n";
+    static const struct { const char *now; int ok; const char *message; } cases[] = {
+        {"problem:\n  dim: 1\n  K: \"1 + x\"\n  residual_scale: none\ncoupling:\n  tau2: 10\n  tau3: 0\n"
+         "stages:\n  - iterations: 5\n    divergence: 1e6\n", 1, NULL},
+        {"problem:\n  dim: 1\n  K: \"1 + x\"\ncoupling:\n  tau2: 10\n  tau3: 0.0\nstages:\n  - iterations: 5\n", 1, NULL},
+        {"problem:\n  dim: 1\n  K: \"1 + x\"\n  residual_scale: inverse_K\ncoupling:\n  tau2: 10\n"
+         "stages:\n  - iterations: 5\n", 0, "problem.residual_scale changed from (absent) to inverse_K"},
+        {"problem:\n  dim: 1\n  K: \"1 + x\"\ncoupling:\n  tau2: 10\n  tau3: 5\nstages:\n  - iterations: 5\n", 0,
+         "coupling.tau3 changed from (absent) to 5"},
+        {"problem:\n  dim: 1\n  K: \"1 + x\"\ncoupling:\n  tau2: 10\nstages:\n  - iterations: 5\n    tau3: 0\n", 0,
+         "stages[0].tau3 changed from (absent) to 0"}, /* no default: absent means coupling.tau3 */
+        {"problem:\n  dim: 1\n  K: \"1 + x\"\ncoupling:\n  tau2: 10\n  windowz: 1\nstages:\n  - iterations: 5\n", 0,
+         "coupling.windowz changed from (absent) to 1"},
+    };
+    hp__resume_position pos = {0, 3};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        size_t changes = 0;
+        hp_status st = hp__resume_rules_check(then, cases[k].now, "old_run", pos, &changes);
+        if (cases[k].ok) {
+            if (st != HP_OK) fail_msg("case %zu refused: %s", k, hp_error_message());
+            assert_true(changes >= 1);
+        } else {
+            assert_int_equal(st, HP_ERR_CONFIG);
+            assert_contains(hp_error_message(), cases[k].message);
+        }
+    }
+}
+
 /* Extending a run: a stage appended after the last one, or more iterations of
  * the last stage, continue from the final checkpoint; the history up to it is
  * unchanged and a fresh run of the extended pipeline gives the same rows. */
@@ -700,6 +735,7 @@ int main(void) {
         cmocka_unit_test(test_nan_stop_keeps_last_checkpoint),
         cmocka_unit_test(test_damaged_checkpoint_falls_back),
         cmocka_unit_test(test_resume_refusals),
+        cmocka_unit_test(test_resume_new_key_at_default),
         cmocka_unit_test(test_extend_finished_run),
         cmocka_unit_test(test_divergence_stops),
         cmocka_unit_test(test_eta_two_stages),

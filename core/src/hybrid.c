@@ -508,7 +508,7 @@ static hp_status candidate_residuals(hp__hybrid *h, const double *theta) {
     for (int i = 0; i < h->n_dir; i++)
         for (size_t off = 0; off < S; off += HP__VALIDATION_CHUNK) {
             size_t cnt = S - off < HP__VALIDATION_CHUNK ? S - off : HP__VALIDATION_CHUNK;
-            hp__point_set part = {cnt, s->x + off * d, s->K + off, s->gradK + off * d, s->q + off};
+            hp__point_set part = {cnt, s->x + off * d, s->K + off, s->gradK + off * d, s->q + off, s->inverse_K};
             HP_CALL(hp__hybrid_network_eval(h, i, theta, part.x, cnt, 2, h->val_jet));
             double *rho = h->rad_rho + off;
             hp__pinn_residual(&part, h->dim, h->val_jet, i, h->rad_tmp, NULL);
@@ -547,7 +547,7 @@ int hp__hybrid_reference_ktilde(const hp__hybrid *h, double out[4], const char *
 static hp__point_set validation_part(const hp__problem *p, size_t offset, size_t count) {
     const hp__point_set *v = &p->validation;
     size_t d = (size_t)p->dim;
-    hp__point_set part = {count, v->x + offset * d, v->K + offset, v->gradK + offset * d, v->q + offset};
+    hp__point_set part = {count, v->x + offset * d, v->K + offset, v->gradK + offset * d, v->q + offset, v->inverse_K};
     return part;
 }
 
@@ -569,7 +569,7 @@ hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_val
             res += hp__pinn_residual(&part, h->dim, h->val_jet, i, NULL, p->validation_interior + off);
             for (size_t r = 0; r < cnt; r++)
                 if (p->validation_interior[off + r]) {
-                    double f = hp__problem_f(&part, h->dim, r, i);
+                    double f = hp__pinn_residual_scale(&part, r) * hp__problem_f(&part, h->dim, r, i);
                     zero += f * f;
                 }
             if (i >= p->n_reference_directions) continue;

@@ -18,6 +18,9 @@ const hp_param_def hp__problem_params[] = {
     {"q", HP_PARAM_STRING, "0", NOBOUND, NULL, 0, "source q as an expression"},
     {"boundary", HP_PARAM_ENUM, "hard", NOBOUND, "hard|soft", 0,
      "hard: v = l(x) N(x) with l = Π x_a (1 - x_a); soft: v = N(x) plus a tau1 penalty"},
+    {"residual_scale", HP_PARAM_ENUM, "none", NOBOUND, "none|inverse_K", 0,
+     "inverse_K: the PINN residual divided by K(x), which weighs the error in grad u alike where K is large and "
+     "small (high-contrast K); none: the strong form as written"},
     {"collocation.points", HP_PARAM_INT, "auto", HP_PARAM_HAS_MIN | HP_PARAM_AUTO, 1.0, 0.0, NULL, 0,
      "collocation points (1-D: count M; 2-D: per axis m, M = m^2); auto: points_per_width per length scale of K "
      "(1 / max |grad K|/K on a fine grid)"},

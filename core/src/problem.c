@@ -95,6 +95,7 @@ static hp_status point_set_evaluate(const hp__problem *p, hp__point_set *s, cons
     size_t d = (size_t)p->dim;
     for (size_t r = 0; r < s->n; r++)
         HP_CALL(evaluate_point(p, s->x + r * d, &s->K[r], s->gradK + r * d, &s->q[r], name));
+    s->inverse_K = p->residual_inverse_K;
     return HP_OK;
 }
 
@@ -322,6 +323,7 @@ hp_status hp__problem_create(const hp_config *c, hp__problem **out) {
     }
     int dim = p->dim = (int)hp_params_int(pp, "dim");
     p->hard_bc = strcmp(hp_params_string(pp, "boundary"), "hard") == 0;
+    p->residual_inverse_K = strcmp(hp_params_string(pp, "residual_scale"), "inverse_K") == 0;
     p->distributed = hp__comm_data_parallel();
     HP_CALL_GOTO(st, parse_expressions(c, pp, p), fail);
 

@@ -27,11 +27,13 @@ typedef struct hp__point_set {
     double *K;     /* n */
     double *gradK; /* n x dim */
     double *q;     /* n */
+    int inverse_K; /* ρ is divided by K here (problem.residual_scale: inverse_K; docs/math.md §1.6) */
 } hp__point_set;
 
 typedef struct hp__problem {
     int dim;
     int hard_bc;               /* 1: v = l(x) N(x); 0: soft penalty on boundary points */
+    int residual_inverse_K;    /* problem.residual_scale: inverse_K (every point set it evaluates says so) */
     hp_expr *K, *q, *dK[2], *exact;
     char K_where[600], q_where[600]; /* "FILE:LINE:COL: problem.K", for messages */
     hp__point_set collocation;  /* M points: the current set of the collocation plan (data-parallel:

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline.h"
 #include "yaml_tree.h"
 
 typedef struct walk {
@@ -33,12 +34,41 @@ static long stage_of(const char *path, const char **rest) {
     return k;
 }
 
+/* A core key the checkpoint's pipeline does not have, now at its default: a key
+ * added by a later hpinn, whose default is by rule the behaviour before it. */
+static int new_key_at_default(const char *path, const char *value) {
+    const hp_param_def *table = NULL;
+    const char *key = NULL;
+    if (stage_of(path, &key) >= 0) {
+        table = hp__stage_params;
+    } else {
+        const char *dot = strchr(path, '.');
+        char section[64];
+        if (!dot || (size_t)(dot - path) >= sizeof section) return 0;
+        memcpy(section, path, (size_t)(dot - path));
+        section[dot - path] = '\0';
+        const hp__section_def *def = hp__pipeline_section(section);
+        if (!def || def->kind != HP__SECTION_CORE) return 0;
+        table = def->table, key = dot + 1;
+    }
+    for (const hp_param_def *d = table; d && d->name; d++) {
+        if (strcmp(d->name, key) != 0) continue;
+        if (!d->default_value) return 0;
+        if (strcmp(d->default_value, value) == 0) return 1;
+        char *e1, *e2;
+        double x = strtod(d->default_value, &e1), y = strtod(value, &e2);
+        return *d->default_value && *value && !*e1 && !*e2 && x == y;
+    }
+    return 0;
+}
+
 static int allowed(const walk *w, const char *path, const hp__node *a, const hp__node *b) {
     static const char *const free_keys[] = {"output.dir", "output.log_every", "output.checkpoint_every",
                                             "network.threads", NULL};
     for (const char *const *k = free_keys; *k; k++)
         if (strcmp(path, *k) == 0) return 1;
     if (strcmp(path, "upscale") == 0 || strncmp(path, "upscale.", 8) == 0) return 1;
+    if (!a && b && b->kind == HP__SCALAR && b->text && new_key_at_default(path, b->text)) return 1;
     const char *rest = NULL;
     long k = stage_of(path, &rest);
     if (k < 0) return 0;

@@ -10,7 +10,11 @@
  *   - `divergence` of the current or a later stage;
  *   - labels and where things go: stage `name`, output.dir, output.log_every,
  *     output.checkpoint_every, network.threads (results do not depend on it),
- *     and the `upscale` section (read only by `hpinn upscale`).
+ *     and the `upscale` section (read only by `hpinn upscale`);
+ *   - a key of a core section (problem, coupling, output, a stage) that the
+ *     checkpoint's pipeline lacks, at its default: a key added by a later hpinn
+ *     (its default keeps what runs did before it), so an upgrade does not strand
+ *     a run. A new key at another value is a change, refused as below.
  * Anything else (a learning rate, a seed, K, τ2, σ, the optimizer of a stage, a
  * removed stage) is refused, naming the key and both values. A run that should
  * differ in those starts anew, possibly from the trained θ (`run --init-from`,
