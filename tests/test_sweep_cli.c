@@ -268,6 +268,10 @@ static void test_grid_and_jobs(void **state) {
     assert_string_equal(before, after);
     free(before);
     free(after);
+    /* network.threads set for every member: the header reports that count, not the default */
+    rc = hpinn("sweep sw.yaml --set coupling.tau2=0,10 --set network.threads=1 --out sw_thr --jobs 1 --dry-run");
+    if (rc != 0) fail_msg("dry run: exit %d\n%s", rc, err_text);
+    assert_contains(out_text, "1 job, 1 thread each");
 }
 
 static void test_changed_grid_refused(void **state) {

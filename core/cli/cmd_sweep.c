@@ -58,6 +58,7 @@ typedef struct sweep_job {
     const char *config;
     const char *out;
     int retry_failed, dry_run, jobs, threads, set_threads, set_blas;
+    int user_threads; /* --set network.threads=N (one value), else 0 */
     char exe[PATH_MAX];
     size_t next, to_run, finished, n_done, n_failed, n_pending;
     int argc;
@@ -140,7 +141,12 @@ static hp_status check_pipeline(sweep_job *j) {
     if (st == HP_OK) st = hp_registry_open(&r);
     if (st == HP_OK) st = hp__sweep_check_keys(&j->spec, c, r);
     int user_threads = 0;
-    for (size_t i = 0; i < j->spec.n_axes; i++) user_threads |= strcmp(j->spec.axes[i].key, "network.threads") == 0;
+    for (size_t i = 0; i < j->spec.n_axes; i++)
+        if (strcmp(j->spec.axes[i].key, "network.threads") == 0) {
+            user_threads = 1;
+            /* one value for every member: that is the members' thread count (header, OPENBLAS_NUM_THREADS) */
+            if (j->spec.axes[i].n_values == 1) j->user_threads = atoi(j->spec.axes[i].values[0]);
+        }
     if (st == HP_OK) j->set_threads = !user_threads && hp__sweep_key_exists(&j->spec, c, r, "network.threads");
     size_t notes = 0;
     hp__cli_print_registry_notes(r, &notes);
@@ -428,6 +434,7 @@ static hp_status prepare(sweep_job *j, int argc, char **argv) {
         if (!j->jobs) j->jobs = (int)(j->to_run < (size_t)cores ? (j->to_run ? j->to_run : 1) : (size_t)cores);
         j->threads = cores / j->jobs > 1 ? cores / j->jobs : 1;
     }
+    if (j->user_threads > 0) j->threads = j->user_threads;
     snprintf(j->threads_set, sizeof j->threads_set, "network.threads=%d", j->threads);
     j->set_blas = getenv("OPENBLAS_NUM_THREADS") == NULL; /* a value the user set is kept */
     ssize_t len = readlink("/proc/self/exe", j->exe, sizeof j->exe - 1);

@@ -27,7 +27,7 @@ typedef struct hp__point_set {
     double *K;     /* n */
     double *gradK; /* n x dim */
     double *q;     /* n */
-    int inverse_K; /* ρ is divided by K here (problem.residual_scale: inverse_K; docs/math.md §1.6) */
+    int inverse_K; /* ρ is divided by K here (problem.residual_scale: inverse_K; docs/math.md §1.4) */
 } hp__point_set;
 
 typedef struct hp__problem {
