@@ -14,6 +14,20 @@
  * directions; Js Js' by one SYRK) and one Cholesky factorisation + solve
  * (LAPACKE dpotrf/dpotrs) per trial.
  *
+ * Subsampled Gram matrix (gram_rows = f < 1, parameter form only): the Gram
+ * matrix of step t is (m / m_S) J_S'J_S over a pseudo-random subset S of about
+ * f m rows — row i is in S when splitmix64(t << 32 ^ i) / 2^64 < f, so a step
+ * and its resume draw the same rows — while the gradient J'r, the damping's
+ * diag(J'J) and every acceptance test use all rows. It costs f of the Gram
+ * flops (the largest part of a step when m >> n) for a model that is exact in
+ * expectation; the gain ratio keeps the iteration honest when it is not. A step
+ * whose trials would end at the damping limit or max_evals with the sample
+ * (a sample that misses a few decisive rows, or a model too coarse near a
+ * minimum) goes on with the exact Gram matrix from min(its starting damping,
+ * lambda0), so a
+ * sampled run stops only where the exact method would (the sample is a copy:
+ * f m n more doubles).
+ *
  * D is I (scaling: identity, Levenberg) or Moré's diag: the running maximum over
  * iterations of diag(J'J) (scaling: jacobian, Marquardt), with 1 for parameters
  * whose Jacobian column has always been zero.
@@ -68,6 +82,9 @@ static const hp_param_def lm_params[] = {
      "stop when an accepted step decreases L by <= ftol L (relative change)"},
     {"max_evals", HP_PARAM_INT, "30", HP_PARAM_HAS_MIN, 1.0, 0.0, NULL, 0,
      "residual evaluations allowed for the trials of one step"},
+    {"gram_rows", HP_PARAM_REAL, "1", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN | HP_PARAM_HAS_MAX, 0.0, 1.0, NULL, 0,
+     "fraction of the residual rows (a new pseudo-random subset each step) whose J'J, scaled up, stands for the "
+     "Gram matrix; the gradient uses every row (parameter form only; 1: the exact Gram matrix)"},
     HP_PARAM_END};
 
 typedef struct lm {
@@ -75,6 +92,7 @@ typedef struct lm {
     double lambda0, increase, decrease, lambda_min, lambda_max, gtol, xtol, ftol;
     size_t max_evals;
     int scaling, form_choice;
+    double gram_rows;
     /* state */
     double lambda;
     uint64_t iterations;
@@ -85,6 +103,8 @@ typedef struct lm {
     double *r, *J, *r_trial;      /* m, m x n, m */
     double *Js;                   /* m x n scaled Jacobian (kernel form + jacobian scaling) */
     double *gram, *factor;        /* k x k, column-major lower */
+    double *Jsample;              /* the sampled rows (gram_rows < 1), sample_cap rows allocated */
+    size_t sample_cap;
     double *g, *d, *delta, *theta_trial, *rhs;  /* n, n, n, n, max(m, n) */
 } lm;
 
@@ -96,8 +116,9 @@ static void lm_free_workspace(lm *o) {
     free(o->gram);
     free(o->factor);
     free(o->rhs);
-    o->r = o->J = o->r_trial = o->Js = o->gram = o->factor = o->rhs = NULL;
-    o->m = 0;
+    free(o->Jsample);
+    o->r = o->J = o->r_trial = o->Js = o->gram = o->factor = o->rhs = o->Jsample = NULL;
+    o->m = o->sample_cap = 0;
 }
 
 static void lm_destroy(void *state) {
@@ -140,6 +161,12 @@ static hp_status lm_create(const hp_params *params, size_t n, void **state) {
     o->max_evals = (size_t)hp_params_int(params, "max_evals");
     o->scaling = hp_params_enum_index(params, "scaling");
     o->form_choice = hp_params_enum_index(params, "form");
+    o->gram_rows = hp_params_real(params, "gram_rows");
+    if (o->gram_rows < 1.0 && o->form_choice == LM_FORM_KERNEL) {
+        lm_destroy(o);
+        return hp_params_error(params, "gram_rows", "%g needs the parameter form; expected form: parameter or auto "
+                               "(or gram_rows: 1 with form: kernel)", hp_params_real(params, "gram_rows"));
+    }
     o->lambda = lambda0;
     HP_CALL_GOTO(st, hp_calloc(n, sizeof(double), &o->dmax), fail);
     HP_CALL_GOTO(st, hp_calloc(n, sizeof(double), &o->g), fail);
@@ -162,7 +189,7 @@ static hp_status lm_workspace(lm *o, size_t m, int distributed) {
     if (distributed && form == LM_FORM_KERNEL)
         HP_ERROR(HP_ERR_CONFIG, "lm: form kernel needs every residual row in one process, and this run spreads them "
                                 "over MPI ranks; expected form: parameter or auto");
-    if (form == LM_FORM_AUTO) form = n <= m || distributed ? LM_FORM_PARAMETER : LM_FORM_KERNEL;
+    if (form == LM_FORM_AUTO) form = n <= m || distributed || o->gram_rows < 1.0 ? LM_FORM_PARAMETER : LM_FORM_KERNEL;
     const size_t k = form == LM_FORM_PARAMETER ? n : m;
     if (n && m > ((size_t)-1) / sizeof(double) / n)
         HP_ERROR(HP_ERR_NOMEM, "lm: a %zu x %zu Jacobian does not fit in memory", m, n);
@@ -197,9 +224,41 @@ static hp_status rows_sum(const hp_objective *obj, double *buf, size_t count) {
     return obj->sum_over_ranks ? obj->sum_over_ranks(obj->ctx, buf, count) : HP_OK;
 }
 
-/* gram = J'J (parameter form) or Js Js' (kernel form), lower triangle,
- * column-major; D in o->d. */
-static hp_status lm_prepare(lm *o, const hp_objective *obj) {
+/* Row i of step t is in the Gram sample when this is below gram_rows. */
+static double sample_draw(uint64_t t, size_t i) {
+    uint64_t z = (t << 32 ^ (uint64_t)i) + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* The sampled rows of J copied into o->Jsample, their count in *rows; the
+ * factor m / m_S over all ranks in *scale. */
+static hp_status sample_rows(lm *o, const hp_objective *obj, size_t *rows, double *scale) {
+    const size_t n = o->n, m = o->m;
+    size_t kept = 0;
+    for (size_t i = 0; i < m; ++i) kept += sample_draw(o->iterations, i) < o->gram_rows;
+    if (kept > o->sample_cap) {
+        free(o->Jsample);
+        o->Jsample = NULL;
+        o->sample_cap = 0;
+        HP_CALL(hp_malloc((kept + kept / 8 + 1) * n * sizeof(double), &o->Jsample));
+        o->sample_cap = kept + kept / 8 + 1;
+    }
+    kept = 0;
+    for (size_t i = 0; i < m; ++i)
+        if (sample_draw(o->iterations, i) < o->gram_rows) memcpy(o->Jsample + kept++ * n, o->J + i * n, n * sizeof(double));
+    double counts[2] = {(double)m, (double)kept};
+    HP_CALL(rows_sum(obj, counts, 2));
+    *rows = kept;
+    *scale = counts[1] > 0.0 ? counts[0] / counts[1] : 0.0;
+    return HP_OK;
+}
+
+/* gram = J'J (parameter form; the scaled sample's when `sampled`) or Js Js'
+ * (kernel form), lower triangle, column-major; D in o->d. */
+static hp_status lm_prepare(lm *o, const hp_objective *obj, int sampled) {
     const size_t n = o->n, m = o->m;
     if (o->scaling == LM_SCALING_JACOBIAN) { /* squared column norms (o->d as their buffer) */
         for (size_t j = 0; j < n; ++j) {
@@ -219,8 +278,13 @@ static hp_status lm_prepare(lm *o, const hp_objective *obj) {
     }
     /* The row-major m x n J is the column-major n x m matrix J'. */
     if (o->form == LM_FORM_PARAMETER) {
-        hp_gram_lower(o->J, m, n, o->gram, NULL); /* skips the zero blocks of one network per direction */
+        size_t rows = m;
+        double scale = 1.0;
+        if (sampled) HP_CALL(sample_rows(o, obj, &rows, &scale));
+        hp_gram_lower(sampled ? o->Jsample : o->J, rows, n, o->gram, NULL); /* skips the zero blocks of one network per direction */
         HP_CALL(rows_sum(obj, o->gram, n * n));
+        if (scale != 1.0)
+            for (size_t j = 0; j < n * n; ++j) o->gram[j] *= scale;
     } else {
         const double *Js = o->J;
         if (o->Js) {
@@ -305,11 +369,19 @@ static hp_status lm_step(void *state, double *theta, const hp_objective *obj,
                          gnorm, o->gtol, (unsigned long long)o->iterations, L);
         return HP_OK;
     }
-    HP_CALL(lm_prepare(o, obj));
+    int sampled = o->gram_rows < 1.0 && o->form == LM_FORM_PARAMETER;
+    HP_CALL(lm_prepare(o, obj, sampled));
 
     size_t trials = 0, indefinite = 0;
-    double last_rho = NAN;
+    double last_rho = NAN, lambda_start = o->lambda;
     for (;;) {
+        if (sampled && (o->lambda > o->lambda_max || trials >= o->max_evals)) {
+            sampled = 0; /* this step goes on with the exact Gram matrix */
+            HP_CALL(lm_prepare(o, obj, 0));
+            /* the sampled steps before may have raised the damping far above what the exact model needs */
+            o->lambda = fmax(o->lambda_min, fmin(lambda_start, o->lambda0));
+            trials = 0;
+        }
         if (o->lambda > o->lambda_max) {
             hp_opt_info_stop(info, HP_OPT_DAMPING_LIMIT,
                              "lm: damping %.3e exceeds lambda_max = %.3e without an acceptable "
@@ -419,7 +491,8 @@ static hp_status lm_load(void *state, const void *buf, size_t size) {
  * matrix and its factor in the smaller space, and a few vectors. */
 static double lm_memory_bytes(const hp_params *params, size_t n, size_t m) {
     int form = hp_params_enum_index(params, "form");
-    if (form == LM_FORM_AUTO) form = n <= m ? LM_FORM_PARAMETER : LM_FORM_KERNEL;
+    if (form == LM_FORM_AUTO)
+        form = n <= m || hp_params_real(params, "gram_rows") < 1.0 ? LM_FORM_PARAMETER : LM_FORM_KERNEL;
     double dn = (double)n, dm = (double)m, k = form == LM_FORM_PARAMETER ? dn : dm;
     double jac = dm * dn * (form == LM_FORM_KERNEL && hp_params_enum_index(params, "scaling") == LM_SCALING_JACOBIAN ? 2 : 1);
     return 8.0 * (jac + 2.0 * k * k + 3.0 * dm + 6.0 * dn);
@@ -430,12 +503,13 @@ static double lm_memory_bytes(const hp_params *params, size_t n, size_t m) {
  * usually one or two trials per step. */
 static void lm_step_cost(const hp_params *params, size_t n, size_t m, hp_opt_step_cost *cost) {
     int form = hp_params_enum_index(params, "form");
-    int kernel = form == LM_FORM_KERNEL || (form == LM_FORM_AUTO && m < n);
+    int kernel = form == LM_FORM_KERNEL || (form == LM_FORM_AUTO && m < n && hp_params_real(params, "gram_rows") >= 1.0);
     double k = (double)(kernel ? m : n), other = (double)(kernel ? n : m);
     const double trials = 1.5;
     cost->jacobians = 1.0;
     cost->values = trials;
-    cost->flops = other * k * k + trials * k * k * k / 3.0;
+    double sampled = kernel ? 1.0 : hp_params_real(params, "gram_rows");
+    cost->flops = sampled * other * k * k + trials * k * k * k / 3.0;
 }
 
 static const hp_optimizer_ops lm_ops = {
