@@ -281,32 +281,70 @@ static void test_forms_same_step(void **unused) {
 
 /* ---- the subsampled Gram matrix (gram_rows < 1) ---------------------------------- */
 
-/* The rule lm.c documents: row i is in step t's sample when
- * splitmix64(t << 32 ^ i) / 2^64 < gram_rows (written out again here, so a
- * change of the rule is a visible change of the test). */
-static int in_sample(uint64_t t, size_t i, double fraction) {
+/* The rule lm.c documents, written out again here (so a change of the rule is
+ * a visible change of the test): row i of step t is kept when
+ * splitmix64(t << 32 ^ i) / 2^64 < p_i = min(1, c ||J_i||^2), sum p_i = f m. */
+static double draw(uint64_t t, size_t i) {
     uint64_t z = (t << 32 ^ (uint64_t)i) + 0x9e3779b97f4a7c15ull;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53 < fraction;
+    return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* p_i by bisection on c (lm.c iterates a fixed point; both solve sum p_i = f m) */
+static void sample_probabilities(const double *J, size_t m, size_t n, double fraction, double *p) {
+    double lo = 0.0, hi = 1.0;
+    for (size_t i = 0; i < m; ++i) {
+        double s = 0.0;
+        for (size_t j = 0; j < n; ++j) s += J[i * n + j] * J[i * n + j];
+        p[i] = s;
+        if (s > 0.0) hi = fmax(hi, 1.0 / s);
+    }
+    hi *= 2.0;
+    for (int it = 0; it < 200; ++it) {
+        double c = 0.5 * (lo + hi), sum = 0.0;
+        for (size_t i = 0; i < m; ++i) sum += fmin(1.0, c * p[i]);
+        if (sum < fraction * (double)m) lo = c;
+        else hi = c;
+    }
+    for (size_t i = 0; i < m; ++i) p[i] = fmin(1.0, 0.5 * (lo + hi) * p[i]);
 }
 
 /* The first step with gram_rows = 0.5 is the naive solve of
- * ((m/m_S) J_S'J_S + lambda D) delta = -J'r over the documented sample, for both
+ * (sum_S J_i'J_i / p_i + lambda D) delta = -J'r over the documented sample, for both
  * dampings, and differs from the exact-Gram step; the iteration still converges
  * (to the zero-residual minimum, in more steps than with the exact Gram matrix);
  * bad values are refused. */
+typedef struct heavy_boundary {
+    op_pinn *pinn;
+    size_t m, n;
+} heavy_boundary;
+
+static hp_status heavy_boundary_rj(void *ctx, const double *th, double *r, double *J) {
+    const heavy_boundary *hb = ctx;
+    hp_status st = op_pinn_rj(hb->pinn, th, r, J);
+    for (size_t i = hb->m - 2; i < hb->m; ++i) {
+        r[i] *= 30.0;
+        if (J)
+            for (size_t j = 0; j < hb->n; ++j) J[i * hb->n + j] *= 30.0;
+    }
+    return st;
+}
+
 static void test_subsampled_gram(void **unused) {
-    for (int scaled = 0; scaled <= 1; ++scaled) {
+    for (int c = 0; c < 3; ++c) {
+        const int scaled = c == 1, heavy = c == 2; /* heavy: the two boundary rows weighted by 30, as tau weights */
         op_pinn pp;
         op_least_squares ls;
         double th0[64], th[64], delta_ref[64], delta_full[64], r[256], J[256 * 64], w[256];
         pinn_setup(&pp, &ls, 3, 60, th0);
+        heavy_boundary hb = {&pp, ls.m, ls.n};
+        if (heavy) ls.residuals = heavy_boundary_rj, ls.problem = &hb;
         hp_objective obj = op_ls_objective(&ls);
         const size_t n = ls.n, m = ls.m;
         const char *scaling = scaled ? "scaling=jacobian" : "scaling=identity";
-        const char *args[] = {scaling, "gram_rows=0.5", "lambda0=0.5"};
+        const char *args[] = {scaling, "gram_rows=0.5", "lambda0=5"};
         hp_params *p;
         void *s;
         hp_opt_step_info info;
@@ -316,37 +354,44 @@ static void test_subsampled_gram(void **unused) {
         assert_int_equal(info.evaluations, 2);
         op_ops()->destroy(s);
         hp_params_destroy(p);
-        size_t kept = 0;
-        for (size_t i = 0; i < m; ++i) kept += in_sample(0, i, 0.5);
+        ls.residuals(ls.problem, th0, r, J);
+        double prob[256], psum = 0.0;
+        size_t kept = 0, certain = 0;
+        sample_probabilities(J, m, n, 0.5, prob);
+        for (size_t i = 0; i < m; ++i) {
+            psum += prob[i];
+            certain += prob[i] == 1.0;
+            int in = draw(0, i) < prob[i];
+            kept += in;
+            w[i] = in ? 1.0 / prob[i] : 0.0;
+        }
+        OP_ASSERT_NEAR(psum, 0.5 * (double)m, 1e-9);
         assert_true(kept > m / 4 && kept < 3 * m / 4);
-        for (size_t i = 0; i < m; ++i) w[i] = in_sample(0, i, 0.5) ? (double)m / (double)kept : 0.0;
-        op_pinn_rj(&pp, th0, r, J);
-        naive_step_weighted(J, r, m, n, 0.5, scaled, w, delta_ref);
-        naive_step(J, r, m, n, 0.5, scaled, delta_full);
+        assert_true(heavy ? certain >= 2 : certain == 0); /* the weighted boundary rows: kept for sure */
+        if (heavy) assert_true(prob[m - 1] == 1.0 && prob[m - 2] == 1.0);
+        naive_step_weighted(J, r, m, n, 5.0, scaled, w, delta_ref);
+        naive_step(J, r, m, n, 5.0, scaled, delta_full);
         double scale = op_norm2(delta_ref, n), diff = 0.0, diff_full = 0.0;
         for (size_t i = 0; i < n; ++i) {
             diff = fmax(diff, fabs(th[i] - th0[i] - delta_ref[i]));
             diff_full = fmax(diff_full, fabs(delta_full[i] - delta_ref[i]));
         }
-        print_message("gram_rows 0.5 (%s): %zu of %zu rows, |delta| %.3e, vs naive %.1e, vs exact Gram %.1e\n",
-                      scaling, kept, m, scale, diff, diff_full);
-        assert_true(diff <= 1e-10 * scale);
+        print_message("gram_rows 0.5 (%s): %zu of %zu rows (%zu certain), |delta| %.3e, vs naive %.1e, vs exact "
+                      "Gram %.1e\n", scaling, kept, m, certain, scale, diff, diff_full);
+        assert_true(diff <= 1e-8 * scale);
         assert_true(diff_full >= 1e-4 * scale);
 
-        /* near a minimum the sampled model stops passing the gain-ratio test (measured without
-         * the fallback: the damping limit at L = 2.7e-8 and 8.4e-6 from 36); those steps go on
-         * with the exact Gram matrix, so the iteration ends where the exact method would: at a
-         * stationary point (gtol), or at the damping limit where even the exact model's steps are
-         * lost in rounding (Marquardt scaling here, ||J'r|| 1.8e-9). Not necessarily the exact
-         * path's minimum: from this start the sampled path reaches local minima with L ~ 3e-8
-         * and 8e-6 where the exact one reaches L < 1e-20. */
+        /* the sampled model converges linearly where the exact one converges quadratically, and a
+         * step it cannot make goes on with the exact Gram matrix: within 1000 steps it must lower L
+         * by six orders and end, if it ends, at a stationary point or at the damping limit where
+         * even the exact model's steps are lost in rounding (Marquardt scaling can end there) */
         const char *conv[] = {scaling, "gram_rows=0.5", "gtol=1e-12", "xtol=0", "ftol=0"};
         memcpy(th, th0, n * sizeof(double));
         const double L0 = loss_at(&obj, th);
-        run_result res = run(conv, 5, &obj, th, 3000);
+        run_result res = run(conv, 5, &obj, th, 1000);
         const double L = loss_at(&obj, th);
         print_message("gram_rows 0.5 (%s): %zu steps, L %.2e -> %.2e\n", scaling, res.steps, L0, L);
-        if (res.stop != HP_OPT_CONVERGED_GRADIENT && res.stop != HP_OPT_DAMPING_LIMIT)
+        if (res.stop != HP_OPT_CONTINUE && res.stop != HP_OPT_CONVERGED_GRADIENT && res.stop != HP_OPT_DAMPING_LIMIT)
             fail_msg("gram_rows 0.5 (%s): %s", scaling, res.message);
         assert_true(L < 1e-6 * L0);
     }

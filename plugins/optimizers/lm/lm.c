@@ -15,18 +15,19 @@
  * (LAPACKE dpotrf/dpotrs) per trial.
  *
  * Subsampled Gram matrix (gram_rows = f < 1, parameter form only): the Gram
- * matrix of step t is (m / m_S) J_S'J_S over a pseudo-random subset S of about
- * f m rows — row i is in S when splitmix64(t << 32 ^ i) / 2^64 < f, so a step
- * and its resume draw the same rows — while the gradient J'r, the damping's
- * diag(J'J) and every acceptance test use all rows. It costs f of the Gram
- * flops (the largest part of a step when m >> n) for a model that is exact in
- * expectation; the gain ratio keeps the iteration honest when it is not. A step
- * whose trials would end at the damping limit or max_evals with the sample
- * (a sample that misses a few decisive rows, or a model too coarse near a
- * minimum) goes on with the exact Gram matrix from min(its starting damping,
- * lambda0), so a
- * sampled run stops only where the exact method would (the sample is a copy:
- * f m n more doubles).
+ * matrix of step t is sum_{i in S} J_i'J_i / p_i over a pseudo-random subset S of
+ * the rows, row i kept with probability p_i = min(1, c ||J_i||^2), c such that
+ * sum p_i = f m (row-norm importance sampling: the sum is J'J in expectation, and
+ * rows that carry much of it — the few dense coupling or averaged-residual rows
+ * weighted by tau — are always kept). Row i is in S when
+ * splitmix64(t << 32 ^ i) / 2^64 < p_i, so a step and its resume draw the same
+ * rows. The gradient J'r, the damping's diag(J'J) and every acceptance test use
+ * all rows. It costs about f of the Gram flops (the largest part of a step when
+ * m >> n); the gain ratio keeps the iteration honest where the sampled model is
+ * poor. A step whose trials would end at the damping limit or max_evals with the
+ * sample goes on with the exact Gram matrix from min(its starting damping,
+ * lambda0), so a sampled run stops only where the exact method would (the sample
+ * is a copy: about f m n more doubles).
  *
  * D is I (scaling: identity, Levenberg) or Moré's diag: the running maximum over
  * iterations of diag(J'J) (scaling: jacobian, Marquardt), with 1 for parameters
@@ -233,12 +234,40 @@ static double sample_draw(uint64_t t, size_t i) {
     return (double)(z >> 11) * 0x1.0p-53;
 }
 
-/* The sampled rows of J copied into o->Jsample, their count in *rows; the
- * factor m / m_S over all ranks in *scale. */
-static hp_status sample_rows(lm *o, const hp_objective *obj, size_t *rows, double *scale) {
+/* c of p_i = min(1, c w_i) with sum p_i = target (< count of w_i > 0): the
+ * fixed point of c = (target - #clipped) / (sum of the unclipped w), whose
+ * clipped set only grows, from c = target / sum w. */
+static double sample_level(const double *w, size_t m, double target) {
+    double c = 0.0, total = 0.0;
+    for (size_t i = 0; i < m; ++i) total += w[i];
+    if (!(total > 0.0)) return 0.0;
+    c = target / total;
+    for (;;) {
+        double rest = 0.0;
+        size_t clipped = 0;
+        for (size_t i = 0; i < m; ++i) {
+            if (c * w[i] >= 1.0) clipped++;
+            else rest += w[i];
+        }
+        if (!(rest > 0.0) || (double)clipped >= target) return c;
+        double next = (target - (double)clipped) / rest;
+        if (!(next > c)) return c;
+        c = next;
+    }
+}
+
+/* The sampled rows of J, each scaled by 1/sqrt(p_i), in o->Jsample; their count
+ * in *rows. */
+static hp_status sample_rows(lm *o, size_t *rows) {
     const size_t n = o->n, m = o->m;
+    double *w = o->r_trial; /* free until the first trial: the squared row norms, then p_i */
+    for (size_t i = 0; i < m; ++i) w[i] = cblas_ddot((int)n, o->J + i * n, 1, o->J + i * n, 1);
+    const double c = sample_level(w, m, o->gram_rows * (double)m);
     size_t kept = 0;
-    for (size_t i = 0; i < m; ++i) kept += sample_draw(o->iterations, i) < o->gram_rows;
+    for (size_t i = 0; i < m; ++i) {
+        w[i] = fmin(1.0, c * w[i]);
+        kept += sample_draw(o->iterations, i) < w[i];
+    }
     if (kept > o->sample_cap) {
         free(o->Jsample);
         o->Jsample = NULL;
@@ -247,12 +276,13 @@ static hp_status sample_rows(lm *o, const hp_objective *obj, size_t *rows, doubl
         o->sample_cap = kept + kept / 8 + 1;
     }
     kept = 0;
-    for (size_t i = 0; i < m; ++i)
-        if (sample_draw(o->iterations, i) < o->gram_rows) memcpy(o->Jsample + kept++ * n, o->J + i * n, n * sizeof(double));
-    double counts[2] = {(double)m, (double)kept};
-    HP_CALL(rows_sum(obj, counts, 2));
+    for (size_t i = 0; i < m; ++i) {
+        if (!(sample_draw(o->iterations, i) < w[i])) continue;
+        const double scale = 1.0 / sqrt(w[i]);
+        for (size_t j = 0; j < n; ++j) o->Jsample[kept * n + j] = scale * o->J[i * n + j];
+        kept++;
+    }
     *rows = kept;
-    *scale = counts[1] > 0.0 ? counts[0] / counts[1] : 0.0;
     return HP_OK;
 }
 
@@ -279,12 +309,9 @@ static hp_status lm_prepare(lm *o, const hp_objective *obj, int sampled) {
     /* The row-major m x n J is the column-major n x m matrix J'. */
     if (o->form == LM_FORM_PARAMETER) {
         size_t rows = m;
-        double scale = 1.0;
-        if (sampled) HP_CALL(sample_rows(o, obj, &rows, &scale));
+        if (sampled) HP_CALL(sample_rows(o, &rows));
         hp_gram_lower(sampled ? o->Jsample : o->J, rows, n, o->gram, NULL); /* skips the zero blocks of one network per direction */
         HP_CALL(rows_sum(obj, o->gram, n * n));
-        if (scale != 1.0)
-            for (size_t j = 0; j < n * n; ++j) o->gram[j] *= scale;
     } else {
         const double *Js = o->J;
         if (o->Js) {
