@@ -279,6 +279,74 @@ static void test_forms_same_step(void **unused) {
     }
 }
 
+/* ---- a block-diagonal Gram matrix ------------------------------------------------ */
+
+/* Two independent PINN-like problems side by side (as two directions' networks
+ * with the coupling off), optionally with one row that couples them. */
+typedef struct two_problems {
+    op_pinn *a, *b;
+    size_t ma, na, mb, nb;
+    int coupled;
+} two_problems;
+
+static hp_status two_problems_rj(void *ctx, const double *th, double *r, double *J) {
+    const two_problems *t = ctx;
+    const size_t n = t->na + t->nb, m = t->ma + t->mb + (size_t)t->coupled;
+    double ra[256], rb[256], Ja[256 * 64], Jb[256 * 64];
+    op_pinn_rj(t->a, th, ra, J ? Ja : NULL);
+    op_pinn_rj(t->b, th + t->na, rb, J ? Jb : NULL);
+    memcpy(r, ra, t->ma * sizeof *r);
+    memcpy(r + t->ma, rb, t->mb * sizeof *r);
+    if (t->coupled) r[m - 1] = 0.3 * (th[0] - th[t->na]);
+    if (!J) return HP_OK;
+    memset(J, 0, m * n * sizeof *J);
+    for (size_t i = 0; i < t->ma; ++i) memcpy(J + i * n, Ja + i * t->na, t->na * sizeof *J);
+    for (size_t i = 0; i < t->mb; ++i) memcpy(J + (t->ma + i) * n + t->na, Jb + i * t->nb, t->nb * sizeof *J);
+    if (t->coupled) J[(m - 1) * n] = 0.3, J[(m - 1) * n + t->na] = -0.3;
+    return HP_OK;
+}
+
+/* The step on a block-diagonal Gram matrix (each block factored alone) and on
+ * the same problem with one coupling row (one block) equals the naive dense
+ * solve, for both dampings. */
+static void test_block_diagonal_step(void **unused) {
+    for (int c = 0; c < 4; ++c) {
+        const int coupled = c & 1, scaled = c >> 1;
+        op_pinn pa, pb;
+        op_least_squares la, lb, ls;
+        double tha[64], thb[64], th0[64], th[64], delta_ref[64], r[256], J[256 * 64];
+        pinn_setup(&pa, &la, 3, 20, tha);
+        pinn_setup(&pb, &lb, 4, 24, thb);
+        two_problems tp = {&pa, &pb, la.m, la.n, lb.m, lb.n, coupled};
+        memset(&ls, 0, sizeof ls);
+        ls.n = la.n + lb.n;
+        ls.m = la.m + lb.m + (size_t)coupled;
+        ls.residuals = two_problems_rj;
+        ls.problem = &tp;
+        memcpy(th0, tha, la.n * sizeof(double));
+        memcpy(th0 + la.n, thb, lb.n * sizeof(double));
+        hp_objective obj = op_ls_objective(&ls);
+        const char *args[] = {scaled ? "scaling=jacobian" : "scaling=identity", "form=parameter", "lambda0=5"};
+        hp_params *p;
+        void *s;
+        hp_opt_step_info info;
+        memcpy(th, th0, ls.n * sizeof(double));
+        assert_int_equal(op_create(args, 3, ls.n, &p, &s), HP_OK);
+        assert_int_equal(op_ops()->step(s, th, &obj, &info), HP_OK);
+        assert_int_equal(info.evaluations, 2);
+        op_ops()->destroy(s);
+        hp_params_destroy(p);
+        two_problems_rj(&tp, th0, r, J);
+        naive_step(J, r, ls.m, ls.n, 5.0, scaled, delta_ref);
+        double scale = op_norm2(delta_ref, ls.n), diff = 0.0;
+        for (size_t i = 0; i < ls.n; ++i) diff = fmax(diff, fabs(th[i] - th0[i] - delta_ref[i]));
+        print_message("two problems (%s, %s): n %zu, |delta| %.3e, vs naive %.1e\n", coupled ? "coupled" : "blocks",
+                      args[0], ls.n, scale, diff);
+        assert_true(scale > 1e-3);
+        assert_true(diff <= 1e-10 * scale);
+    }
+}
+
 /* ---- the subsampled Gram matrix (gram_rows < 1) ---------------------------------- */
 
 /* The rule lm.c documents, written out again here (so a change of the rule is
@@ -621,6 +689,7 @@ int main(void) {
         cmocka_unit_test(test_pinn_both_regimes),
         cmocka_unit_test(test_forms_same_step),
         cmocka_unit_test(test_subsampled_gram),
+        cmocka_unit_test(test_block_diagonal_step),
         cmocka_unit_test(test_damping_limit),
         cmocka_unit_test(test_damping_adapts),
         cmocka_unit_test(test_non_finite),

@@ -12,7 +12,9 @@
  * hp_gram_lower, which multiplies each run of rows on its nonzero columns only:
  * with one network per direction, a quarter of a full SYRK's flops for two
  * directions; Js Js' by one SYRK) and one Cholesky factorisation + solve
- * (LAPACKE dpotrf/dpotrs) per trial.
+ * (LAPACKE dpotrf/dpotrs) per trial; in the parameter form one per diagonal
+ * block of the Gram matrix (find_blocks: with the coupling off, one per
+ * direction's network).
  *
  * Subsampled Gram matrix (gram_rows = f < 1, parameter form only): the Gram
  * matrix of step t is sum_{i in S} J_i'J_i / p_i over a pseudo-random subset S of
@@ -105,6 +107,7 @@ typedef struct lm {
     double *Js;                   /* m x n scaled Jacobian (kernel form + jacobian scaling) */
     double *gram, *factor;        /* k x k, column-major lower */
     double *Jsample;              /* the sampled rows (gram_rows < 1), sample_cap rows allocated */
+    size_t *block_end, n_blocks;  /* parameter form: the Gram matrix's diagonal blocks (ends, exclusive) */
     size_t sample_cap;
     double *g, *d, *delta, *theta_trial, *rhs;  /* n, n, n, n, max(m, n) */
 } lm;
@@ -118,6 +121,9 @@ static void lm_free_workspace(lm *o) {
     free(o->factor);
     free(o->rhs);
     free(o->Jsample);
+    free(o->block_end);
+    o->block_end = NULL;
+    o->n_blocks = 0;
     o->r = o->J = o->r_trial = o->Js = o->gram = o->factor = o->rhs = o->Jsample = NULL;
     o->m = o->sample_cap = 0;
 }
@@ -202,6 +208,7 @@ static hp_status lm_workspace(lm *o, size_t m, int distributed) {
     HP_CALL(hp_calloc(k * k, sizeof(double), &o->gram));
     HP_CALL(hp_calloc(k * k, sizeof(double), &o->factor));
     HP_CALL(hp_malloc((m > n ? m : n) * sizeof(double), &o->rhs));
+    if (form == LM_FORM_PARAMETER) HP_CALL(hp_malloc((n ? n : 1) * sizeof(size_t), &o->block_end));
     o->m = m;
     o->k = k;
     o->form = form;
@@ -232,6 +239,27 @@ static double sample_draw(uint64_t t, size_t i) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     z ^= z >> 31;
     return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* The diagonal blocks of the (lower, column-major) Gram matrix: index j closes
+ * a block when no column up to j has a nonzero below row j. With the coupling
+ * off, the 2-D Gram matrix is block-diagonal, one block per direction, and each
+ * block is factored alone: 1/d² of one Cholesky's flops for d directions. */
+static void find_blocks(lm *o) {
+    const size_t n = o->n;
+    size_t reach = 0;
+    o->n_blocks = 0;
+    for (size_t j = 0; j < n; ++j) {
+        const double *col = o->gram + j * n;
+        size_t last = j;
+        for (size_t i = n; i-- > j + 1;)
+            if (col[i] != 0.0) {
+                last = i;
+                break;
+            }
+        if (last > reach) reach = last;
+        if (reach <= j) o->block_end[o->n_blocks++] = j + 1;
+    }
 }
 
 /* c of p_i = min(1, c w_i) with sum p_i = target (< count of w_i > 0): the
@@ -312,6 +340,7 @@ static hp_status lm_prepare(lm *o, const hp_objective *obj, int sampled) {
         if (sampled) HP_CALL(sample_rows(o, &rows));
         hp_gram_lower(sampled ? o->Jsample : o->J, rows, n, o->gram, NULL); /* skips the zero blocks of one network per direction */
         HP_CALL(rows_sum(obj, o->gram, n * n));
+        find_blocks(o);
     } else {
         const double *Js = o->J;
         if (o->Js) {
@@ -333,13 +362,17 @@ static int lm_solve(lm *o) {
     memcpy(o->factor, o->gram, k * k * sizeof(double));
     for (size_t j = 0; j < k; ++j)
         o->factor[j * k + j] += o->lambda * (o->form == LM_FORM_PARAMETER ? o->d[j] : 1.0);
-    if (LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', K, o->factor, K) != 0) return 1;
     if (o->form == LM_FORM_PARAMETER) {
         for (size_t j = 0; j < n; ++j) o->rhs[j] = -o->g[j];
-        if (LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', K, 1, o->factor, K, o->rhs, K) != 0)
-            return 1;
+        for (size_t b = 0, start = 0; b < o->n_blocks; start = o->block_end[b++]) {
+            const lapack_int S = (lapack_int)(o->block_end[b] - start);
+            double *block = o->factor + start * k + start;
+            if (LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', S, block, K) != 0) return 1;
+            if (LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', S, 1, block, K, o->rhs + start, S) != 0) return 1;
+        }
         memcpy(o->delta, o->rhs, n * sizeof(double));
     } else {
+        if (LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', K, o->factor, K) != 0) return 1;
         for (size_t i = 0; i < m; ++i) o->rhs[i] = -o->r[i];
         if (LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', K, 1, o->factor, K, o->rhs, K) != 0)
             return 1;
