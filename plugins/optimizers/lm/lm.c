@@ -86,8 +86,8 @@ static const hp_param_def lm_params[] = {
     {"max_evals", HP_PARAM_INT, "30", HP_PARAM_HAS_MIN, 1.0, 0.0, NULL, 0,
      "residual evaluations allowed for the trials of one step"},
     {"gram_rows", HP_PARAM_REAL, "1", HP_PARAM_HAS_MIN | HP_PARAM_MIN_OPEN | HP_PARAM_HAS_MAX, 0.0, 1.0, NULL, 0,
-     "fraction of the residual rows (a new pseudo-random subset each step) whose J'J, scaled up, stands for the "
-     "Gram matrix; the gradient uses every row (parameter form only; 1: the exact Gram matrix)"},
+     "expected fraction of the residual rows in each step's Gram matrix (a new random subset, drawn by row norm "
+     "and weighted back); the gradient uses every row (parameter form only; 1: the exact Gram matrix)"},
     HP_PARAM_END};
 
 typedef struct lm {
@@ -584,6 +584,6 @@ static const hp_optimizer_ops lm_ops = {
     .step_cost = lm_step_cost,
 };
 
-HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "lm", "1.0.0",
+HP_PLUGIN_DEFINE(HP_PLUGIN_OPTIMIZER, "lm", "1.1.0",
                  "Levenberg-Marquardt: gain-ratio damping, parameter or kernel normal equations",
                  lm_params, &lm_ops)
