@@ -233,6 +233,7 @@ static void test_check_opens_only_named_plugins(void **state) {
     unlink(marker);
     assert_int_equal(run("plugins"), 0);
     assert_contains(out_text, "optimizer  testctor");
+    assert_contains(out_text, "Which optimizer when");
     assert_int_equal(access(marker, F_OK), 0);
     unlink(marker);
     unsetenv("HPINN_TEST_CTOR_MARKER");
