@@ -550,6 +550,17 @@ static void test_rng(void **state) {
     assert_true(fabs(s1 / n) < 5.0 / sqrt(n));
     assert_true(fabs(s2 / n - 1.0) < 5.0 * sqrt(2.0 / n));
     assert_true(umin > 0.0 && umax < 1.0);
+    /* the counter-based uniform: splitmix64's first output for state 0 is 0xE220A8397B1DCDAF
+     * (the published reference value); same key, same number; mean 1/2 over 1e5 keys */
+    assert_true(hp_rng_hash_uniform(0) == (double)(0xE220A8397B1DCDAFull >> 11) * 0x1.0p-53);
+    assert_true(hp_rng_hash_uniform(12345) == hp_rng_hash_uniform(12345));
+    double hs = 0.0;
+    for (uint64_t k = 0; k < 100000; k++) {
+        double u = hp_rng_hash_uniform(k << 32 ^ (k * 7));
+        assert_true(u >= 0.0 && u < 1.0);
+        hs += u;
+    }
+    assert_true(fabs(hs / 100000 - 0.5) < 5.0 * sqrt(1.0 / 12.0 / 100000));
     /* Glorot variance 2 / (fan_in + fan_out) */
     double w[20000];
     hp_glorot_normal(&c, w, 20000, 30, 70);

@@ -14,6 +14,8 @@
 
 #include "optim_problems.h"
 
+#include "hpinn/rng.h"
+
 typedef struct run_result {
     hp_opt_stop stop;
     size_t steps, evaluations;
@@ -349,16 +351,10 @@ static void test_block_diagonal_step(void **unused) {
 
 /* ---- the subsampled Gram matrix (gram_rows < 1) ---------------------------------- */
 
-/* The rule lm.c documents, written out again here (so a change of the rule is
- * a visible change of the test): row i of step t is kept when
- * splitmix64(t << 32 ^ i) / 2^64 < p_i = min(1, c ||J_i||^2), sum p_i = f m. */
-static double draw(uint64_t t, size_t i) {
-    uint64_t z = (t << 32 ^ (uint64_t)i) + 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53;
-}
+/* The rule lm.c documents, stated again here (so a change of the rule is a
+ * visible change of the test): row i of step t is kept when
+ * hp_rng_hash_uniform(t << 32 ^ i) < p_i = min(1, c ||J_i||^2), sum p_i = f m. */
+static double draw(uint64_t t, size_t i) { return hp_rng_hash_uniform(t << 32 ^ (uint64_t)i); }
 
 /* p_i by bisection on c (lm.c iterates a fixed point; both solve sum p_i = f m) */
 static void sample_probabilities(const double *J, size_t m, size_t n, double fraction, double *p) {

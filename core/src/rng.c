@@ -13,6 +13,8 @@ static uint64_t hp__splitmix64(uint64_t *state) {
     return z ^ (z >> 31);
 }
 
+double hp_rng_hash_uniform(uint64_t key) { return (double)(hp__splitmix64(&key) >> 11) * 0x1.0p-53; }
+
 static uint64_t hp__rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void hp_rng_seed(hp_rng *rng, uint64_t seed, uint64_t stream) {

@@ -27,6 +27,12 @@ double hp_rng_uniform(hp_rng *rng);
  * two uniforms, so the stream position never depends on hidden cached state. */
 double hp_rng_normal(hp_rng *rng);
 
+/* A counter-based uniform in [0, 1): the top 53 bits of splitmix64's output
+ * for the state `key` (one step: key + 0x9E3779B97F4A7C15, then the mixer).
+ * Stateless — the same key gives the same number — for draws that must be
+ * reproducible from an index alone (lm's Gram sample: key = step << 32 ^ row). */
+double hp_rng_hash_uniform(uint64_t key);
+
 /* Glorot (Xavier) normal: n entries ~ N(0, 2 / (fan_in + fan_out)). */
 void hp_glorot_normal(hp_rng *rng, double *w, size_t n, size_t fan_in, size_t fan_out);
 

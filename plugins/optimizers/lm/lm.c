@@ -53,6 +53,7 @@
 
 #include "hpinn/optimizer.h"
 #include "hpinn/plugin.h"
+#include "hpinn/rng.h"
 
 enum { LM_SCALING_IDENTITY = 0, LM_SCALING_JACOBIAN = 1 };
 enum { LM_FORM_AUTO = 0, LM_FORM_PARAMETER = 1, LM_FORM_KERNEL = 2 };
@@ -232,14 +233,8 @@ static hp_status rows_sum(const hp_objective *obj, double *buf, size_t count) {
     return obj->sum_over_ranks ? obj->sum_over_ranks(obj->ctx, buf, count) : HP_OK;
 }
 
-/* Row i of step t is in the Gram sample when this is below gram_rows. */
-static double sample_draw(uint64_t t, size_t i) {
-    uint64_t z = (t << 32 ^ (uint64_t)i) + 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53;
-}
+/* Row i of step t is in the Gram sample when this is below its p_i. */
+static double sample_draw(uint64_t t, size_t i) { return hp_rng_hash_uniform(t << 32 ^ (uint64_t)i); }
 
 /* The diagonal blocks of the (lower, column-major) Gram matrix: index j closes
  * a block when no column up to j has a nonzero below row j. With the coupling
