@@ -2,7 +2,8 @@
  * loop for dense Jacobians, for the block structure of the 2-D hybrid objective
  * (two directions' PINN rows, boundary rows with leading zeros, coupling rows
  * over every column, zero rows), and for random row spans; and that the block
- * structure is found (row runs, flops). */
+ * structure is found (row runs, flops). hp_gram_lower_single likewise, to float
+ * accuracy. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,18 +43,43 @@ static void fill_normal(hp_rng *rng, double *v, size_t count) {
     for (size_t i = 0; i < count; ++i) v[i] = hp_rng_normal(rng);
 }
 
+/* hp_gram_lower against the definition (to rounding), and hp_gram_lower_single
+ * against the definition on the float-rounded rows: the same runs and flops,
+ * within float accumulation (~m 6e-8), and not the double result (it is the
+ * float path that ran). */
 static void check_against_naive(const double *J, size_t m, size_t n, hp_gram_stats *stats) {
     double *fast = malloc(n * n * sizeof *fast), *naive = malloc(n * n * sizeof *naive);
+    double *single = malloc(n * n * sizeof *single), *rounded = malloc((m ? m * n : 1) * sizeof *rounded);
+    float *Jf = malloc((m ? m * n : 1) * sizeof *Jf), *work = malloc(n * n * sizeof *work);
     assert_non_null(fast);
     assert_non_null(naive);
-    for (size_t i = 0; i < n * n; ++i) fast[i] = NAN; /* every entry must be written */
+    assert_true(single && rounded && Jf && work);
+    for (size_t i = 0; i < n * n; ++i) fast[i] = single[i] = NAN; /* every entry must be written */
     hp_gram_lower(J, m, n, fast, stats);
     gram_naive(J, m, n, naive);
     assert_true(lower_difference(fast, naive, n) < 1e-13);
     for (size_t c = 0; c < n; ++c) /* the upper triangle is left as zeros */
         for (size_t r = 0; r < c; ++r) assert_true(fast[c * n + r] == 0.0);
+
+    for (size_t i = 0; i < m * n; ++i) rounded[i] = Jf[i] = (float)J[i];
+    hp_gram_stats sst;
+    hp_gram_lower_single(Jf, m, n, work, single, &sst);
+    gram_naive(rounded, m, n, naive);
+    double err = lower_difference(single, naive, n);
+    assert_true(err < 1e-7 * (double)(m + 10));
+    assert_true(lower_difference(single, fast, n) > 1e-12); /* float rounding shows */
+    for (size_t c = 0; c < n; ++c)
+        for (size_t r = 0; r < c; ++r) assert_true(single[c * n + r] == 0.0);
+    if (stats) {
+        assert_int_equal(sst.runs, stats->runs);
+        assert_true(sst.flops == stats->flops);
+    }
     free(fast);
     free(naive);
+    free(single);
+    free(rounded);
+    free(Jf);
+    free(work);
 }
 
 static void test_dense(void **state) {
@@ -147,6 +173,11 @@ static void test_zero_and_empty(void **state) {
     hp_gram_lower(J, 0, n, gram, &st); /* no rows */
     for (size_t i = 0; i < 36; ++i) assert_true(gram[i] == 0.0);
     assert_true(st.flops == 0.0);
+    float Jf[4 * 6] = {0}, work[36];
+    for (size_t i = 0; i < 36; ++i) gram[i] = work[i] = 1.0f;
+    hp_gram_lower_single(Jf, 4, n, work, gram, &st);
+    for (size_t i = 0; i < 36; ++i) assert_true(gram[i] == 0.0);
+    assert_int_equal(st.runs, 0);
 }
 
 int main(void) {

@@ -1,7 +1,8 @@
 /* test_lm.c — the lm (Levenberg–Marquardt) optimizer plugin, compiled into this
  * executable: exponential fitting and a small PINN-like residual with known
  * minimum in the m > n and m < n regimes, parameter and kernel forms giving the
- * same step (and the step of a naive dense solve), gain-ratio damping, stop
+ * same step (and the step of a naive dense solve), the subsampled and the
+ * single-precision Gram matrix, gain-ratio damping, stop
  * reasons, save -> load -> continue, and parameter errors with their location. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -464,6 +465,56 @@ static void test_subsampled_gram(void **unused) {
     expect_config_error((const char *[]){"gram_rows=0.5", "form=kernel"}, 2, "gram_rows", NULL);
 }
 
+/* gram_precision single: the first step is the exact (or the sampled) step up
+ * to float rounding of the Gram matrix (well-conditioned at lambda0 = 5: within
+ * 1e-4 of it, and not equal: the float path ran), and the iteration still
+ * converges to rounding level, since the gradient and the tests stay double. */
+static void test_single_precision_gram(void **unused) {
+    for (int sampled = 0; sampled < 2; ++sampled) {
+        op_pinn pp;
+        op_least_squares ls;
+        double th0[64], th[64], delta_ref[64], r[256], J[256 * 64], w[256];
+        pinn_setup(&pp, &ls, 3, 60, th0);
+        hp_objective obj = op_ls_objective(&ls);
+        const size_t n = ls.n, m = ls.m;
+        const char *args[] = {"gram_precision=single", "lambda0=5", sampled ? "gram_rows=0.5" : "gram_rows=1"};
+        hp_params *p;
+        void *s;
+        hp_opt_step_info info;
+        memcpy(th, th0, n * sizeof(double));
+        assert_int_equal(op_create(args, 3, n, &p, &s), HP_OK);
+        assert_int_equal(op_ops()->step(s, th, &obj, &info), HP_OK);
+        assert_int_equal(info.evaluations, 2);
+        op_ops()->destroy(s);
+        hp_params_destroy(p);
+        ls.residuals(ls.problem, th0, r, J);
+        double prob[256];
+        sample_probabilities(J, m, n, 0.5, prob);
+        for (size_t i = 0; i < m; ++i) w[i] = !sampled ? 1.0 : draw(0, i) < prob[i] ? 1.0 / prob[i] : 0.0;
+        naive_step_weighted(J, r, m, n, 5.0, 0, w, delta_ref);
+        double scale = op_norm2(delta_ref, n), diff = 0.0;
+        for (size_t i = 0; i < n; ++i) diff = fmax(diff, fabs(th[i] - th0[i] - delta_ref[i]));
+        print_message("gram_precision single%s: |delta| %.3e, vs the double step %.1e\n", sampled ? ", gram_rows 0.5" : "",
+                      scale, diff);
+        assert_true(diff <= 1e-4 * scale);
+        assert_true(diff >= 1e-13 * scale);
+
+        const char *conv[] = {"gram_precision=single", sampled ? "gram_rows=0.5" : "gram_rows=1", "gtol=1e-12",
+                              "xtol=0", "ftol=0"};
+        memcpy(th, th0, n * sizeof(double));
+        const double L0 = loss_at(&obj, th);
+        run_result res = run(conv, 5, &obj, th, 1000);
+        const double L = loss_at(&obj, th);
+        print_message("gram_precision single%s: %zu steps, L %.2e -> %.2e (%s)\n", sampled ? ", gram_rows 0.5" : "",
+                      res.steps, L0, L, res.message);
+        if (res.stop != HP_OPT_CONTINUE && res.stop != HP_OPT_CONVERGED_GRADIENT && res.stop != HP_OPT_DAMPING_LIMIT)
+            fail_msg("gram_precision single: %s", res.message);
+        assert_true(L < (sampled ? 1e-6 : 1e-12) * L0);
+    }
+    expect_config_error((const char *[]){"gram_precision=half"}, 1, "gram_precision", NULL);
+    expect_config_error((const char *[]){"gram_precision=single", "form=kernel"}, 2, "gram_precision", NULL);
+}
+
 /* ---- damping, stops ------------------------------------------------------------ */
 
 /* Exponential fit to noisy data: the minimum has L > 0 and, once there, rounding
@@ -685,6 +736,7 @@ int main(void) {
         cmocka_unit_test(test_pinn_both_regimes),
         cmocka_unit_test(test_forms_same_step),
         cmocka_unit_test(test_subsampled_gram),
+        cmocka_unit_test(test_single_precision_gram),
         cmocka_unit_test(test_block_diagonal_step),
         cmocka_unit_test(test_damping_limit),
         cmocka_unit_test(test_damping_adapts),

@@ -17,7 +17,12 @@
  * after a direction's PINN rows), the second keeps a wide run from swallowing
  * narrow rows (the next direction's PINN rows after the coupling rows), and the
  * slack lets boundary rows, whose first few derivatives may vanish exactly,
- * stay in their direction's run. Zero rows join any run. */
+ * stay in their direction's run. Zero rows join any run.
+ *
+ * hp_gram_lower_single does the same on a float copy of the rows (SSYRK: half
+ * the time of DSYRK here) and widens the result: for Gram matrices that are an
+ * approximation anyway (lm's subsampled one), whose rounding (~1e-7 of the
+ * diagonal) is far below the sampling error. */
 #include "hpinn/optimizer.h"
 
 #include <string.h>
@@ -28,36 +33,55 @@ typedef struct gram_run {
     size_t row0, rows, lo, hi; /* rows [row0, row0 + rows), columns [lo, hi) */
 } gram_run;
 
-/* The nonzero span [lo, hi) of one row (lo == hi: a zero row). */
-static void row_span(const double *row, size_t n, size_t *lo, size_t *hi) {
-    size_t a = 0, b = n;
-    while (a < n && row[a] == 0.0) a++;
-    if (a == n) {
+/* The rows of J in either precision: hp_gram_lower's J, or the float copy of
+ * hp_gram_lower_single. */
+typedef struct gram_rows {
+    const double *d;
+    const float *f;
+    size_t n;
+} gram_rows;
+
+static int is_zero(const gram_rows *J, size_t i, size_t j) {
+    return J->d ? J->d[i * J->n + j] == 0.0 : J->f[i * J->n + j] == 0.0f;
+}
+
+/* The nonzero span [lo, hi) of row i (lo == hi: a zero row). */
+static void row_span(const gram_rows *J, size_t i, size_t *lo, size_t *hi) {
+    size_t a = 0, b = J->n;
+    while (a < J->n && is_zero(J, i, a)) a++;
+    if (a == J->n) {
         *lo = *hi = 0;
         return;
     }
-    while (b > a && row[b - 1] == 0.0) b--;
+    while (b > a && is_zero(J, i, b - 1)) b--;
     *lo = a;
     *hi = b;
 }
 
-static double flush_run(const gram_run *run, const double *J, size_t n, double *gram) {
+/* One SYRK over the run's block. Row-major J is the column-major n x m Jᵀ: the
+ * block is w x rows, ld n; the float SYRK writes the float Gram matrix gf. */
+static double flush_run(const gram_run *run, const gram_rows *J, double *gram, float *gf) {
     if (run->rows == 0 || run->hi == run->lo) return 0.0;
-    const size_t w = run->hi - run->lo;
-    /* Row-major J is the column-major n x m Jᵀ: the run's block is w x rows, ld n. */
-    cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)w, (int)run->rows, 1.0,
-                J + run->row0 * n + run->lo, (int)n, 1.0, gram + run->lo * n + run->lo, (int)n);
+    const size_t w = run->hi - run->lo, n = J->n;
+    if (J->d)
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)w, (int)run->rows, 1.0,
+                    J->d + run->row0 * n + run->lo, (int)n, 1.0, gram + run->lo * n + run->lo, (int)n);
+    else
+        cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)w, (int)run->rows, 1.0f,
+                    J->f + run->row0 * n + run->lo, (int)n, 1.0f, gf + run->lo * n + run->lo, (int)n);
     return (double)run->rows * (double)w * (double)(w + 1);
 }
 
-void hp_gram_lower(const double *J, size_t m, size_t n, double *gram, hp_gram_stats *stats) {
-    memset(gram, 0, n * n * sizeof *gram);
+static void gram_runs(const gram_rows *J, size_t m, double *gram, float *gf, hp_gram_stats *stats) {
+    const size_t n = J->n;
+    if (J->d) memset(gram, 0, n * n * sizeof *gram);
+    else memset(gf, 0, n * n * sizeof *gf);
     gram_run run = {0, 0, 0, 0};
     double flops = 0.0;
     size_t runs = 0;
     for (size_t i = 0; i < m; ++i) {
         size_t lo, hi;
-        row_span(J + i * n, n, &lo, &hi);
+        row_span(J, i, &lo, &hi);
         if (hi == lo) { /* a zero row adds nothing wherever it goes */
             run.rows++;
             continue;
@@ -76,12 +100,12 @@ void hp_gram_lower(const double *J, size_t m, size_t n, double *gram, hp_gram_st
             run.rows++;
             continue;
         }
-        flops += flush_run(&run, J, n, gram);
+        flops += flush_run(&run, J, gram, gf);
         runs++;
         run = (gram_run){i, 1, lo, hi};
     }
     if (run.hi > run.lo) {
-        flops += flush_run(&run, J, n, gram);
+        flops += flush_run(&run, J, gram, gf);
         runs++;
     }
     if (stats) {
@@ -89,4 +113,16 @@ void hp_gram_lower(const double *J, size_t m, size_t n, double *gram, hp_gram_st
         stats->flops = flops;
         stats->dense_flops = (double)m * (double)n * (double)(n + 1);
     }
+}
+
+void hp_gram_lower(const double *J, size_t m, size_t n, double *gram, hp_gram_stats *stats) {
+    gram_rows rows = {J, NULL, n};
+    gram_runs(&rows, m, gram, NULL, stats);
+}
+
+void hp_gram_lower_single(const float *J, size_t m, size_t n, float *work, double *gram, hp_gram_stats *stats) {
+    gram_rows rows = {NULL, J, n};
+    gram_runs(&rows, m, NULL, work, stats);
+    for (size_t c = 0; c < n; ++c) /* the lower triangle, widened; the upper stays zero */
+        for (size_t r = 0; r < n; ++r) gram[c * n + r] = r >= c ? (double)work[c * n + r] : 0.0;
 }
