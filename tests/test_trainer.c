@@ -558,10 +558,49 @@ static void test_resume_new_key_at_default(void **state) {
     hp__resume_position pos = {0, 3};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         size_t changes = 0;
-        hp_status st = hp__resume_rules_check(then, cases[k].now, "old_run", pos, &changes);
+        hp_status st = hp__resume_rules_check(then, cases[k].now, "old_run", pos, registry, &changes);
         if (cases[k].ok) {
             if (st != HP_OK) fail_msg("case %zu refused: %s", k, hp_error_message());
             assert_true(changes >= 1);
+        } else {
+            assert_int_equal(st, HP_ERR_CONFIG);
+            assert_contains(hp_error_message(), cases[k].message);
+        }
+    }
+}
+
+/* The same for a plugin's key (lm 1.2.0 added gram_precision): at the plugin's
+ * default it is accepted in a stage that has run and in the network section;
+ * at another value, or without the registry to say the default, refused. */
+static void test_resume_new_plugin_key_at_default(void **state) {
+    (void)state;
+    const char *then = "network:\n  plugin: mlp\n  width: 8\nstages:\n  - iterations: 5\n    optimizer:\n"
+                       "      plugin: lm\n      lambda0: 0.001\n  - iterations: 5\n";
+    static const struct { const char *now; int ok; const char *message; } cases[] = {
+        {"network:\n  plugin: mlp\n  width: 8\nstages:\n  - iterations: 5\n    optimizer:\n"
+         "      plugin: lm\n      lambda0: 0.001\n      gram_precision: double\n  - iterations: 5\n", 1, NULL},
+        {"network:\n  plugin: mlp\n  width: 8\nstages:\n  - iterations: 5\n    optimizer:\n"
+         "      plugin: lm\n      lambda0: 0.001\n      gram_precision: single\n  - iterations: 5\n", 0,
+         "stages[0].optimizer.gram_precision changed from (absent) to single"},
+        {"network:\n  plugin: mlp\n  width: 8\n  activation: tanh\nstages:\n  - iterations: 5\n    optimizer:\n"
+         "      plugin: lm\n      lambda0: 0.001\n  - iterations: 5\n", 1, NULL},
+        {"network:\n  plugin: mlp\n  width: 8\n  activation: sin\nstages:\n  - iterations: 5\n    optimizer:\n"
+         "      plugin: lm\n      lambda0: 0.001\n  - iterations: 5\n", 0,
+         "network.activation changed from (absent) to sin"},
+        {"network:\n  plugin: mlp\n  width: 8\nstages:\n  - iterations: 5\n    optimizer:\n"
+         "      plugin: lm\n      lambda0: 0.001\n      no_such_key: 1\n  - iterations: 5\n", 0,
+         "stages[0].optimizer.no_such_key changed from (absent) to 1"},
+    };
+    hp__resume_position pos = {1, 2};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        size_t changes = 0;
+        hp_status st = hp__resume_rules_check(then, cases[k].now, "old_run", pos, registry, &changes);
+        if (cases[k].ok) {
+            if (st != HP_OK) fail_msg("case %zu refused: %s", k, hp_error_message());
+            assert_int_equal(changes, 1);
+            /* without the registry nothing says the plugin's default */
+            assert_int_equal(hp__resume_rules_check(then, cases[k].now, "old_run", pos, NULL, &changes), HP_ERR_CONFIG);
+            assert_contains(hp_error_message(), "changed from (absent) to");
         } else {
             assert_int_equal(st, HP_ERR_CONFIG);
             assert_contains(hp_error_message(), cases[k].message);
@@ -736,6 +775,7 @@ int main(void) {
         cmocka_unit_test(test_damaged_checkpoint_falls_back),
         cmocka_unit_test(test_resume_refusals),
         cmocka_unit_test(test_resume_new_key_at_default),
+        cmocka_unit_test(test_resume_new_plugin_key_at_default),
         cmocka_unit_test(test_extend_finished_run),
         cmocka_unit_test(test_divergence_stops),
         cmocka_unit_test(test_eta_two_stages),

@@ -15,6 +15,8 @@ typedef struct walk {
     hp__resume_position pos;
     const char *dir;
     size_t changes;
+    const hp__node *now;         /* the pipeline to resume, for the plugin a section names */
+    const hp_registry *registry; /* NULL: plugin keys get no default rule */
 } walk;
 
 static void describe(const hp__node *n, char *buf, size_t size) {
@@ -34,12 +36,52 @@ static long stage_of(const char *path, const char **rest) {
     return k;
 }
 
-/* A core key the checkpoint's pipeline does not have, now at its default: a key
- * added by a later hpinn, whose default is by rule the behaviour before it. */
-static int new_key_at_default(const char *path, const char *value) {
+/* The parameter table of the plugin that the section at `prefix` (length len:
+ * "network", "stages[2].optimizer") names in the pipeline to resume; NULL when
+ * it names none or the registry does not know it. */
+static const hp_param_def *plugin_table(const walk *w, const char *prefix, size_t len, hp_plugin_kind kind) {
+    if (!w->registry || !w->now) return NULL;
+    const hp__node *n = w->now;
+    char part[64];
+    for (size_t at = 0; at < len && n;) { /* "stages[2].optimizer": stages, [2], optimizer */
+        size_t end = at;
+        while (end < len && prefix[end] != '.' && prefix[end] != '[') end++;
+        if (end > at) {
+            if (end - at >= sizeof part || n->kind != HP__MAPPING) return NULL;
+            memcpy(part, prefix + at, end - at);
+            part[end - at] = '\0';
+            n = hp__node_map_get(n, part);
+        }
+        if (end < len && prefix[end] == '[') {
+            char *close;
+            unsigned long i = strtoul(prefix + end + 1, &close, 10);
+            if (*close != ']' || !n || n->kind != HP__SEQUENCE || i >= n->count) return NULL;
+            n = n->items[i];
+            end = (size_t)(close - prefix) + 1;
+        }
+        at = end < len && prefix[end] == '.' ? end + 1 : end;
+    }
+    const hp__node *name = n && n->kind == HP__MAPPING ? hp__node_map_get(n, "plugin") : NULL;
+    if (!name || name->kind != HP__SCALAR || !name->text) return NULL;
+    const hp_plugin_descriptor *d = NULL;
+    if (hp_registry_find(w->registry, kind, name->text, &d) != HP_OK) {
+        hp_error_clear();
+        return NULL;
+    }
+    return d->params;
+}
+
+/* A key the checkpoint's pipeline does not have, now at its default: a key
+ * added by a later hpinn or plugin version, whose default is by rule the
+ * behaviour before it. */
+static int new_key_at_default(const walk *w, const char *path, const char *value) {
     const hp_param_def *table = NULL;
     const char *key = NULL;
-    if (stage_of(path, &key) >= 0) {
+    const char *last = strrchr(path, '.');
+    if (stage_of(path, &key) >= 0 && strncmp(key, "optimizer.", 10) == 0 && !strchr(key + 10, '.')) {
+        table = plugin_table(w, path, (size_t)(last - path), HP_PLUGIN_OPTIMIZER);
+        key = last + 1;
+    } else if (stage_of(path, &key) >= 0) {
         table = hp__stage_params;
     } else {
         const char *dot = strchr(path, '.');
@@ -48,8 +90,9 @@ static int new_key_at_default(const char *path, const char *value) {
         memcpy(section, path, (size_t)(dot - path));
         section[dot - path] = '\0';
         const hp__section_def *def = hp__pipeline_section(section);
-        if (!def || def->kind != HP__SECTION_CORE) return 0;
-        table = def->table, key = dot + 1;
+        if (!def || (def->kind != HP__SECTION_CORE && def->kind != HP__SECTION_PLUGIN) || strchr(dot + 1, '.')) return 0;
+        table = def->kind == HP__SECTION_CORE ? def->table : plugin_table(w, path, (size_t)(dot - path), def->plugin_kind);
+        key = dot + 1;
     }
     for (const hp_param_def *d = table; d && d->name; d++) {
         if (strcmp(d->name, key) != 0) continue;
@@ -68,7 +111,7 @@ static int allowed(const walk *w, const char *path, const hp__node *a, const hp_
     for (const char *const *k = free_keys; *k; k++)
         if (strcmp(path, *k) == 0) return 1;
     if (strcmp(path, "upscale") == 0 || strncmp(path, "upscale.", 8) == 0) return 1;
-    if (!a && b && b->kind == HP__SCALAR && b->text && new_key_at_default(path, b->text)) return 1;
+    if (!a && b && b->kind == HP__SCALAR && b->text && new_key_at_default(w, path, b->text)) return 1;
     const char *rest = NULL;
     long k = stage_of(path, &rest);
     if (k < 0) return 0;
@@ -150,13 +193,13 @@ static hp_status compare(walk *w, const char *path, const hp__node *a, const hp_
 }
 
 hp_status hp__resume_rules_check(const char *then, const char *now, const char *dir, hp__resume_position pos,
-                                 size_t *n_changes) {
+                                 const hp_registry *registry, size_t *n_changes) {
     *n_changes = 0;
     hp__node *a = NULL, *b = NULL;
     hp_status st = hp__yaml_parse(then, strlen(then), "the checkpoint's pipeline", &a);
     if (st == HP_OK) st = hp__yaml_parse(now, strlen(now), "the pipeline to resume", &b);
     if (st == HP_OK) {
-        walk w = {pos, dir, 0};
+        walk w = {pos, dir, 0, b, registry};
         st = compare(&w, "", a, b);
         *n_changes = w.changes;
     }

@@ -56,6 +56,7 @@ typedef struct stage_plan {
 
 struct hp__trainer {
     const hp_config *config;
+    const hp_registry *registry; /* the plugins' parameter tables, for the resume rules */
     hp__hybrid *h;
     hp_objective objective;
     double *theta;
@@ -244,7 +245,7 @@ static hp_status resume_check(hp__trainer *t, hp__checkpoint *ck) {
                  (unsigned long long)ck->stage, t->n_stages);
     size_t changes = 0;
     hp__resume_position pos = {(size_t)ck->stage, ck->stage_iteration};
-    HP_CALL(hp__resume_rules_check(ck->config, t->o->config_text, dir, pos, &changes));
+    HP_CALL(hp__resume_rules_check(ck->config, t->o->config_text, dir, pos, t->registry, &changes));
     uint64_t hash;
     HP_CALL(history_prefix_hash(t->history_path, ck->history_bytes, &hash));
     if (hash != ck->history_hash)
@@ -303,6 +304,7 @@ hp_status hp__trainer_create(const hp_config *config, const hp_registry *registr
     HP_CALL(hp_calloc(1, sizeof *t, &t));
     t->res = &t->plan_report;
     t->config = config;
+    t->registry = registry;
     t->h = h;
     t->objective = *objective;
     t->theta = theta;
