@@ -4,7 +4,9 @@
  * parameters only, then nn coupling rows over every column.
  *
  *   bench_gram [--dirs D] [--nt NT] [--points M] [--boundary NB] [--coarse NN] [--reps R]
- * prints both times (best of R, alternating) and their ratio. The defaults are
+ * prints both times (best of R, alternating) and their ratio, and the row runs
+ * in single precision (hp_gram_lower_single, lm's gram_precision: single; the
+ * copy of J into floats counted) against the double ones. The defaults are
  * K₂'s size scaled down (two directions, 1500 parameters each) so that a run
  * takes seconds; `--nt 3961 --points 16384 --boundary 512 --coarse 1089` is
  * configs/2d/k2.yaml itself (2.2 GB of Jacobian). */
@@ -31,7 +33,9 @@ int main(int argc, char **argv) {
     const size_t nn = arg(argc, argv, "--coarse", 289), reps = arg(argc, argv, "--reps", 3);
     const size_t n = dirs * nt, m = dirs * (M + nb + nn);
     double *J = calloc(m * n, sizeof *J), *a = malloc(n * n * sizeof *a), *b = malloc(n * n * sizeof *b);
-    if (!J || !a || !b) {
+    double *c = malloc(n * n * sizeof *c);
+    float *Jf = malloc(m * n * sizeof *Jf), *work = malloc(n * n * sizeof *work);
+    if (!J || !a || !b || !c || !Jf || !work) {
         fprintf(stderr, "bench_gram: %zu x %zu does not fit in memory\n", m, n);
         return 1;
     }
@@ -44,22 +48,27 @@ int main(int argc, char **argv) {
         for (size_t q = 0; q < nn; q++, row++)
             for (size_t k = 0; k < n; k++) J[row * n + k] = hp_rng_normal(&rng);
     }
-    double best_dense = INFINITY, best_runs = INFINITY;
-    hp_gram_stats st;
+    double best_dense = INFINITY, best_runs = INFINITY, best_single = INFINITY;
+    hp_gram_stats st, sst;
     for (size_t r = 0; r < reps; r++) {
         double t0 = hp__now_seconds();
         cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)n, (int)m, 1.0, J, (int)n, 0.0, a, (int)n);
         double t1 = hp__now_seconds();
         hp_gram_lower(J, m, n, b, &st);
         double t2 = hp__now_seconds();
+        for (size_t e = 0; e < m * n; e++) Jf[e] = (float)J[e];
+        hp_gram_lower_single(Jf, m, n, work, c, &sst);
+        double t3 = hp__now_seconds();
         best_dense = fmin(best_dense, t1 - t0);
         best_runs = fmin(best_runs, t2 - t1);
+        best_single = fmin(best_single, t3 - t2);
     }
-    double diff = 0.0, scale = 0.0;
-    for (size_t c = 0; c < n; c++)
-        for (size_t r = c; r < n; r++) {
-            diff = fmax(diff, fabs(a[c * n + r] - b[c * n + r]));
-            scale = fmax(scale, fabs(a[c * n + r]));
+    double diff = 0.0, diff_single = 0.0, scale = 0.0;
+    for (size_t col = 0; col < n; col++)
+        for (size_t r = col; r < n; r++) {
+            diff = fmax(diff, fabs(a[col * n + r] - b[col * n + r]));
+            diff_single = fmax(diff_single, fabs(c[col * n + r] - b[col * n + r]));
+            scale = fmax(scale, fabs(a[col * n + r]));
         }
     printf("J: %zu x %zu (%zu directions x %zu parameters; %zu PINN + %zu boundary + %zu coupling rows each)\n",
            m, n, dirs, nt, M, nb, nn);
@@ -67,6 +76,12 @@ int main(int argc, char **argv) {
     printf("row runs        %8.3f s  (%.3g flops, %zu runs)\n", best_runs, st.flops, st.runs);
     printf("ratio           %8.2fx  (flops %.2fx); max relative difference %.2e\n", best_dense / best_runs,
            st.dense_flops / st.flops, scale > 0 ? diff / scale : diff);
+    printf("row runs, float %8.3f s  (with the copy into floats)\n", best_single);
+    printf("double / float  %8.2fx; max relative difference %.2e\n", best_runs / best_single,
+           scale > 0 ? diff_single / scale : diff_single);
+    free(c);
+    free(Jf);
+    free(work);
     free(J);
     free(a);
     free(b);
