@@ -72,7 +72,8 @@ hp_status hp__cmd_plugins(int argc, char **argv) {
         else
             printf("\nWhich optimizer when (docs/optimizers.md): adam for the rough start and resampled points; lbfgs to\n"
                    "refine on fixed points; lm for the residual least squares while min(n, m) is in the low thousands\n"
-                   "and the m x n Jacobian fits in memory (gram_rows: 0.25 when the rows outnumber the unknowns ~10:1);\n"
+                   "and the m x n Jacobian fits in memory (gram_rows: 0.25 and gram_precision: single when the rows\n"
+                   "outnumber the unknowns ~10:1);\n"
                    "lm_cg when it does not fit (J v and J'u products, O(n + m) memory, more time per step).\n");
         size_t np = hp_registry_problem_count(r);
         if (np) {
