@@ -362,11 +362,11 @@ static hp_status gram_rows_copy(lm *o, int sampled, size_t *rows) {
 static hp_status lm_prepare(lm *o, const hp_objective *obj, int approximate) {
     const size_t n = o->n, m = o->m;
     const int sampled = approximate && o->gram_rows < 1.0, single = approximate && o->gram_single;
-    if (o->scaling == LM_SCALING_JACOBIAN) { /* squared column norms (o->d as their buffer) */
-        for (size_t j = 0; j < n; ++j) {
-            double c = 0.0;
-            for (size_t i = 0; i < m; ++i) c += o->J[i * n + j] * o->J[i * n + j];
-            o->d[j] = c;
+    if (o->scaling == LM_SCALING_JACOBIAN) { /* squared column norms (o->d as their buffer), row by row */
+        memset(o->d, 0, n * sizeof *o->d);   /* (each column's sum in the same order as column by column) */
+        for (size_t i = 0; i < m; ++i) {
+            const double *row = o->J + i * n;
+            for (size_t j = 0; j < n; ++j) o->d[j] += row[j] * row[j];
         }
         HP_CALL(rows_sum(obj, o->d, n));
     }
