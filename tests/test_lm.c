@@ -397,6 +397,20 @@ static hp_status heavy_boundary_rj(void *ctx, const double *th, double *r, doubl
     return st;
 }
 
+/* One step from th0 into th with a fresh optimizer made of args: an accepted
+ * first trial (two evaluations: the linearisation and the trial). */
+static void first_step(const char *const *args, size_t nargs, hp_objective *obj, const double *th0, double *th) {
+    hp_params *p;
+    void *s;
+    hp_opt_step_info info;
+    memcpy(th, th0, obj->n * sizeof(double));
+    assert_int_equal(op_create(args, nargs, obj->n, &p, &s), HP_OK);
+    assert_int_equal(op_ops()->step(s, th, obj, &info), HP_OK);
+    assert_int_equal(info.evaluations, 2);
+    op_ops()->destroy(s);
+    hp_params_destroy(p);
+}
+
 static void test_subsampled_gram(void **unused) {
     for (int c = 0; c < 3; ++c) {
         const int scaled = c == 1, heavy = c == 2; /* heavy: the two boundary rows weighted by 30, as tau weights */
@@ -410,15 +424,7 @@ static void test_subsampled_gram(void **unused) {
         const size_t n = ls.n, m = ls.m;
         const char *scaling = scaled ? "scaling=jacobian" : "scaling=identity";
         const char *args[] = {scaling, "gram_rows=0.5", "lambda0=5"};
-        hp_params *p;
-        void *s;
-        hp_opt_step_info info;
-        memcpy(th, th0, n * sizeof(double));
-        assert_int_equal(op_create(args, 3, n, &p, &s), HP_OK);
-        assert_int_equal(op_ops()->step(s, th, &obj, &info), HP_OK);
-        assert_int_equal(info.evaluations, 2);
-        op_ops()->destroy(s);
-        hp_params_destroy(p);
+        first_step(args, 3, &obj, th0, th);
         ls.residuals(ls.problem, th0, r, J);
         double prob[256], psum = 0.0;
         size_t kept = 0, certain = 0;
@@ -478,15 +484,7 @@ static void test_single_precision_gram(void **unused) {
         hp_objective obj = op_ls_objective(&ls);
         const size_t n = ls.n, m = ls.m;
         const char *args[] = {"gram_precision=single", "lambda0=5", sampled ? "gram_rows=0.5" : "gram_rows=1"};
-        hp_params *p;
-        void *s;
-        hp_opt_step_info info;
-        memcpy(th, th0, n * sizeof(double));
-        assert_int_equal(op_create(args, 3, n, &p, &s), HP_OK);
-        assert_int_equal(op_ops()->step(s, th, &obj, &info), HP_OK);
-        assert_int_equal(info.evaluations, 2);
-        op_ops()->destroy(s);
-        hp_params_destroy(p);
+        first_step(args, 3, &obj, th0, th);
         ls.residuals(ls.problem, th0, r, J);
         double prob[256];
         sample_probabilities(J, m, n, 0.5, prob);

@@ -535,6 +535,37 @@ static void test_resume_refusals(void **state) {
     assert_contains(hp_error_message(), "cannot resume tr_bad: no checkpoint there");
 }
 
+/* A pipeline to resume with, whether the rules accept it, and else what the
+ * refusal says. */
+typedef struct resume_case {
+    const char *now;
+    int ok;
+    const char *message;
+} resume_case;
+
+/* Each case against `then` at pos; plugin_keys: an accepted case is one new
+ * plugin key, which without the registry (nothing says its default) is refused. */
+static void check_resume_cases(const char *then, const resume_case *cases, size_t count, hp__resume_position pos,
+                               int plugin_keys) {
+    for (size_t k = 0; k < count; k++) {
+        size_t changes = 0;
+        hp_status st = hp__resume_rules_check(then, cases[k].now, "old_run", pos, registry, &changes);
+        if (!cases[k].ok) {
+            assert_int_equal(st, HP_ERR_CONFIG);
+            assert_contains(hp_error_message(), cases[k].message);
+            continue;
+        }
+        if (st != HP_OK) fail_msg("case %zu refused: %s", k, hp_error_message());
+        if (!plugin_keys) {
+            assert_true(changes >= 1);
+            continue;
+        }
+        assert_int_equal(changes, 1);
+        assert_int_equal(hp__resume_rules_check(then, cases[k].now, "old_run", pos, NULL, &changes), HP_ERR_CONFIG);
+        assert_contains(hp_error_message(), "changed from (absent) to");
+    }
+}
+
 /* A checkpoint written before a key existed resumes when the new key is at its
  * default (the behaviour it had then), in a core section and in a stage; at any
  * other value it is a change, refused with both values. */
@@ -542,7 +573,7 @@ static void test_resume_new_key_at_default(void **state) {
     (void)state;
     const char *then = "problem:\n  dim: 1\n  K: \"1 + x\"\ncoupling:\n  tau2: 10\n"
                        "stages:\n  - iterations: 5\n";
-    static const struct { const char *now; int ok; const char *message; } cases[] = {
+    static const resume_case cases[] = {
         {"problem:\n  dim: 1\n  K: \"1 + x\"\n  residual_scale: none\ncoupling:\n  tau2: 10\n  tau3: 0\n"
          "stages:\n  - iterations: 5\n    divergence: 1e6\n", 1, NULL},
         {"problem:\n  dim: 1\n  K: \"1 + x\"\ncoupling:\n  tau2: 10\n  tau3: 0.0\nstages:\n  - iterations: 5\n", 1, NULL},
@@ -555,18 +586,7 @@ static void test_resume_new_key_at_default(void **state) {
         {"problem:\n  dim: 1\n  K: \"1 + x\"\ncoupling:\n  tau2: 10\n  windowz: 1\nstages:\n  - iterations: 5\n", 0,
          "coupling.windowz changed from (absent) to 1"},
     };
-    hp__resume_position pos = {0, 3};
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        size_t changes = 0;
-        hp_status st = hp__resume_rules_check(then, cases[k].now, "old_run", pos, registry, &changes);
-        if (cases[k].ok) {
-            if (st != HP_OK) fail_msg("case %zu refused: %s", k, hp_error_message());
-            assert_true(changes >= 1);
-        } else {
-            assert_int_equal(st, HP_ERR_CONFIG);
-            assert_contains(hp_error_message(), cases[k].message);
-        }
-    }
+    check_resume_cases(then, cases, sizeof cases / sizeof cases[0], (hp__resume_position){0, 3}, 0);
 }
 
 /* The same for a plugin's key (lm 1.2.0 added gram_precision): at the plugin's
@@ -576,7 +596,7 @@ static void test_resume_new_plugin_key_at_default(void **state) {
     (void)state;
     const char *then = "network:\n  plugin: mlp\n  width: 8\nstages:\n  - iterations: 5\n    optimizer:\n"
                        "      plugin: lm\n      lambda0: 0.001\n  - iterations: 5\n";
-    static const struct { const char *now; int ok; const char *message; } cases[] = {
+    static const resume_case cases[] = {
         {"network:\n  plugin: mlp\n  width: 8\nstages:\n  - iterations: 5\n    optimizer:\n"
          "      plugin: lm\n      lambda0: 0.001\n      gram_precision: double\n  - iterations: 5\n", 1, NULL},
         {"network:\n  plugin: mlp\n  width: 8\nstages:\n  - iterations: 5\n    optimizer:\n"
@@ -591,21 +611,7 @@ static void test_resume_new_plugin_key_at_default(void **state) {
          "      plugin: lm\n      lambda0: 0.001\n      no_such_key: 1\n  - iterations: 5\n", 0,
          "stages[0].optimizer.no_such_key changed from (absent) to 1"},
     };
-    hp__resume_position pos = {1, 2};
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        size_t changes = 0;
-        hp_status st = hp__resume_rules_check(then, cases[k].now, "old_run", pos, registry, &changes);
-        if (cases[k].ok) {
-            if (st != HP_OK) fail_msg("case %zu refused: %s", k, hp_error_message());
-            assert_int_equal(changes, 1);
-            /* without the registry nothing says the plugin's default */
-            assert_int_equal(hp__resume_rules_check(then, cases[k].now, "old_run", pos, NULL, &changes), HP_ERR_CONFIG);
-            assert_contains(hp_error_message(), "changed from (absent) to");
-        } else {
-            assert_int_equal(st, HP_ERR_CONFIG);
-            assert_contains(hp_error_message(), cases[k].message);
-        }
-    }
+    check_resume_cases(then, cases, sizeof cases / sizeof cases[0], (hp__resume_position){1, 2}, 1);
 }
 
 /* Extending a run: a stage appended after the last one, or more iterations of
