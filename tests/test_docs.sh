@@ -183,6 +183,30 @@ if [ $# -eq 0 ]; then
     fi
 fi
 
+# Every relative markdown link and image resolves, and every docs page that a
+# doc, config, source file or test names exists: pages get split and renamed,
+# and a stale pointer sends a reader nowhere.
+link_failures=0
+for md in "${docs[@]}"; do
+    dir=$(dirname "$md")
+    while IFS= read -r target; do
+        case $target in http://* | https://* | mailto:* | '#'*) continue ;; esac
+        file=${target%%#*}
+        [ -e "$dir/$file" ] && continue
+        echo "FAIL ${md#"$src"/}: the link ($target) points to no file"
+        link_failures=$((link_failures + 1))
+    done < <(grep -o '](\([^) ]*\))' "$md" | sed 's/^](//; s/)$//')
+done
+if [ $# -eq 0 ]; then
+    while IFS=: read -r file name; do
+        [ -e "$src/$name" ] && continue
+        echo "FAIL $file: names $name, which does not exist"
+        link_failures=$((link_failures + 1))
+    done < <(cd "$src" && grep -roE 'docs/[A-Za-z0-9_-]+\.md' README.md Makefile docs configs core plugins tests bench \
+        | sort -u)
+fi
+failures=$((failures + link_failures))
+
 echo "docs test: $ran commands run, $failures failed, $skipped blocks skipped (listed above with their reasons)"
 [ "$ran" -gt 0 ] || { echo "docs test: no command found: the extraction is broken"; exit 1; }
 [ "$failures" -eq 0 ]
