@@ -348,6 +348,36 @@ static void test_check_refuses_the_problem_run_refuses(void **state) {
     }
 }
 
+/* The text after "needs about " up to the first " (" of a memory refusal. */
+static void needed_memory(const char *text, char *out, size_t size) {
+    const char *at = strstr(text, "needs about ");
+    assert_non_null(at);
+    at += strlen("needs about ");
+    const char *end = strstr(at, " (");
+    assert_non_null(end);
+    snprintf(out, size, "%.*s", (int)(end - at), at);
+}
+
+/* Stages run one after another and each frees its optimizer: the peak is the
+ * largest stage, not their sum (a 2-D pipeline of three equal LM stages was
+ * refused at three times its need). */
+static void test_memory_estimate_counts_the_largest_stage(void **state) {
+    (void)state;
+    hp_test_write_file("cli.yaml", pipeline);
+    const char *huge = "{iterations: 1, optimizer: {plugin: lbfgs, history: 1000000000}}";
+    char args[512], one[64], three[64];
+    snprintf(args, sizeof args, "check cli.yaml --set 'stages[0]=%s'", huge);
+    assert_int_equal(run(args), 2);
+    needed_memory(err_text, one, sizeof one);
+    snprintf(args, sizeof args, "check cli.yaml --set 'stages[0]=%s' --set 'stages[1]=%s' --set 'stages[2]=%s'", huge,
+             huge, huge);
+    assert_int_equal(run(args), 2);
+    assert_contains(err_text, "stage 2 (lbfgs)");
+    assert_contains(err_text, "the stages run one at a time, the largest counts");
+    needed_memory(err_text, three, sizeof three);
+    assert_string_equal(one, three);
+}
+
 static void test_upscale_paper_1d(void **state) {
     (void)state;
     char args[1024];
@@ -383,6 +413,7 @@ static void test_upscale_paper_1d(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_and_help),
+        cmocka_unit_test(test_memory_estimate_counts_the_largest_stage),
         cmocka_unit_test(test_bad_arguments_exit_2),
         cmocka_unit_test(test_check_valid_and_invalid),
         cmocka_unit_test(test_config_not_a_file),

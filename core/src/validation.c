@@ -47,14 +47,14 @@ static void human_bytes(double b, char *buf, size_t size) {
 }
 
 typedef struct estimate {
-    double total;
+    double total; /* what the run holds at its peak: the shared parts and the largest stage */
     double largest;
+    double stage_peak; /* stages run one after another: each frees its optimizer (trainer.c) */
     char largest_key[96];
     char parts[1024];
 } estimate;
 
-static void add(estimate *e, double bytes, const char *key, const char *what) {
-    e->total += bytes;
+static void add_part(estimate *e, double bytes, const char *key, const char *what) {
     if (bytes > e->largest) {
         e->largest = bytes;
         snprintf(e->largest_key, sizeof e->largest_key, "%s", key);
@@ -63,6 +63,20 @@ static void add(estimate *e, double bytes, const char *key, const char *what) {
     human_bytes(bytes, b, sizeof b);
     size_t used = strlen(e->parts);
     snprintf(e->parts + used, sizeof e->parts - used, "%s%s %s", used ? ", " : "", what, b);
+}
+
+static void add(estimate *e, double bytes, const char *key, const char *what) {
+    e->total += bytes;
+    add_part(e, bytes, key, what);
+}
+
+/* A stage's optimizer: only the largest one counts towards the peak. */
+static void add_stage(estimate *e, double bytes, const char *key, const char *what) {
+    if (bytes > e->stage_peak) {
+        e->total += bytes - e->stage_peak;
+        e->stage_peak = bytes;
+    }
+    add_part(e, bytes, key, what);
 }
 
 /* The sizes of the pipeline: points of each set, coarse nodes, directions,
@@ -118,8 +132,9 @@ static hp_status estimate_memory(const hp_config *c, const hp_registry *r, estim
         "problem.collocation.points", "collocation tapes and buffers");
     add(e, 8.0 * NV * (dim + 4.0) * (n_dir + 1.0), "problem.validation.points", "validation grid");
     if (candidates > 0) add(e, 8.0 * candidates * (2.0 * dim + 3.0), "problem.collocation.rad_candidates", "RAD candidates");
-    /* each stage's optimizer (a dense Gauss-Newton one also makes the hybrid
-     * keep Jacobian rows of one direction at a time) */
+    /* each stage's optimizer; a dense Gauss-Newton one also makes the hybrid
+     * keep Jacobian rows of one direction at a time, once for the run */
+    double hybrid_rows = 0.0;
     size_t n_stages = hp_config_list_length(c, "stages");
     for (size_t i = 0; i < n_stages && i < HP__TRAINER_MAX_STAGES; i++) {
         char path[64], what[96];
@@ -131,12 +146,13 @@ static hp_status estimate_memory(const hp_config *c, const hp_registry *r, estim
         const hp_optimizer_ops *oo = od->ops;
         if (HP_OP_PRESENT(oo, memory_bytes)) {
             double b = oo->memory_bytes(op, (size_t)fmin(n_theta, 1e15), (size_t)fmin(residuals, 1e15));
-            if (b >= 8.0 * residuals * n_theta) b += 8.0 * fmax(M, nodes) * n_theta / n_dir;
+            if (b >= 8.0 * residuals * n_theta) hybrid_rows = 8.0 * fmax(M, nodes) * n_theta / n_dir;
             snprintf(what, sizeof what, "stage %zu (%s)", i, od->name);
-            add(e, b, path, what);
+            add_stage(e, b, path, what);
         }
         hp_params_destroy(op);
     }
+    if (hybrid_rows > 0.0) add(e, hybrid_rows, "stages", "Jacobian rows of one direction");
 done:
     hp__net_destroy(net);
     if (us) ((const hp_upscaling_ops *)ud->ops)->destroy(us);
@@ -158,7 +174,8 @@ hp_status hp__pipeline_validate(const hp_config *c, const hp_registry *r) {
         human_bytes(have, avail, sizeof avail);
         hp_config_location(c, e.largest_key, where, sizeof where);
         HP_ERROR(HP_ERR_CONFIG,
-                 "%s: %s: the pipeline needs about %s of memory (%s), and this machine has %s available; expected "
+                 "%s: %s: the pipeline needs about %s of memory (%s; the stages run one at a time, the largest "
+                 "counts), and this machine has %s available; expected "
                  "sizes that fit (the largest part is %s)",
                  where, e.largest_key, need, e.parts, avail, e.largest_key);
     }
