@@ -131,10 +131,12 @@ static hp_status dense_alloc(hp__hybrid *h) {
 static void place_rows(const hp__hybrid *h, double *J, size_t row0, int i, const double *rows, size_t count,
                        double scale) {
     size_t n = hp__hybrid_n_params(h), nt = h->n_theta_dir;
+    size_t before = (size_t)i * nt, after = n - before - nt; /* the other directions' zero columns */
     for (size_t r = 0; r < count; r++) {
         double *dst = J + (row0 + r) * n;
-        memset(dst, 0, n * sizeof *dst);
-        for (size_t k = 0; k < nt; k++) dst[(size_t)i * nt + k] = scale * rows[r * nt + k];
+        memset(dst, 0, before * sizeof *dst);
+        for (size_t k = 0; k < nt; k++) dst[before + k] = scale * rows[r * nt + k];
+        memset(dst + before + nt, 0, after * sizeof *dst);
     }
 }
 
