@@ -226,7 +226,7 @@ static void test_formats(void **state) {
     char *h[64], *v[64];
     int nh = split_csv_line(header, h, 64), nv = split_csv_line(row0, v, 64);
     assert_int_equal(nh, nv);
-    assert_int_equal(nh, 3 + 1 + 10 * 3);
+    assert_int_equal(nh, 3 + 1 + 11 * 3); /* CSV keeps the worst direction's column even in 1-D */
     assert_string_equal(h[0], "label");
     assert_string_equal(h[1], "n");
     assert_string_equal(h[3], "coupling.tau2");
@@ -395,6 +395,41 @@ static void test_plot_and_errors(void **state) {
 }
 
 /* The table of a real sweep: the numbers are summary.json's. */
+/* Two-direction runs: the worst direction's error is a column of the text and
+ * Markdown tables (it is left out while every run has one direction), and a
+ * summary without per-direction errors shows "-". */
+static void test_worst_direction(void **state) {
+    (void)state;
+    assert_int_equal(system("rm -rf cmp_dirs"), 0);
+    static const char *const finals_2d[] = {"0.05, \"rel_l2_directions\": [0.01, 0.2]",
+                                            "0.004, \"rel_l2_directions\": [0.003, 0.0045]", "0.03"};
+    for (int r = 0; r < 3; r++) {
+        char dir[64], text[1024];
+        snprintf(dir, sizeof dir, "cmp_dirs/run%d", r);
+        mkdir_p(dir);
+        write_config(dir, 1, r == 0 ? "0" : r == 1 ? "10" : "100", 1);
+        snprintf(text, sizeof text,
+                 "{\n  \"completed\": true,\n  \"iterations\": 30,\n  \"wall_seconds\": 12,\n"
+                 "  \"final\": {\"rel_l2\": %s, \"fine_residual\": 1, \"J_pinn\": 2}\n}\n",
+                 finals_2d[r]);
+        write_in(dir, "summary.json", text);
+    }
+    assert_int_equal(hpinn("compare cmp_dirs/run0 cmp_dirs/run1 cmp_dirs/run2 --format md"), 0);
+    assert_contains(out_text, "| coupling.tau2 | rel_l2 | worst_dir | fine_res |");
+    assert_contains(out_text, "| 0 | 0.05 | 0.2 | 1 |");
+    assert_contains(out_text, "| 10 | 0.004 | 0.0045 | 1 |");
+    assert_contains(out_text, "| 100 | 0.03 | - | 1 |");
+    assert_int_equal(hpinn("compare cmp_dirs/run0 cmp_dirs/run1 --format json"), 0);
+    hp__json_doc d;
+    parse_json_output(&d);
+    assert_double_equal(stat_of(row_of(&d, 0), "rel_l2_worst_direction", NULL), 0.2, 0);
+    assert_double_equal(stat_of(row_of(&d, 1), "rel_l2_worst_direction", NULL), 0.0045, 0);
+    hp__json_free(&d);
+    /* one direction everywhere: no such column in the table */
+    assert_int_equal(hpinn("compare cmp_dirs/run2 --format md"), 0);
+    assert_null(strstr(out_text, "worst_dir"));
+}
+
 static void test_real_sweep(void **state) {
     (void)state;
     hp_test_write_file("cmp_real.yaml",
@@ -417,6 +452,8 @@ static void test_real_sweep(void **state) {
     assert_string_equal(hp__json_str(hp__json_get(row, "label")), "seeds");
     assert_string_equal(hp__json_str(hp__json_get(row, "status")), "2 done");
     double med = stat_of(row, "rel_l2", "median");
+    /* one direction: its own error is the total */
+    assert_double_equal(stat_of(row, "rel_l2_worst_direction", "median"), med, 1e-15 * med);
     hp__json_free(&d);
     double v[2];
     for (int s = 0; s < 2; s++) {
@@ -424,7 +461,11 @@ static void test_real_sweep(void **state) {
         snprintf(path, sizeof path, "cmp_real/seed=%d/summary.json", s + 1);
         hp__json_doc sum;
         if (hp__json_load(path, &sum) != HP_OK) fail_msg("%s", hp_error_message());
-        v[s] = hp__json_num(hp__json_get(hp__json_get(sum.root, "final"), "rel_l2"));
+        const hp__node *fin = hp__json_get(sum.root, "final");
+        v[s] = hp__json_num(hp__json_get(fin, "rel_l2"));
+        const hp__node *dirs = hp__json_get(fin, "rel_l2_directions");
+        assert_true(dirs && dirs->kind == HP__SEQUENCE && dirs->count == 1);
+        assert_double_equal(hp__json_num(dirs->items[0]), v[s], 1e-15 * v[s]);
         hp__json_free(&sum);
     }
     assert_double_equal(med, 0.5 * (v[0] + v[1]), 1e-15 * med);
@@ -436,6 +477,7 @@ int main(void) {
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_failed_and_incomplete),
         cmocka_unit_test(test_plot_and_errors),
+        cmocka_unit_test(test_worst_direction),
         cmocka_unit_test(test_real_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -447,8 +447,9 @@ static void test_plain_pinn_not_flagged(void **state) {
 
 /* ---- validation and fields ------------------------------------------------------- */
 
-/* rel_l2 from fields.csv: columns x[,y], v1..v_nd, u1..u_nr, K. */
-static double rel_l2_from_csv(const char *path, int dim, int n_dir, int n_ref, size_t *rows) {
+/* rel_l2 from fields.csv: columns x[,y], v1..v_nd, u1..u_nr, K; per_direction[i] of each direction with a reference. */
+static double rel_l2_from_csv(const char *path, int dim, int n_dir, int n_ref, size_t *rows,
+                              double *per_direction) {
     char *text = hp_test_read_file(path);
     if (!text) fail_msg("%s was not written", path);
     char *line = strtok(text, "\n");
@@ -458,7 +459,7 @@ static double rel_l2_from_csv(const char *path, int dim, int n_dir, int n_ref, s
     for (int i = 0; i < n_ref; i++) snprintf(header + strlen(header), sizeof header - strlen(header), ",u%d", i + 1);
     strcat(header, ",K");
     assert_string_equal(line, header);
-    double err2 = 0.0, ref2 = 0.0;
+    double err2 = 0.0, ref2 = 0.0, dir_err2[8] = {0}, dir_ref2[8] = {0};
     *rows = 0;
     while ((line = strtok(NULL, "\n"))) {
         double col[16];
@@ -475,10 +476,13 @@ static double rel_l2_from_csv(const char *path, int dim, int n_dir, int n_ref, s
             double e = col[dim + i] - col[dim + n_dir + i];
             err2 += e * e;
             ref2 += col[dim + n_dir + i] * col[dim + n_dir + i];
+            dir_err2[i] += e * e;
+            dir_ref2[i] += col[dim + n_dir + i] * col[dim + n_dir + i];
         }
         (*rows)++;
     }
     free(text);
+    for (int i = 0; i < n_ref; i++) per_direction[i] = sqrt(dir_err2[i] / dir_ref2[i]);
     return sqrt(err2 / ref2);
 }
 
@@ -492,10 +496,16 @@ static void validate_case(const char *label, const char *yaml, int dim, int n_di
     mkdir("objective_fields", 0777);
     OK(hp__outputs_write_fields(b.h, b.theta, "objective_fields"));
     size_t rows;
-    double from_csv = rel_l2_from_csv("objective_fields/fields.csv", dim, n_dir, n_ref, &rows);
+    double per_direction[8];
+    double from_csv = rel_l2_from_csv("objective_fields/fields.csv", dim, n_dir, n_ref, &rows, per_direction);
     assert_int_equal(rows, n_rows);
     print_message("%-44s rel_l2 validate %.15f  fields.csv %.15f\n", label, v.rel_l2, from_csv);
     assert_double_equal(v.rel_l2, from_csv, 1e-13 * from_csv);
+    /* each direction on its own, and the directions differ (else a copy of the total would pass) */
+    assert_int_equal(v.n_directions, n_ref);
+    for (int i = 0; i < n_ref; i++)
+        assert_double_equal(v.rel_l2_direction[i], per_direction[i], 1e-13 * per_direction[i]);
+    if (n_ref == 2) assert_true(fabs(v.rel_l2_direction[0] - v.rel_l2_direction[1]) > 1e-6 * v.rel_l2);
     char *nodes = hp_test_read_file("objective_fields/nodes.csv");
     assert_non_null(nodes);
     assert_contains(nodes, dim == 1 ? "x,v1,Qv1,y1\n" : "x,y,v1,Qv1,y1");
@@ -548,7 +558,7 @@ static void test_validate_2d_default_grid(void **state) {
                     "network: {plugin: msff, sigmas: [1, 4]}\n"
                     "coarse: {plugin: p1_2d, elements: 4}\n"
                     "coupling: {form: full, tau2: 10}\n");
-    hp__hybrid_validation v = {NAN, NAN, NAN};
+    hp__hybrid_validation v = {.rel_l2 = NAN, .fine_residual = NAN, .zero_residual = NAN};
     hp_status st = hp__hybrid_validate(b.h, b.theta, &v);
     char msg[512];
     snprintf(msg, sizeof msg, "%s", st == HP_OK ? "" : hp_error_message());

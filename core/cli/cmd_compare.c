@@ -102,7 +102,7 @@ static void fmt_cell(const hp__cmp_row *row, int m, char *buf, size_t size) {
 }
 
 static const char *metric_header(const hp__cmp_table *t, int m, char *buf, size_t size) {
-    static const char *const short_names[] = {"rel_l2", "fine_res", "K~", "K~_err", "J_pinn", "iters", "wall_s"};
+    static const char *const short_names[] = {"rel_l2", "worst_dir", "fine_res", "K~", "K~_err", "J_pinn", "iters", "wall_s"};
     if (m < HP__CMP_T0) return short_names[m];
     char th[32];
     hp__cmp_threshold_text(t->thresholds[m - HP__CMP_T0], th, sizeof th);
@@ -137,7 +137,9 @@ static hp_status build_grid(const hp__cmp_table *t, grid *g, size_t max_width) {
     int nm = hp__cmp_n_metrics(t);
     size_t nk = 0;
     for (size_t k = 0; k < t->n_keys; k++) nk += shown_key(t, k);
-    g->cols = 2 + (t->grouped ? 1 : 0) + nk + (size_t)nm;
+    size_t shown = 0;
+    for (int m = 0; m < nm; m++) shown += hp__cmp_metric_in_table(t, m);
+    g->cols = 2 + (t->grouped ? 1 : 0) + nk + shown;
     g->rows = t->n_rows + 1;
     HP_CALL(hp_calloc(g->rows * g->cols, sizeof *g->cell, &g->cell));
     HP_CALL(hp_calloc(g->cols, sizeof *g->right, &g->right));
@@ -160,6 +162,7 @@ static hp_status build_grid(const hp__cmp_table *t, grid *g, size_t max_width) {
         for (size_t k = 0; k < t->n_keys; k++)
             if (shown_key(t, k)) PUT(row ? hp__cmp_row_value(t, row, t->keys[k]) : t->keys[k], 0);
         for (int m = 0; m < nm; m++) {
+            if (!hp__cmp_metric_in_table(t, m)) continue;
             if (row) fmt_cell(row, m, buf, sizeof buf);
             PUT(row ? buf : metric_header(t, m, buf, sizeof buf), 1);
         }

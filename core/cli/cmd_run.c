@@ -232,6 +232,8 @@ static void print_outcome(const hp__run_outcome *o) {
     printf("result: relative L2 error ");
     if (isnan(o->rel_l2)) printf("- (no reference)");
     else printf("%.3g", o->rel_l2);
+    for (int i = 0; o->n_directions > 1 && i < o->n_directions; i++)
+        printf("%s%.3g%s", i ? ", " : " (directions ", o->rel_l2_direction[i], i + 1 == o->n_directions ? ")" : "");
     printf(", J_pinn %.3g, fine residual %.3g\nK~ = ", o->j_pinn, o->fine_residual);
     int d = o->n_ktilde == 4 ? 2 : 1;
     if (d == 1) printf("%.6g", o->ktilde[0]);

@@ -18,6 +18,7 @@
 /* The numbers of a row, in column order; the times to reach the thresholds follow. */
 enum {
     HP__CMP_REL_L2,
+    HP__CMP_REL_L2_WORST, /* the largest of the directions' own errors (2-D: the aims are per direction) */
     HP__CMP_FINE_RESIDUAL,
     HP__CMP_KTILDE,
     HP__CMP_KTILDE_ERR,
@@ -63,9 +64,14 @@ typedef struct hp__cmp_table {
     size_t n_rows;
     double thresholds[HP__CMP_MAX_THRESHOLDS];
     int n_thresholds;
+    int multi_direction; /* some run reports more than one direction's error */
 } hp__cmp_table;
 
 #define HP__CMP_SEED_KEY "network.seed"
+
+/* The text and Markdown tables leave out the worst direction's error when no
+ * run has two directions (it would repeat rel_l2); CSV and JSON keep every column. */
+int hp__cmp_metric_in_table(const hp__cmp_table *t, int m);
 
 /* Read every path (a run directory, or a sweep's: its members in order) into
  * t->runs and find the keys that differ. t->thresholds must be set. A path

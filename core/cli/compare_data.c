@@ -27,8 +27,10 @@ static int ignored_key(const char *key) {
 
 int hp__cmp_n_metrics(const hp__cmp_table *t) { return HP__CMP_T0 + t->n_thresholds; }
 
+int hp__cmp_metric_in_table(const hp__cmp_table *t, int m) { return m != HP__CMP_REL_L2_WORST || t->multi_direction; }
+
 void hp__cmp_metric_name(const hp__cmp_table *t, int m, char *buf, size_t size) {
-    static const char *const names[] = {"rel_l2", "fine_residual", "ktilde", "ktilde_rel_error", "J_pinn",
+    static const char *const names[] = {"rel_l2", "rel_l2_worst_direction", "fine_residual", "ktilde", "ktilde_rel_error", "J_pinn",
                                         "iterations", "wall_seconds"};
     if (m < HP__CMP_T0) snprintf(buf, size, "%s", names[m]);
     else {
@@ -107,11 +109,28 @@ static void set_if_nan(double *dst, double v) {
     if (isnan(*dst)) *dst = v;
 }
 
-static void read_summary(const char *dir, hp__cmp_run *r, int *have, int *completed, int *diverged) {
+/* The largest entry of final.rel_l2_directions (NaN when absent: a summary of
+ * an hpinn before 0.1.0's per-direction errors); *count its length. */
+static double worst_direction(const hp__node *fin, size_t *count) {
+    const hp__node *dirs = hp__json_get(fin, "rel_l2_directions");
+    double worst = NAN;
+    *count = 0;
+    if (!dirs || dirs->kind != HP__SEQUENCE) return NAN;
+    *count = dirs->count;
+    for (size_t i = 0; i < dirs->count; i++) {
+        double e = hp__json_num(dirs->items[i]);
+        if (!isnan(e) && !(e <= worst)) worst = e;
+    }
+    return worst;
+}
+
+static void read_summary(const char *dir, hp__cmp_run *r, int *have, int *completed, int *diverged,
+                         size_t *n_directions) {
     char path[HP__PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/summary.json", dir);
     hp__json_doc doc;
     *have = *completed = *diverged = 0;
+    *n_directions = 0;
     if (hp__json_load(path, &doc) != HP_OK) {
         hp_error_clear(); /* absent or damaged: what history.csv has is shown */
         return;
@@ -121,6 +140,7 @@ static void read_summary(const char *dir, hp__cmp_run *r, int *have, int *comple
     *diverged = hp__json_bool(hp__json_get(doc.root, "diverged")) == 1;
     const hp__node *fin = hp__json_get(doc.root, "final");
     r->metric[HP__CMP_REL_L2] = hp__json_num(hp__json_get(fin, "rel_l2"));
+    r->metric[HP__CMP_REL_L2_WORST] = worst_direction(fin, n_directions);
     r->metric[HP__CMP_FINE_RESIDUAL] = hp__json_num(hp__json_get(fin, "fine_residual"));
     r->metric[HP__CMP_J_PINN] = hp__json_num(hp__json_get(fin, "J_pinn"));
     r->metric[HP__CMP_ITERATIONS] = hp__json_num(hp__json_get(doc.root, "iterations"));
@@ -205,7 +225,9 @@ static hp_status load_run(hp__cmp_table *t, const char *dir, const hp__sweep_mem
     set_label(r, member ? member->name : NULL);
     HP_CALL(read_config(r, member));
     int have, completed, diverged;
-    read_summary(dir, r, &have, &completed, &diverged);
+    size_t n_directions;
+    read_summary(dir, r, &have, &completed, &diverged, &n_directions);
+    if (n_directions > 1) t->multi_direction = 1;
     double last[6];
     HP_CALL(read_history(dir, &r->history, last));
     set_if_nan(&r->metric[HP__CMP_ITERATIONS], last[0]);

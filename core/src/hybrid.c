@@ -554,7 +554,7 @@ static hp__point_set validation_part(const hp__problem *p, size_t offset, size_t
 hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_validation *out) {
     hp__problem *p = h->problem;
     size_t n = p->validation.n;
-    double err2 = 0.0, ref2 = 0.0, res = 0.0, zero = 0.0;
+    double err2[HP_JET_MAX_DIM] = {0}, ref2[HP_JET_MAX_DIM] = {0}, res = 0.0, zero = 0.0;
     size_t interior = 0;
     for (size_t r = 0; r < n; r++) interior += p->validation_interior[r];
     size_t lo = 0, hi = n; /* data-parallel: this rank's share of the grid, the sums over all ranks */
@@ -576,18 +576,28 @@ hp_status hp__hybrid_validate(hp__hybrid *h, const double *theta, hp__hybrid_val
             const double *u = p->u_reference + (size_t)i * n + off;
             for (size_t r = 0; r < cnt; r++) {
                 double e = h->val_jet[r] - u[r];
-                err2 += e * e;
-                ref2 += u[r] * u[r];
+                err2[i] += e * e;
+                ref2[i] += u[r] * u[r];
             }
         }
     }
+    int n_ref = p->n_reference_directions < h->n_dir ? p->n_reference_directions : h->n_dir;
     if (p->distributed) {
-        double sums[4] = {err2, ref2, res, zero};
-        HP_CALL(hp__comm_sum(st, sums, 4));
-        err2 = sums[0], ref2 = sums[1], res = sums[2], zero = sums[3];
+        double sums[2 * HP_JET_MAX_DIM + 2] = {res, zero};
+        for (int i = 0; i < n_ref; i++) sums[2 + 2 * i] = err2[i], sums[3 + 2 * i] = ref2[i];
+        HP_CALL(hp__comm_sum(st, sums, 2 + 2 * n_ref));
+        res = sums[0], zero = sums[1];
+        for (int i = 0; i < n_ref; i++) err2[i] = sums[2 + 2 * i], ref2[i] = sums[3 + 2 * i];
     }
     HP_CALL(st);
-    out->rel_l2 = p->n_reference_directions > 0 && ref2 > 0.0 ? sqrt(err2 / ref2) : NAN;
+    double err_all = 0.0, ref_all = 0.0;
+    out->n_directions = n_ref;
+    for (int i = 0; i < n_ref; i++) {
+        err_all += err2[i];
+        ref_all += ref2[i];
+        out->rel_l2_direction[i] = ref2[i] > 0.0 ? sqrt(err2[i] / ref2[i]) : NAN;
+    }
+    out->rel_l2 = n_ref > 0 && ref_all > 0.0 ? sqrt(err_all / ref_all) : NAN;
     out->fine_residual = interior ? res / (double)(interior * (size_t)h->n_dir) : NAN;
     out->zero_residual = interior ? zero / (double)(interior * (size_t)h->n_dir) : NAN;
     return HP_OK;

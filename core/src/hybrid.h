@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "hpinn/config.h"
+#include "hpinn/jets.h"
 #include "hpinn/optimizer.h"
 #include "hpinn/registry.h"
 #include "hpinn/status.h"
@@ -52,6 +53,10 @@ typedef struct hp__hybrid_validation {
     double rel_l2;        /* sqrt(Σ (v - u)²) / sqrt(Σ u²), all directions; NAN without reference */
     double fine_residual; /* mean ρ² on the validation grid's interior points (finer than collocation) */
     double zero_residual; /* the same for v = 0 (mean f²): the scale fine_residual is judged against */
+    /* per direction with a reference (the aims are per direction: one direction's
+     * error hides in the total when the other's solution is larger) */
+    double rel_l2_direction[HP_JET_MAX_DIM];
+    int n_directions; /* entries of rel_l2_direction: the directions with a reference */
 } hp__hybrid_validation;
 
 /* Build everything from the pipeline: problem point sets and coefficients,

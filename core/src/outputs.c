@@ -243,7 +243,7 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
     double value = NAN;
     hp__hybrid_terms terms;
     memset(&terms, 0, sizeof terms);
-    hp__hybrid_validation val = {NAN, NAN, NAN};
+    hp__hybrid_validation val = {.rel_l2 = NAN, .fine_residual = NAN, .zero_residual = NAN};
     hp__warnings warn = {0};
     size_t n_k = hp__hybrid_n_blocks(h) * (size_t)hp__hybrid_dim(h) * (size_t)hp__hybrid_dim(h);
     double *k = NULL;
@@ -307,6 +307,12 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
     fprintf(f, "}");
     fprintf(f, ",\n  \"final\": {\n    \"rel_l2\": ");
     json_number(f, val.rel_l2);
+    fprintf(f, ",\n    \"rel_l2_directions\": [");
+    for (int i = 0; i < val.n_directions; i++) {
+        if (i) fputs(", ", f);
+        json_number(f, val.rel_l2_direction[i]);
+    }
+    fputc(']', f);
     fprintf(f, ",\n    \"fine_residual\": ");
     json_number(f, val.fine_residual);
     fprintf(f, ",\n    \"J_pinn\": ");
@@ -392,6 +398,8 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
     if (outcome) {
         memset(outcome, 0, sizeof *outcome);
         outcome->rel_l2 = val.rel_l2;
+        outcome->n_directions = val.n_directions;
+        for (int i = 0; i < val.n_directions; i++) outcome->rel_l2_direction[i] = val.rel_l2_direction[i];
         outcome->fine_residual = val.fine_residual;
         outcome->j_pinn = theta ? terms.j_pinn : NAN;
         outcome->n_ktilde = theta ? hp__hybrid_dim(h) * hp__hybrid_dim(h) : 0;

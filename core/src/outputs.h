@@ -41,6 +41,8 @@ void hp__outputs_nodes(const hp__hybrid *h, const double **coords, size_t *n);
  * is not NULL, to the caller for printing with the final values. */
 typedef struct hp__run_outcome {
     double rel_l2, fine_residual, j_pinn;
+    double rel_l2_direction[HP_JET_MAX_DIM];
+    int n_directions;            /* entries of rel_l2_direction (directions with a reference) */
     double ktilde[4];            /* block 0 */
     int n_ktilde;                /* dim x dim */
     double ktilde_reference[4];
