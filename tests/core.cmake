@@ -30,6 +30,8 @@ hp_add_test(test_registry SOURCES test_registry.c)
 add_dependencies(test_registry hp_test_plugins)
 hp_add_test(test_cli SOURCES test_cli.c TIMEOUT 120)
 add_dependencies(test_cli hpinn_cli hp_test_plugins)
+hp_add_test(test_blas_kernel SOURCES test_blas_kernel.c)
+add_dependencies(test_blas_kernel hpinn_cli)
 
 # Install into a temporary prefix and build docs/examples/ against it.
 add_test(NAME test_install COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_install.sh)

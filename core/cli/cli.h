@@ -73,6 +73,17 @@ void hp__cli_print_registry_notes(const hp_registry *r, size_t *shown);
 /* Load the pipeline and apply the overrides. */
 hp_status hp__cli_load_config(const hp__cli_pipeline_args *a, hp_config **out);
 
+/* The CPU features behind the choice of an OpenBLAS kernel (blas_kernel.c). */
+typedef struct hp__cpu_features {
+    int avx2, fma, avx512f, avx512vl, avx512bw, avx512dq, avx512cd;
+} hp__cpu_features;
+/* The kernel to use instead of the one OpenBLAS chose (corename), or NULL to
+ * keep it: only its generic Prescott fallback on a CPU with AVX2 and FMA. */
+const char *hp__blas_kernel_fallback(const char *corename, const hp__cpu_features *cpu);
+/* When that applies and the environment chooses no kernel: set
+ * OPENBLAS_CORETYPE and execute the program again; returns when not. */
+void hp__blas_kernel_check(char **argv);
+
 hp_status hp__cmd_plugins(int argc, char **argv);
 hp_status hp__cmd_check(int argc, char **argv);
 hp_status hp__cmd_run(int argc, char **argv);

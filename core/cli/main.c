@@ -266,6 +266,7 @@ static int finish_ranks(hp_status st) {
 }
 
 int hp_cli_main(int argc, char **argv) {
+    if (argc > 0) hp__blas_kernel_check(argv); /* first: it may execute hpinn again */
     hp__cli_program = argc > 0 ? argv[0] : NULL;
     if (argc < 2) {
         usage(stderr);
