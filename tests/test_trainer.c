@@ -714,9 +714,15 @@ static int eta_at_midpoint(const char *dir, double *ratio) {
     assert_false(tr.estimated[mid]); /* measured: the LM stage's own steps */
     /* the first estimate, before any step was measured, comes from the cost hints */
     assert_true(tr.estimated[0]);
-    return fabs(*ratio - 1.0) <= 0.3;
+    return *ratio >= 0.25 && *ratio <= 4.0;
 }
 
+/* The ETA of a real two-stage run against its true remaining time. The rule
+ * itself is checked exactly on a clock of its own (test_trainer_eta.c); here
+ * the wall time of a machine that may be shared decides, so the bound is a
+ * factor 4 either way: what it catches is a wrong rule (a stage priced at
+ * another's rate, the first step's allocations taken for every step), which
+ * is off by more, not the noise of a busy core. */
 static void test_eta_two_stages(void **state) {
     (void)state;
     /* one BLAS thread: on a shared machine a two-thread GEMM waits for the busy
@@ -726,7 +732,7 @@ static void test_eta_two_stages(void **state) {
     double ratio;
     int ok = eta_at_midpoint("tr_eta", &ratio);
     if (!ok) {
-        print_message("ratio %.2f outside [0.7, 1.3]; the machine may be loaded: once more\n", ratio);
+        print_message("ratio %.2f outside [0.25, 4]; the machine may be loaded: once more\n", ratio);
         ok = eta_at_midpoint("tr_eta2", &ratio);
     }
     openblas_set_num_threads(threads);

@@ -4,6 +4,8 @@ hp_add_test(test_checkpoint SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_checkpoint.
 hp_add_test(test_trainer SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_trainer.c TIMEOUT 120)
 add_dependencies(test_trainer hpinn_plugin_msff hpinn_plugin_p1_1d hpinn_plugin_global hpinn_plugin_adam
   hpinn_plugin_lbfgs)
+# The remaining-time rule, on a clock of the test's own.
+hp_add_test(test_trainer_eta SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_trainer_eta.c TIMEOUT 30)
 # The progress display: fitting the line to the width, ETA texts, plain lines.
 hp_add_test(test_trainer_display SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_trainer_display.c TIMEOUT 60)
 add_dependencies(test_trainer_display hpinn_plugin_msff hpinn_plugin_p1_1d hpinn_plugin_global)

@@ -39,6 +39,10 @@ typedef struct hp__eta hp__eta;
 /* `inner` is the objective the trainer steps on; hp__eta_objective is it, timed. */
 hp_status hp__eta_create(size_t n_stages, const hp__eta_stage *stages, const hp_objective *inner, hp__eta **out);
 void hp__eta_destroy(hp__eta *e);
+/* The clock every time above is read from (seconds; default hp__now_seconds):
+ * tests drive the rule with a clock of their own, so it is checked exactly and
+ * not against a loaded machine's wall time. Resets the mark to the new clock's now. */
+void hp__eta_set_clock(hp__eta *e, double (*clock)(void *ctx), void *ctx);
 hp_objective hp__eta_objective(hp__eta *e);
 
 /* A stage starts (or resumes) now; one of its steps ended now. */
