@@ -28,7 +28,7 @@ static void test_version_and_help(void **state) {
     (void)state;
     assert_int_equal(run("--version"), 0);
     assert_contains(out_text, "hpinn 0.");
-    assert_contains(out_text, "plugin ABI 3");
+    assert_contains(out_text, "plugin ABI " HP__ABI_TEXT);
     assert_int_equal(run("help"), 0);
     assert_contains(out_text, "check CONFIG");
     assert_int_equal(run("help check"), 0);
@@ -208,7 +208,7 @@ static void test_plugins_listing(void **state) {
     hp_test_write_file("abi.yaml", "problem: {K: \"1 + x\"}\nstages:\n  - {iterations: 3, optimizer: {plugin: testbadabi}}\n");
     assert_int_equal(run("check abi.yaml"), 1);
     assert_contains(err_text, "abi.yaml:3:41: stages[0].optimizer.plugin: optimizer plugin 'testbadabi' cannot be used: ");
-    assert_contains(err_text, "hpinn_testbadabi.so was built for plugin ABI 999, but this hpinn has ABI 3");
+    assert_contains(err_text, "hpinn_testbadabi.so was built for plugin ABI 999, but this hpinn has ABI " HP__ABI_TEXT);
     unsetenv("HPINN_PLUGIN_PATH");
 }
 

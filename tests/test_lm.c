@@ -723,11 +723,44 @@ static void test_bad_params(void **unused) {
     expect_config_error((const char *[]){"max_evals=0"}, 1, "max_evals", NULL);
 }
 
+/* The cost hint follows the Jacobian's structure: with two blocks and no
+ * shared row, a quarter of the dense Gram and factorization flops; a shared
+ * row makes the factorization dense again and costs n² in the Gram matrix;
+ * the sampled share and single precision scale the Gram part. */
+static void test_step_cost_structure(void **unused) {
+    const hp_optimizer_ops *ops = op_ops();
+    assert_non_null(ops->step_cost);
+    const double n = 1000, m = 20000;
+    hp_params *p;
+    assert_int_equal(hp_params_from_strings(hp_plugin_entry()->params, "optimizer", NULL, 0, &p), HP_OK);
+    hp_opt_step_cost dense = {0}, split = {0}, shared = {0};
+    ops->step_cost(p, &(hp_opt_shape){1000, 20000, 1, 0}, &dense);
+    ops->step_cost(p, &(hp_opt_shape){1000, 20000, 2, 0}, &split);
+    ops->step_cost(p, &(hp_opt_shape){1000, 20000, 2, 100}, &shared);
+    OP_ASSERT_NEAR(dense.flops, m * n * n + 1.5 * n * n * n / 3, 1e-6 * dense.flops);
+    OP_ASSERT_NEAR(split.flops, dense.flops / 4, 1e-6 * dense.flops);
+    OP_ASSERT_NEAR(shared.flops, (m - 100) * n * n / 4 + 100 * n * n + 1.5 * n * n * n / 3, 1e-6 * dense.flops);
+    assert_true(dense.jacobians == 1.0 && split.jacobians == 1.0 && dense.values == 1.5);
+    hp_params_destroy(p);
+    const char *args[] = {"gram_rows=0.25", "gram_precision=single"};
+    assert_int_equal(hp_params_from_strings(hp_plugin_entry()->params, "optimizer", args, 2, &p), HP_OK);
+    ops->step_cost(p, &(hp_opt_shape){1000, 20000, 2, 0}, &split);
+    OP_ASSERT_NEAR(split.flops, 0.125 * m * n * n / 4 + 1.5 * n * n * n / 12, 1e-6 * dense.flops);
+    hp_params_destroy(p);
+    /* the kernel form (m < n, exact double Gram) is dense whatever the blocks */
+    assert_int_equal(hp_params_from_strings(hp_plugin_entry()->params, "optimizer", NULL, 0, &p), HP_OK);
+    ops->step_cost(p, &(hp_opt_shape){20000, 1000, 2, 0}, &split);
+    OP_ASSERT_NEAR(split.flops, 20000.0 * 1000 * 1000 + 1.5 * 1000.0 * 1000 * 1000 / 3, 1e-6 * split.flops);
+    hp_params_destroy(p);
+    (void)unused;
+}
+
 static void test_descriptor(void **unused) { op_check_descriptor("lm"); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_descriptor),
+        cmocka_unit_test(test_step_cost_structure),
         cmocka_unit_test(test_pinn_jacobian),
         cmocka_unit_test(test_expfit_overdetermined),
         cmocka_unit_test(test_expfit_underdetermined),

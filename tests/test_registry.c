@@ -102,7 +102,7 @@ static void test_wrong_abi_is_rejected_with_both_versions(void **state) {
     assert_true(hp_registry_count(r) > 0); /* opens every file */
     const char *m = problem_for(r, "hpinn_testbadabi.so");
     assert_non_null(m);
-    assert_contains(m, "was built for plugin ABI 999, but this hpinn has ABI 3");
+    assert_contains(m, "was built for plugin ABI 999, but this hpinn has ABI " HP__ABI_TEXT);
     hp_registry_close(r);
 }
 
@@ -116,7 +116,7 @@ static void test_lookup_of_rejected_plugin_says_why(void **state) {
     assert_null(d);
     assert_contains(hp_error_message(), "optimizer plugin 'testbadabi' cannot be used: ");
     assert_contains(hp_error_message(), "/tests/plugins/hpinn_testbadabi.so was built for plugin ABI 999, but this "
-                                        "hpinn has ABI 3; rebuild the plugin against this hpinn");
+                                        "hpinn has ABI " HP__ABI_TEXT "; rebuild the plugin against this hpinn");
     const char *text = "stages:\n  - iterations: 3\n    optimizer: {plugin: testbadabi}\n";
     hp_config *c;
     assert_int_equal(hp_config_load_string(text, strlen(text), "abi.yaml", &c), HP_OK);
@@ -125,7 +125,7 @@ static void test_lookup_of_rejected_plugin_says_why(void **state) {
                      HP_ERR_PLUGIN);
     assert_contains(hp_error_message(), "abi.yaml:3:25: stages[0].optimizer.plugin: optimizer plugin 'testbadabi' "
                                         "cannot be used: ");
-    assert_contains(hp_error_message(), "hpinn_testbadabi.so was built for plugin ABI 999, but this hpinn has ABI 3");
+    assert_contains(hp_error_message(), "hpinn_testbadabi.so was built for plugin ABI 999, but this hpinn has ABI " HP__ABI_TEXT);
     hp_config_destroy(c);
     /* a file of another kind is named when that is why the lookup failed */
     assert_int_equal(hp_registry_find(r, HP_PLUGIN_NETWORK, "testgood", &d), HP_ERR_NOT_FOUND);

@@ -27,6 +27,8 @@ typedef struct fake_objective {
     fake_clock *clock;
     double value_s, gradient_s, jacobian_s, product_s;
     int fail;
+    double first_jacobian_extra; /* the first Jacobian's memory and workspaces */
+    int jacobians;
 } fake_objective;
 
 static hp_status fake_vg(void *ctx, const double *theta, double *value, double *grad) {
@@ -44,6 +46,7 @@ static hp_status fake_residuals(void *ctx, const double *theta, double *r, doubl
     (void)theta;
     if (f->fail) return HP_ERR_NUMERIC;
     f->clock->t += J ? f->jacobian_s : f->value_s;
+    if (J && f->jacobians++ == 0) f->clock->t += f->first_jacobian_extra;
     r[0] = r[1] = r[2] = 0.0;
     return HP_OK;
 }
@@ -60,10 +63,10 @@ static hp_objective objective_of(fake_objective *f) {
 }
 
 static hp_opt_step_cost hint;
-static void hint_cost(const hp_params *params, size_t n, size_t m, hp_opt_step_cost *cost) {
+static hp_opt_shape asked; /* the shape the last hint was asked for */
+static void hint_cost(const hp_params *params, const hp_opt_shape *shape, hp_opt_step_cost *cost) {
     (void)params;
-    assert_int_equal(n, 2);
-    assert_int_equal(m, 3);
+    asked = *shape;
     *cost = hint;
 }
 
@@ -78,14 +81,14 @@ static hp_optimizer_ops hinted_ops(void) {
 static const double theta[2] = {0.5, -0.5};
 
 /* Rules 1, 2 and 4: a stage's own steps (the first, which allocates, left out
- * from the third on), an earlier stage of the same plugin, and the run's rate
- * for a plugin that gives no hint. */
+ * from the second on), an earlier stage of the same plugin, and for a plugin
+ * that gives no hint the stage's one step or the run's rate. */
 static void test_measured_steps(void **state) {
     (void)state;
     fake_clock clock = {0};
-    fake_objective f = {&clock, 0.001, 0.002, 0.01, 0.001, 0};
+    fake_objective f = {&clock, 0.001, 0.002, 0.01, 0.001, 0, 0.0, 0};
     hp_objective o = objective_of(&f);
-    const hp__eta_stage stages[] = {{"adam", NULL, NULL, 10}, {"lm", NULL, NULL, 5}, {"adam", NULL, NULL, 10}};
+    const hp__eta_stage stages[] = {{"adam", NULL, NULL, 10, 1, 0}, {"lm", NULL, NULL, 5, 1, 0}, {"adam", NULL, NULL, 10, 1, 0}};
     hp__eta *e;
     OK(hp__eta_create(3, stages, &o, &e));
     hp__eta_set_clock(e, read_clock, &clock);
@@ -94,18 +97,22 @@ static void test_measured_steps(void **state) {
     hp__eta_stage_begin(e, 0);
     clock.t = 1.0;
     hp__eta_step(e, 0); /* the first step: 1 s */
+    /* one step: that step, as a last resort (no hint, no earlier stage) */
+    double left = hp__eta_remaining(e, 0, 1, theta, &estimated);
+    assert_double_equal(left, 9 * 1.0 + 5 * 1.0 + 10 * 1.0, 1e-12);
+    assert_int_equal(estimated, 1);
     clock.t = 1.1;
     hp__eta_step(e, 0);
-    /* two steps: their mean, the first included (0.55 s) */
-    double left = hp__eta_remaining(e, 0, 2, theta, &estimated);
-    assert_double_equal(left, 8 * 0.55 + 5 * 0.55 + 10 * 0.55, 1e-12);
+    /* two steps: the second alone (0.1 s); the lm stage at the run's rate so
+     * far (1.1 s / 2 steps), the last adam stage at the first one's rate */
+    left = hp__eta_remaining(e, 0, 2, theta, &estimated);
+    assert_double_equal(left, 8 * 0.1 + 5 * 0.55 + 10 * 0.1, 1e-12);
     assert_int_equal(estimated, 1); /* the lm stage is the run's rate */
     clock.t = 1.2;
     hp__eta_step(e, 0);
     clock.t = 1.3;
     hp__eta_step(e, 0);
-    /* four steps: 0.1 s each without the first; lm at the run's 1.3 s / 4 steps;
-     * the last adam stage at the first one's rate */
+    /* four steps: 0.1 s each without the first; lm at the run's 1.3 s / 4 steps */
     left = hp__eta_remaining(e, 0, 4, theta, &estimated);
     assert_double_equal(left, 6 * 0.1 + 5 * (1.3 / 4) + 10 * 0.1, 1e-12);
     assert_int_equal(estimated, 1);
@@ -124,35 +131,50 @@ static void test_measured_steps(void **state) {
 }
 
 /* Rule 3: the hint's evaluations at each kind's measured time (calls through
- * the timed objective, or one probe at θ for a kind not called yet), and the
- * probes' time is no step's. */
+ * the timed objective, or a probe at θ for a kind not called yet: a Jacobian
+ * timed on its second call), and the probes' time is no step's. */
 static void test_hint_in_measured_seconds(void **state) {
     (void)state;
     fake_clock clock = {0};
-    fake_objective f = {&clock, 0.001, 0.003, 0.02, 0.0, 0};
+    fake_objective f = {&clock, 0.001, 0.003, 0.02, 0.0, 0, 1.0, 0};
     hp_objective o = objective_of(&f);
     hp_optimizer_ops ops = hinted_ops();
     hint = (hp_opt_step_cost){.values = 2, .gradients = 1, .jacobians = 0.5};
-    const hp__eta_stage stages[] = {{"adam", NULL, NULL, 4}, {"gn", &ops, NULL, 7}};
+    const hp__eta_stage stages[] = {{"adam", NULL, NULL, 4, 1, 0}, {"gn", &ops, NULL, 7, 2, 1}};
     hp__eta *e;
     OK(hp__eta_create(2, stages, &o, &e));
     hp__eta_set_clock(e, read_clock, &clock);
     hp_objective timed = hp__eta_objective(e);
     hp__eta_stage_begin(e, 0);
     double v, g[2];
-    /* two gradients through the timed objective: 3 ms each, measured */
+    /* two gradients in the first step, which warms up (0.5 s each): not timed
+     * into the gradients' mean */
+    f.gradient_s = 0.5;
     OK(timed.value_and_gradient(timed.ctx, theta, &v, g));
     OK(timed.value_and_gradient(timed.ctx, theta, &v, g));
+    f.gradient_s = 0.003;
     hp__eta_step(e, 0);
     int estimated;
-    /* values and Jacobians were not called: probed once each at θ */
+    /* values, gradients and Jacobians: probed at θ (3 ms a gradient) */
     double left = hp__eta_remaining(e, 0, 1, theta, &estimated);
     double per = 2 * 0.001 + 1 * 0.003 + 0.5 * 0.02;
-    assert_double_equal(left, 3 * 0.006 + 7 * per, 1e-12);
+    assert_double_equal(left, 3 * 1.0 + 7 * per, 1e-12);
     assert_int_equal(estimated, 1);
-    /* the probes took 21 ms of the clock, which the next step does not count */
-    clock.t += 0.006;
+    /* the hint was asked for the objective's size and the stage's structure */
+    assert_int_equal(asked.n, 2);
+    assert_int_equal(asked.m, 3);
+    assert_int_equal(asked.blocks, 2);
+    assert_int_equal(asked.shared_rows, 1);
+    assert_int_equal(f.jacobians, 2);
+    /* the probes took 1.044 s of the clock, which the next step does not
+     * count; from the second step on, calls are timed */
+    OK(timed.value_and_gradient(timed.ctx, theta, &v, g));
+    clock.t += 0.003;
     hp__eta_step(e, 0);
+    assert_double_equal(hp__eta_remaining(e, 0, 2, theta, &estimated), 2 * 0.006 + 7 * per, 1e-12);
+    f.gradient_s = 0.007; /* the gradients' mean: (0.003 + 0.003 + 0.007) / 3 */
+    OK(timed.value_and_gradient(timed.ctx, theta, &v, g));
+    per = 2 * 0.001 + (0.013 / 3) + 0.5 * 0.02;
     assert_double_equal(hp__eta_remaining(e, 0, 2, theta, &estimated), 2 * 0.006 + 7 * per, 1e-12);
     hp__eta_destroy(e);
 }
@@ -161,12 +183,12 @@ static void test_hint_in_measured_seconds(void **state) {
 static void test_hint_flops(void **state) {
     (void)state;
     fake_clock clock = {0, 0.25};
-    fake_objective f = {&clock, 0.001, 0.003, 0.02, 0.0, 0};
+    fake_objective f = {&clock, 0.001, 0.003, 0.02, 0.0, 0, 0.0, 0};
     hp_objective o = objective_of(&f);
     hp_optimizer_ops ops = hinted_ops();
     const double gemm = 2.0 * 384.0 * 384.0 * 384.0;
     hint = (hp_opt_step_cost){.flops = 4 * gemm};
-    const hp__eta_stage stages[] = {{"gn", &ops, NULL, 3}};
+    const hp__eta_stage stages[] = {{"gn", &ops, NULL, 3, 1, 0}};
     hp__eta *e;
     OK(hp__eta_create(1, stages, &o, &e));
     hp__eta_set_clock(e, read_clock, &clock);
@@ -181,11 +203,11 @@ static void test_hint_flops(void **state) {
 static void test_failed_probe(void **state) {
     (void)state;
     fake_clock clock = {0};
-    fake_objective f = {&clock, 0.001, 0.003, 0.02, 0.0, 1};
+    fake_objective f = {&clock, 0.001, 0.003, 0.02, 0.0, 1, 0.0, 0};
     hp_objective o = objective_of(&f);
     hp_optimizer_ops ops = hinted_ops();
     hint = (hp_opt_step_cost){.values = 1};
-    const hp__eta_stage stages[] = {{"gn", &ops, NULL, 3}, {"gn2", &ops, NULL, 2}};
+    const hp__eta_stage stages[] = {{"gn", &ops, NULL, 3, 1, 0}, {"gn2", &ops, NULL, 2, 1, 0}};
     hp__eta *e;
     OK(hp__eta_create(2, stages, &o, &e));
     hp__eta_set_clock(e, read_clock, &clock);

@@ -19,6 +19,15 @@
 #include "hpinn/registry.h"
 #include "hpinn/status.h"
 
+/* HP_ABI_VERSION as text, for the messages that name it ("... has ABI 4"); the
+ * assertion makes a bump of the ABI update this one line. */
+#include "hpinn/plugin.h"
+#define HP__ABI_NUMBER 4
+_Static_assert(HP__ABI_NUMBER == HP_ABI_VERSION, "tests/test_util.h: set HP__ABI_NUMBER to HP_ABI_VERSION");
+#define HP__ABI_STR2(x) #x
+#define HP__ABI_STR(x) HP__ABI_STR2(x)
+#define HP__ABI_TEXT HP__ABI_STR(HP__ABI_NUMBER)
+
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif

@@ -81,6 +81,13 @@ double hp__hybrid_tau3(const hp__hybrid *h);
 /* 1: the run has the averaged residual (its rows, its history column A). */
 int hp__hybrid_averaged_on(const hp__hybrid *h);
 
+/* The structure of the Gauss–Newton Jacobian under coupling weight tau2 (the
+ * hp_opt_shape an optimizer's cost hint is asked for): every row touches one
+ * direction's network (blocks: the directions) except the coupling rows, which
+ * reach every network through K̃ (shared_rows; 0 when tau2 = 0 or the coupling
+ * is off). */
+void hp__hybrid_row_structure(const hp__hybrid *h, double tau2, size_t *blocks, size_t *shared_rows);
+
 /* The objective for optimizers (ctx = h): value and gradient; residuals with
  * their dense Jacobian; and, when the network plugin has a tangent pass, the
  * matrix-free products J v and Jᵀ u. */

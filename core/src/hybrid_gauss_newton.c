@@ -218,6 +218,12 @@ static hp_status coupling_rows(hp__hybrid *h, const double *theta, int i, double
     return HP_OK;
 }
 
+void hp__hybrid_row_structure(const hp__hybrid *h, double tau2, size_t *blocks, size_t *shared_rows) {
+    *blocks = (size_t)h->n_dir;
+    int coupled = h->coupling.form != HP__COUPLING_NONE && tau2 > 0.0;
+    *shared_rows = coupled && h->n_dir > 1 && holds_shared_rows(h) ? (size_t)h->n_dir * h->mesh->n_nodes : 0;
+}
+
 hp_status hp__hybrid_residuals_and_jacobian(void *ctx, const double *theta, double *r, double *J) {
     hp__hybrid *h = ctx;
     hp__problem *p = h->problem;

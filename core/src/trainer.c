@@ -327,8 +327,10 @@ hp_status hp__trainer_create(const hp_config *config, const hp_registry *registr
     hp_params_destroy(outp);
     HP_CALL_GOTO(st, plan_create(t, registry), fail);
     hp__eta_stage es[HP__TRAINER_MAX_STAGES];
-    for (size_t i = 0; i < t->n_stages; i++)
-        es[i] = (hp__eta_stage){t->plan[i].opt_desc->name, t->plan[i].ops, t->plan[i].opt_params, t->plan[i].iterations};
+    for (size_t i = 0; i < t->n_stages; i++) {
+        es[i] = (hp__eta_stage){t->plan[i].opt_desc->name, t->plan[i].ops, t->plan[i].opt_params, t->plan[i].iterations, 1, 0};
+        hp__hybrid_row_structure(h, t->plan[i].tau2, &es[i].blocks, &es[i].shared_rows);
+    }
     HP_CALL_GOTO(st, hp__eta_create(t->n_stages, es, objective, &t->eta), fail);
     t->objective = hp__eta_objective(t->eta);
     HP_CALL_GOTO(st, hp__trainer_display_init(&t->display, h, options->log, options->progress), fail);

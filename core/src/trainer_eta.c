@@ -25,6 +25,7 @@ struct hp__eta {
     unsigned long long kind_calls[K_COUNT];
     int probe_failed[K_COUNT];
     double flop_rate;     /* flops per second; 0: not measured yet */
+    size_t current;       /* the stage running (n_stages: none yet) */
     double (*clock)(void *ctx); /* seconds; hp__now_seconds unless a test sets one */
     void *clock_ctx;
 };
@@ -33,9 +34,16 @@ static double clock_now(const hp__eta *e) {
     return e->clock ? e->clock(e->clock_ctx) : hp__now_seconds();
 }
 
-static void add(hp__eta *e, int kind, double t0) {
+/* A call inside a stage's first step is not timed into its kind (add): like
+ * the step, it allocates and touches what later calls reuse. A probe's is. */
+static void add_probe(hp__eta *e, int kind, double t0) {
     e->kind_seconds[kind] += clock_now(e) - t0;
     e->kind_calls[kind]++;
+}
+
+static void add(hp__eta *e, int kind, double t0) {
+    if (e->current < e->n_stages && !e->steps[e->current]) return;
+    add_probe(e, kind, t0);
 }
 
 static hp_status timed_value_and_gradient(void *ctx, const double *theta, double *value, double *grad) {
@@ -93,6 +101,7 @@ hp_status hp__eta_create(size_t n_stages, const hp__eta_stage *stages, const hp_
         return st;
     }
     memcpy(e->stages, stages, n_stages * sizeof *stages);
+    e->current = n_stages;
     e->mark = clock_now(e);
     *out = e;
     return HP_OK;
@@ -126,7 +135,7 @@ hp_objective hp__eta_objective(hp__eta *e) {
 }
 
 void hp__eta_stage_begin(hp__eta *e, size_t stage) {
-    (void)stage;
+    e->current = stage;
     e->mark = clock_now(e);
 }
 
@@ -149,15 +158,16 @@ static void probe(hp__eta *e, int kind, const double *theta) {
     double t0 = clock_now(e);
     if (kind == K_VALUE && o->value_and_gradient) {
         st = o->value_and_gradient(o->ctx, theta, &v, NULL);
-        if (st == HP_OK) add(e, K_VALUE, t0);
+        if (st == HP_OK) add_probe(e, K_VALUE, t0);
     } else if (kind == K_GRADIENT && o->value_and_gradient && hp_calloc(n ? n : 1, sizeof *a, &a) == HP_OK) {
         st = o->value_and_gradient(o->ctx, theta, &v, a);
-        if (st == HP_OK) add(e, K_GRADIENT, t0);
+        if (st == HP_OK) add_probe(e, K_GRADIENT, t0);
     } else if (kind == K_JACOBIAN && o->residuals_and_jacobian && m && hp_calloc(m, sizeof *a, &a) == HP_OK &&
                hp_calloc(m * (n ? n : 1), sizeof *b, &b) == HP_OK) {
+        st = o->residuals_and_jacobian(o->ctx, theta, a, b); /* touches b and the workspaces */
         t0 = clock_now(e);
-        st = o->residuals_and_jacobian(o->ctx, theta, a, b);
-        if (st == HP_OK) add(e, K_JACOBIAN, t0);
+        if (st == HP_OK) st = o->residuals_and_jacobian(o->ctx, theta, a, b);
+        if (st == HP_OK) add_probe(e, K_JACOBIAN, t0);
     } else if (kind == K_PRODUCT && o->linearize && o->jvp && o->vjp && m &&
                hp_calloc(m > n ? m : n, sizeof *a, &a) == HP_OK && hp_calloc(m > n ? m : n, sizeof *b, &b) == HP_OK) {
         for (size_t i = 0; i < n; i++) a[i] = 1.0 / (double)(i + 1);
@@ -216,7 +226,8 @@ static double hinted(hp__eta *e, const hp__eta_stage *s, const double *theta) {
     if (!s->ops || !HP_OP_PRESENT(s->ops, step_cost)) return NAN;
     hp_opt_step_cost c;
     memset(&c, 0, sizeof c);
-    s->ops->step_cost(s->params, e->inner.n, e->inner.m, &c);
+    const hp_opt_shape shape = {e->inner.n, e->inner.m, s->blocks ? s->blocks : 1, s->shared_rows};
+    s->ops->step_cost(s->params, &shape, &c);
     const double counts[K_COUNT] = {c.values, c.gradients, c.jacobians, c.products};
     double t = 0.0;
     for (int k = 0; k < K_COUNT; k++) {
@@ -233,25 +244,35 @@ static double hinted(hp__eta *e, const hp__eta_stage *s, const double *theta) {
     return t;
 }
 
-/* A stage's measured time per step; its first step (allocating workspaces) is
- * left out once there are three. */
+/* A stage's measured time per step without its first step (which allocates
+ * the workspaces and, for an LM stage, touches a Jacobian of many megabytes:
+ * several times a later step); a stage with one step: that step. */
 static double measured(const hp__eta *e, size_t s) {
-    if (e->steps[s] >= 3) return (e->seconds[s] - e->first[s]) / (double)(e->steps[s] - 1);
+    if (e->steps[s] >= 2) return (e->seconds[s] - e->first[s]) / (double)(e->steps[s] - 1);
     return e->seconds[s] / (double)e->steps[s];
 }
 
-static double per_step(hp__eta *e, size_t s, const double *theta, int *estimated) {
-    if (e->steps[s]) return measured(e, s);
+/* Stage s itself, or else the latest earlier stage of its plugin, with at
+ * least `steps` steps: its index, or n_stages. */
+static size_t measured_like(const hp__eta *e, size_t s, uint64_t steps) {
+    if (e->steps[s] >= steps) return s;
     for (size_t k = s; k-- > 0;)
-        if (e->steps[k] && strcmp(e->stages[k].optimizer, e->stages[s].optimizer) == 0) return measured(e, k);
+        if (e->steps[k] >= steps && strcmp(e->stages[k].optimizer, e->stages[s].optimizer) == 0) return k;
+    return e->n_stages;
+}
+
+static double per_step(hp__eta *e, size_t s, const double *theta, int *estimated) {
+    size_t k = measured_like(e, s, 2);
+    if (k < e->n_stages) return measured(e, k);
     *estimated = 1;
     double t = hinted(e, &e->stages[s], theta);
     if (isfinite(t)) return t;
+    if ((k = measured_like(e, s, 1)) < e->n_stages) return measured(e, k); /* a first step only */
     double seconds = 0.0;
     uint64_t steps = 0;
-    for (size_t k = 0; k < e->n_stages; k++) {
-        seconds += e->seconds[k];
-        steps += e->steps[k];
+    for (size_t i = 0; i < e->n_stages; i++) {
+        seconds += e->seconds[i];
+        steps += e->steps[i];
     }
     return steps ? seconds / (double)steps : NAN;
 }

@@ -2,17 +2,22 @@
  *
  * The rule, for each stage still to run (its remaining steps times a time per
  * step):
- *   1. a stage that has taken steps in this session: its own measured time per
- *      step (wall time between steps: the step, history rows, checkpoints; from
- *      the third step on without the first, which allocates workspaces);
- *   2. otherwise the time per step measured by the latest earlier stage of this
- *      session with the same optimizer plugin;
+ *   1. a stage that has taken two steps or more in this session: its own
+ *      measured time per step (wall time between steps: the step, history
+ *      rows, checkpoints) without the first, which allocates workspaces and
+ *      can cost several later steps;
+ *   2. otherwise the time per step measured so by the latest earlier stage of
+ *      this session with the same optimizer plugin and two steps or more;
  *   3. otherwise the optimizer's own cost hint (hp_optimizer_ops.step_cost:
  *      evaluations of each kind and its flops) in seconds: each kind's mean time
- *      measured on the objective so far, a kind not called yet measured once at
- *      the current θ (a Jacobian, a gradient, the Jacobian products), the flops
- *      at the rate of one timed 384 x 384 GEMM;
- *   4. otherwise (no hint) the run's time per step so far in this session.
+ *      measured on the objective so far, a kind not called yet measured at the
+ *      current θ (a gradient, the Jacobian products; a Jacobian on its second
+ *      call, since the first touches the memory and workspaces every later one
+ *      reuses), the flops at the rate of one timed 384 x 384 GEMM; the hint is
+ *      asked for the stage's shape (its Jacobian's blocks and shared rows);
+ *   4. otherwise (no hint) the one step of the stage, or of such an earlier
+ *      stage, if there is one, else the run's time per step so far in this
+ *      session.
  * Estimates from 3 and 4 mark the result as estimated ("~" in the display).
  *
  * The wrapper objective times every callback by kind; the optimizers and the
@@ -32,6 +37,7 @@ typedef struct hp__eta_stage {
     const hp_optimizer_ops *ops;
     const hp_params *params;
     uint64_t iterations;             /* planned */
+    size_t blocks, shared_rows;      /* the Jacobian's structure in this stage (hp_opt_shape) */
 } hp__eta_stage;
 
 typedef struct hp__eta hp__eta;

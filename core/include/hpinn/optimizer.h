@@ -96,6 +96,21 @@ typedef struct hp_opt_step_cost {
     double flops;      /* floating-point operations of the optimizer itself (dense products, factorizations) */
 } hp_opt_step_cost;
 
+/* The shape of the objective a step_cost hint is asked for: n parameters, m
+ * residual rows (0 without residuals), and the structure of the Jacobian the
+ * core knows of. Every row but `shared_rows` of them touches only one of
+ * `blocks` equal blocks of the parameters (a hybrid: one network per direction;
+ * blocks 1: no structure), so J'J costs about m n² / blocks² to form and, with
+ * no shared rows, is block-diagonal (blocks Cholesky factorizations of n/blocks).
+ * The shared rows (the coupling rows, which reach every network through K̃)
+ * touch all n and make J'J dense. */
+typedef struct hp_opt_shape {
+    size_t n;
+    size_t m;
+    size_t blocks;      /* >= 1 */
+    size_t shared_rows; /* <= m */
+} hp_opt_shape;
+
 typedef struct hp_optimizer_ops {
     uint32_t struct_size; /* sizeof(hp_optimizer_ops) the plugin was built with */
     /* n: number of parameters. The objective passed to step() must have this n. */
@@ -125,10 +140,10 @@ typedef struct hp_optimizer_ops {
      * clears its history, lm_cg its preconditioner). NULL: the state is kept as
      * it is (Adam keeps its moments, lm its damping). */
     void (*reset)(void *state);
-    /* Optional. The typical cost of one step for n parameters and m residuals
-     * (m = 0 without residuals), zeroed by the caller; the ETA of a stage that
-     * has not started. NULL: such a stage is estimated at the run's rate so far. */
-    void (*step_cost)(const hp_params *params, size_t n, size_t m, hp_opt_step_cost *cost);
+    /* Optional. The typical cost of one step on an objective of this shape,
+     * into *cost (zeroed by the caller); the ETA of a stage that has not
+     * started. NULL: such a stage is estimated at the run's rate so far. */
+    void (*step_cost)(const hp_params *params, const hp_opt_shape *shape, hp_opt_step_cost *cost);
 } hp_optimizer_ops;
 
 /* ---- helpers shared by optimizer plugins (core/src/optimizer.c) ------------- */

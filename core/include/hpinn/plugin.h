@@ -20,7 +20,7 @@
 
 HP_BEGIN_API
 
-#define HP_ABI_VERSION 3u
+#define HP_ABI_VERSION 4u
 #define HP_PLUGIN_ENTRY_NAME "hp_plugin_entry"
 
 typedef enum hp_plugin_kind {

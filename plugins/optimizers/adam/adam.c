@@ -201,11 +201,10 @@ static double adam_memory_bytes(const hp_params *params, size_t n, size_t m) {
     return 3.0 * 8.0 * (double)n;
 }
 
-static void adam_step_cost(const hp_params *params, size_t n, size_t m, hp_opt_step_cost *cost) {
+static void adam_step_cost(const hp_params *params, const hp_opt_shape *shape, hp_opt_step_cost *cost) {
     (void)params;
-    (void)m;
     cost->gradients = 1.0;
-    cost->flops = 10.0 * (double)n; /* the moment updates */
+    cost->flops = 10.0 * (double)shape->n; /* the moment updates */
 }
 
 static const hp_optimizer_ops adam_ops = {

@@ -398,11 +398,10 @@ static void lbfgs_reset(void *state) {
     o->have_cache = 0;
 }
 
-static void lbfgs_step_cost(const hp_params *params, size_t n, size_t m, hp_opt_step_cost *cost) {
-    (void)m;
+static void lbfgs_step_cost(const hp_params *params, const hp_opt_shape *shape, hp_opt_step_cost *cost) {
     /* the line search usually accepts its first trial; the two-loop recursion is 4 n per pair */
     cost->gradients = 1.0;
-    cost->flops = 4.0 * (double)n * (double)hp_params_int(params, "history");
+    cost->flops = 4.0 * (double)shape->n * (double)hp_params_int(params, "history");
 }
 
 static const hp_optimizer_ops lbfgs_ops = {

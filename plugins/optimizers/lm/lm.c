@@ -609,20 +609,31 @@ static double lm_memory_bytes(const hp_params *params, size_t n, size_t m) {
     return 8.0 * (jac + 2.0 * k * k + copy + 3.0 * dm + 6.0 * dn);
 }
 
-/* One Jacobian, the Gram matrix (one SYRK: other * k^2) and a Cholesky
- * factorization (k^3/3) per trial, in the space of size k the form solves in;
- * usually one or two trials per step. */
-static void lm_step_cost(const hp_params *params, size_t n, size_t m, hp_opt_step_cost *cost) {
+/* One Jacobian, the Gram matrix and a Cholesky factorization per trial (usually
+ * one or two trials per step), in the space of size k the form solves in. The
+ * parameter form's Gram matrix is formed on each row's nonzero columns
+ * (hp_gram_lower): n² / blocks² per block row, n² per shared row, times the
+ * sampled share; it is factored in blocks when no row is shared (find_blocks),
+ * else whole. The kernel form's SYRK and Cholesky are dense. */
+static void lm_step_cost(const hp_params *params, const hp_opt_shape *shape, hp_opt_step_cost *cost) {
+    const size_t n = shape->n, m = shape->m;
     int form = hp_params_enum_index(params, "form");
     int kernel = form == LM_FORM_KERNEL || (form == LM_FORM_AUTO && m < n && hp_params_real(params, "gram_rows") >= 1.0 &&
                                             hp_params_enum_index(params, "gram_precision") == LM_GRAM_DOUBLE);
-    double k = (double)(kernel ? m : n), other = (double)(kernel ? n : m);
-    const double trials = 1.5;
+    const double trials = 1.5, dn = (double)n, dm = (double)m;
     cost->jacobians = 1.0;
     cost->values = trials;
-    double sampled = kernel ? 1.0 : hp_params_real(params, "gram_rows");
-    if (!kernel && hp_params_enum_index(params, "gram_precision") == LM_GRAM_SINGLE) sampled *= 0.5; /* SSYRK */
-    cost->flops = sampled * other * k * k + trials * k * k * k / 3.0;
+    if (kernel) {
+        cost->flops = dn * dm * dm + trials * dm * dm * dm / 3.0;
+        return;
+    }
+    const double b = shape->blocks > 1 ? (double)shape->blocks : 1.0;
+    const double shared = (double)(shape->shared_rows < m ? shape->shared_rows : m);
+    double sampled = hp_params_real(params, "gram_rows");
+    if (hp_params_enum_index(params, "gram_precision") == LM_GRAM_SINGLE) sampled *= 0.5; /* SSYRK */
+    const double gram = sampled * ((dm - shared) * dn * dn / (b * b) + shared * dn * dn);
+    const double factor = shared > 0.0 ? dn * dn * dn / 3.0 : dn * dn * dn / (3.0 * b * b);
+    cost->flops = gram + trials * factor;
 }
 
 static const hp_optimizer_ops lm_ops = {
