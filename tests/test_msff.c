@@ -245,6 +245,38 @@ static void test_msff_two_scale(void **state) {
     }
 }
 
+/* The highest frequency per axis the collocation points must resolve: a
+ * lattice's functions at k_max |L_a| cycles per unit (the laminate [32, -16]
+ * with 4 modes: 128 along x, 64 along y; diag(16, 32) with 3: 48 and 96), the
+ * random features (tiny sigma here) below them; without a lattice, the largest
+ * drawn feature. A plugin without the operation reports nothing. */
+static void test_msff_frequencies(void **state) {
+    (void)state;
+    const char *laminate[] = {"width=4", "features=3", "sigmas=[1e-3]", "lattice=[32, -16]", "lattice_modes=4"};
+    const char *diag[] = {"width=4", "features=3", "sigmas=[1e-3]", "lattice=[16, 0, 0, 32]", "lattice_modes=3"};
+    const char *plain[] = {"width=4", "features=50", "sigmas=[10]"};
+    double f[2];
+    net n;
+    net_open(&n, "msff", laminate, 5, 2, 1);
+    assert_int_equal(hp__net_frequencies(n.rn, f), 1);
+    assert_double_equal(f[0], 128.0, 1e-9);
+    assert_double_equal(f[1], 64.0, 1e-9);
+    net_close(&n);
+    net_open(&n, "msff", diag, 5, 2, 1);
+    assert_int_equal(hp__net_frequencies(n.rn, f), 1);
+    assert_double_equal(f[0], 48.0, 1e-9);
+    assert_double_equal(f[1], 96.0, 1e-9);
+    net_close(&n);
+    net_open(&n, "msff", plain, 3, 1, 1);
+    assert_int_equal(hp__net_frequencies(n.rn, f), 1);
+    if (!(f[0] > 10.0 && f[0] < 60.0)) fail_msg("largest of 50 features of sigma 10: %g", f[0]);
+    net_close(&n);
+    const char *mlp[] = {"width=4"};
+    net_open(&n, "mlp", mlp, 1, 1, 1);
+    assert_int_equal(hp__net_frequencies(n.rn, f), 0);
+    net_close(&n);
+}
+
 static void test_msff_seed(void **state) {
     (void)state;
     const char *set[] = {"depth=2", "width=6", "features=5", "sigmas=[1, 4]"};
@@ -297,6 +329,7 @@ int main(void) {
         cmocka_unit_test(test_msff_tangent),
         cmocka_unit_test(test_msff_two_scale),
         cmocka_unit_test(test_msff_seed),
+        cmocka_unit_test(test_msff_frequencies),
         cmocka_unit_test(test_msff_bad_params),
         cmocka_unit_test(test_msff_usage_errors),
     };

@@ -287,6 +287,42 @@ static void test_under_resolution_warning(void **state) {
     free(summary);
 }
 
+/* Lattice functions of 2 × 16 = 32 cycles per unit on 40 points (Nyquist
+ * limit 20): the aliasing warning at the start, before any training, and in
+ * summary.json, naming the frequency, the limit and the points that would
+ * resolve it; on 80 points (limit 40) there is none. */
+static void test_aliasing_warning(void **state) {
+    (void)state;
+    hp_test_write_file("alias.yaml",
+                       "constants: {eps: 0.0625}\n"
+                       "problem: {K: \"1/(1.2 + sin(2*pi*x/eps))\", q: \"1\", collocation: {points: 40}}\n"
+                       "network: {plugin: msff, width: 8, depth: 1, features: 4, sigmas: [1], lattice: [1/eps],\n"
+                       "          lattice_modes: 2, seed: 1}\n"
+                       "coarse: {plugin: p1_1d, elements: 8}\n"
+                       "coupling: {delta: eps, tau2: 0}\n"
+                       "stages:\n"
+                       "  - {iterations: 2, optimizer: {plugin: adam}}\n"
+                       "output: {log_every: 1, checkpoint_every: 0}\n");
+    int rc = run("run alias.yaml --out run_alias --force");
+    if (rc != 0) fail_msg("exit %d\n%s", rc, err_text);
+    const char *w = strstr(err_text, "hpinn run: warning: the network has a feature of 32 cycles per unit along x, "
+                                     "above the Nyquist limit 20 of the 40 collocation points");
+    if (!w) fail_msg("no aliasing warning in:\n%s", err_text);
+    const char *first_step = strstr(err_text, "it 1/2");
+    if (first_step && first_step < w) fail_msg("the warning came after training started:\n%s", err_text);
+    assert_contains(err_text, "raise problem.collocation.points to 65 or more");
+    char *summary = hp_test_read_file("run_alias/summary.json");
+    assert_non_null(summary);
+    assert_contains(summary, "{\"key\": \"aliased_features\", \"message\": \"the network has a feature of 32 cycles");
+    free(summary);
+    rc = run("run alias.yaml --out run_alias80 --force --set problem.collocation.points=80");
+    if (rc != 0) fail_msg("80 points: exit %d\n%s", rc, err_text);
+    assert_null(strstr(err_text, "cycles per unit"));
+    summary = hp_test_read_file("run_alias80/summary.json");
+    assert_null(strstr(summary, "aliased_features"));
+    free(summary);
+}
+
 /* The progress line in a pseudo-terminal of 80 columns: every redraw (the text
  * between carriage returns, escapes removed) is at most 79 characters, so it
  * never wraps into a new row, and the line is redrawn in place (several
@@ -527,6 +563,7 @@ int main(void) {
         cmocka_unit_test(test_run_errors),
         cmocka_unit_test(test_run_threads_same_bits),
         cmocka_unit_test(test_under_resolution_warning),
+        cmocka_unit_test(test_aliasing_warning),
         cmocka_unit_test(test_progress_fits_an_80_column_terminal),
         cmocka_unit_test(test_interrupt_then_resume),
         cmocka_unit_test(test_extend_finished_run_cli),

@@ -197,6 +197,9 @@ static hp_status prepare(run_job *j, int argc, char **argv) {
     }
     HP_CALL(build_meta(j, argc, argv));
     HP_CALL(hp__hybrid_create(j->c, j->r, stderr, j->dir, &j->h));
+    hp__warnings setup = {0}; /* before hours of training, not only in the summary */
+    hp__hybrid_diagnose_setup(j->h, &setup);
+    for (int i = 0; i < setup.n && hp__comm_rank() == 0; i++) fprintf(stderr, "hpinn run: warning: %s\n", setup.text[i]);
     size_t n = hp__hybrid_n_params(j->h);
     HP_CALL(hp_calloc(n, sizeof *j->theta, &j->theta));
     if (!a->resume) HP_CALL(hp__hybrid_init_params(j->h, j->theta));

@@ -11,6 +11,29 @@ static char *next_slot(hp__warnings *w, const char *key) {
     return w->text[w->n++];
 }
 
+void hp__diagnose_aliasing(const hp__problem *p, const double *max_per_axis, hp__warnings *w) {
+    if (p->plan.resample_every > 0 || p->plan.rad || !p->collocation_total) return;
+    double per_axis = p->dim == 1 ? (double)p->collocation_total : sqrt((double)p->collocation_total);
+    double nyquist = per_axis / 2.0, worst = 0.0;
+    int axis = -1;
+    for (int a = 0; a < p->dim; a++)
+        if (max_per_axis[a] > nyquist && max_per_axis[a] > worst) {
+            worst = max_per_axis[a];
+            axis = a;
+        }
+    if (axis < 0) return;
+    char *t = next_slot(w, "aliased_features");
+    if (!t) return;
+    static const char *names[] = {"x", "y", "z"};
+    snprintf(t, HP__WARNING_CHARS,
+             "the network has a feature of %.4g cycles per unit along %s, above the Nyquist limit %.4g of the "
+             "%.0f collocation points%s: at the points it looks like a lower frequency, and the network can fit "
+             "the points with it and be anything between them. Lower the features (network.lattice_modes, "
+             "network.sigmas), or raise problem.collocation.points to %.0f%s or more",
+             worst, p->dim == 1 ? "x" : names[axis], nyquist, per_axis, p->dim == 1 ? "" : " per axis",
+             ceil(2.0 * worst) + 1.0, p->dim == 1 ? "" : " per axis");
+}
+
 void hp__diagnose_resolution(const hp__problem *p, double j_pinn, double fine_residual, double zero_residual,
                              hp__warnings *w) {
     if (!(isfinite(j_pinn) && isfinite(fine_residual) && isfinite(zero_residual))) return;

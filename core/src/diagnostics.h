@@ -29,6 +29,15 @@ typedef struct hp__warnings {
 #define HP__UNDER_RESOLVED_LOSS_RATIO 10.0
 #define HP__UNDER_RESOLVED_ZERO_RATIO 1e-3
 
+/* Aliasing (known before the run): a fixed function of the network (a Fourier
+ * feature, a lattice function) whose frequency along an axis exceeds the
+ * Nyquist limit of the collocation points, half their number per unit length
+ * (n^(1/d) per axis on [0, 1]^d), looks at the points like a lower one; the
+ * network can then fit the points with it and be anything between them.
+ * Not checked when the points are resampled (the sets together see more).
+ * max_per_axis: the network's highest frequency per axis (cycles per unit). */
+void hp__diagnose_aliasing(const hp__problem *p, const double *max_per_axis, hp__warnings *w);
+
 /* Appends the under-resolution warning when the final values show it. */
 void hp__diagnose_resolution(const hp__problem *p, double j_pinn, double fine_residual, double zero_residual,
                              hp__warnings *w);

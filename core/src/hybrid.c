@@ -243,6 +243,17 @@ int hp__hybrid_n_directions(const hp__hybrid *h) { return h->n_dir; }
 const hp__hybrid_terms *hp__hybrid_last_terms(const hp__hybrid *h) { return &h->terms; }
 const hp__hybrid_timing *hp__hybrid_get_timing(const hp__hybrid *h) { return &h->timing; }
 
+void hp__hybrid_diagnose_setup(const hp__hybrid *h, hp__warnings *w) {
+    double worst[HP_JET_MAX_DIM] = {0}, f[HP_JET_MAX_DIM];
+    int known = 0;
+    for (int i = 0; i < h->n_dir; i++)
+        if (hp__net_frequencies(h->net[i], f)) {
+            known = 1;
+            for (int a = 0; a < h->dim; a++) worst[a] = fmax(worst[a], f[a]);
+        }
+    if (known) hp__diagnose_aliasing(h->problem, worst, w);
+}
+
 hp_status hp__hybrid_init_params(hp__hybrid *h, double *theta) {
     for (int i = 0; i < h->n_dir; i++) HP_CALL(hp__net_init(h->net[i], theta + (size_t)i * h->n_theta_dir));
     return HP_OK;

@@ -22,6 +22,7 @@
 #include "hpinn/optimizer.h"
 #include "hpinn/registry.h"
 #include "hpinn/status.h"
+#include "diagnostics.h"
 #include "problem.h"
 
 typedef struct hp__hybrid hp__hybrid;
@@ -87,6 +88,10 @@ int hp__hybrid_averaged_on(const hp__hybrid *h);
  * reach every network through K̃ (shared_rows; 0 when tau2 = 0 or the coupling
  * is off). */
 void hp__hybrid_row_structure(const hp__hybrid *h, double tau2, size_t *blocks, size_t *shared_rows);
+
+/* The warnings the setup alone gives (diagnostics.h: network features the
+ * collocation points alias), appended to w. */
+void hp__hybrid_diagnose_setup(const hp__hybrid *h, hp__warnings *w);
 
 /* The objective for optimizers (ctx = h): value and gradient; residuals with
  * their dense Jacobian; and, when the network plugin has a tangent pass, the

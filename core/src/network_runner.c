@@ -146,6 +146,13 @@ fail:
 size_t hp__net_n_params(const hp__net *net) { return net->n_params; }
 hp_status hp__net_init(hp__net *net, double *theta) { return HP_USE_OP(net->ops, init, net->state, theta); }
 int hp__net_has_tangent(const hp__net *net) { return HP_OP_PRESENT(net->ops, tangent); }
+
+int hp__net_frequencies(const hp__net *net, double *max_per_axis) {
+    if (!HP_OP_PRESENT(net->ops, frequencies)) return 0;
+    for (int a = 0; a < net->dim; a++) max_per_axis[a] = 0.0;
+    net->ops->frequencies(net->state, max_per_axis);
+    return 1;
+}
 const hp_plugin_descriptor *hp__net_descriptor(const hp__net *net) { return net->desc; }
 size_t hp__net_layout(const hp__net *net, const hp_param_block **blocks) { return net->ops->layout(net->state, blocks); }
 

@@ -38,6 +38,9 @@ size_t hp__net_n_params(const hp__net *net);
 hp_status hp__net_init(hp__net *net, double *theta);
 /* Nonzero when the plugin offers the tangent pass. */
 int hp__net_has_tangent(const hp__net *net);
+/* The plugin's highest feature frequency per axis (cycles per unit; dim
+ * entries): 1 when it tells (hp_network_ops.frequencies), 0 otherwise. */
+int hp__net_frequencies(const hp__net *net, double *max_per_axis);
 const hp_plugin_descriptor *hp__net_descriptor(const hp__net *net);
 /* Bytes a tape of n points at `order` takes (for memory checks before allocating). */
 double hp__net_tape_bytes(const hp__net *net, size_t n_points, int order);

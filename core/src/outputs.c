@@ -258,6 +258,7 @@ hp_status hp__outputs_write_summary(const hp_config *c, const hp_registry *r, hp
             if (st == HP_OK)
                 hp__diagnose_resolution(hp__hybrid_problem(h), terms.j_pinn, val.fine_residual, val.zero_residual,
                                         &warn);
+            hp__hybrid_diagnose_setup(h, &warn);
         }
         if (st != HP_OK) {
             free(k);

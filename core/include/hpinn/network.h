@@ -85,6 +85,13 @@ typedef struct hp_network_ops {
      * Gauss–Newton with matrix-free steps needs it. */
     void (*tangent)(const void *state, const double *theta, const double *dtheta, const hp_network_chunk *chunk,
                     double *d_out, double *scratch);
+    /* Optional. The highest frequency, in cycles per unit length along each
+     * input axis (max_per_axis: input_dim entries), of the fixed functions the
+     * network is built on (Fourier features, lattice functions), as created:
+     * collocation points must be dense enough to tell them apart (at least two
+     * per period), or the fit between the points is left free. NULL: no such
+     * functions, or not known; nothing is checked. */
+    void (*frequencies)(const void *state, double *max_per_axis);
 } hp_network_ops;
 
 /* The runner's two parameters, for the plugin's hp_param_def table (the runner

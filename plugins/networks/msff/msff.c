@@ -518,6 +518,19 @@ static void msff_tangent(const void *state, const double *theta, const double *d
     modulate(net, sc.inner, j.phi, q, order, d_out);
 }
 
+/* The Fourier features cos/sin(2 pi b . x) have frequency |b_a| along axis a
+ * (the drawn B, as created), the lattice functions |omega_a| / 2 pi. */
+static void msff_frequencies(const void *state, double *max_per_axis) {
+    const msff *net = state;
+    size_t d = (size_t)net->dim;
+    for (size_t row = 0; row < net->K * net->m; row++)
+        for (size_t a = 0; a < d; a++)
+            max_per_axis[a] = fmax(max_per_axis[a], fabs(net->b_frozen[row * d + a]));
+    for (size_t p = 0; p < net->P; p++)
+        for (size_t a = 0; a < d; a++)
+            max_per_axis[a] = fmax(max_per_axis[a], fabs(net->omega[p * d + a]) / (2.0 * 3.14159265358979323846));
+}
+
 static const hp_network_ops msff_ops = {
     .struct_size = sizeof(hp_network_ops),
     .create = msff_create,
@@ -529,6 +542,7 @@ static const hp_network_ops msff_ops = {
     .forward = msff_forward,
     .reverse = msff_reverse,
     .tangent = msff_tangent,
+    .frequencies = msff_frequencies,
 };
 
 HP_PLUGIN_DEFINE(HP_PLUGIN_NETWORK, "msff", "1.0.0",
