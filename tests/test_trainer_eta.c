@@ -179,6 +179,39 @@ static void test_hint_in_measured_seconds(void **state) {
     hp__eta_destroy(e);
 }
 
+/* A hint that follows the structure: one value per step, plus one per shared row. */
+static void hint_by_shape(const hp_params *params, const hp_opt_shape *shape, hp_opt_step_cost *cost) {
+    (void)params;
+    cost->values = 1.0 + (double)shape->shared_rows;
+}
+
+/* Rule 2 across structures: an uncoupled stage after a coupled one of the same
+ * plugin is the coupled stage's measured rate times the ratio of their hints
+ * (here 1 value against 2: half). */
+static void test_earlier_stage_scaled_by_hints(void **state) {
+    (void)state;
+    fake_clock clock = {0};
+    fake_objective f = {&clock, 0.01, 0.003, 0.02, 0.0, 0, 0.0, 0};
+    hp_objective o = objective_of(&f);
+    hp_optimizer_ops ops = hinted_ops();
+    ops.step_cost = hint_by_shape;
+    const hp__eta_stage stages[] = {{"gn", &ops, NULL, 5, 2, 1}, {"gn", &ops, NULL, 4, 2, 0}, {"gn", &ops, NULL, 6, 2, 1}};
+    hp__eta *e;
+    OK(hp__eta_create(3, stages, &o, &e));
+    hp__eta_set_clock(e, read_clock, &clock);
+    hp__eta_stage_begin(e, 0);
+    const double step[] = {2.0, 0.5, 0.5};
+    for (int i = 0; i < 3; i++) {
+        clock.t += step[i];
+        hp__eta_step(e, 0);
+    }
+    int estimated;
+    double left = hp__eta_remaining(e, 0, 3, theta, &estimated);
+    assert_double_equal(left, 2 * 0.5 + 4 * 0.5 * (1.0 / 2.0) + 6 * 0.5, 1e-12);
+    assert_int_equal(estimated, 0);
+    hp__eta_destroy(e);
+}
+
 /* Rule 3's flops: at the rate of one timed GEMM (here 0.25 s of the clock). */
 static void test_hint_flops(void **state) {
     (void)state;
@@ -228,6 +261,7 @@ int main(void) {
         cmocka_unit_test(test_measured_steps),
         cmocka_unit_test(test_hint_in_measured_seconds),
         cmocka_unit_test(test_hint_flops),
+        cmocka_unit_test(test_earlier_stage_scaled_by_hints),
         cmocka_unit_test(test_failed_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

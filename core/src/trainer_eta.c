@@ -263,7 +263,15 @@ static size_t measured_like(const hp__eta *e, size_t s, uint64_t steps) {
 
 static double per_step(hp__eta *e, size_t s, const double *theta, int *estimated) {
     size_t k = measured_like(e, s, 2);
-    if (k < e->n_stages) return measured(e, k);
+    if (k == s) return measured(e, s);
+    if (k < e->n_stages) {
+        /* an earlier stage of the plugin, scaled by the two stages' hints where
+         * both have one (a coupled LM stage and an uncoupled one differ by their
+         * Jacobian's structure; the same settings give a ratio of 1) */
+        double here = hinted(e, &e->stages[s], theta), there = hinted(e, &e->stages[k], theta);
+        double scale = isfinite(here) && isfinite(there) && there > 0.0 ? here / there : 1.0;
+        return measured(e, k) * scale;
+    }
     *estimated = 1;
     double t = hinted(e, &e->stages[s], theta);
     if (isfinite(t)) return t;

@@ -7,7 +7,10 @@
  *      rows, checkpoints) without the first, which allocates workspaces and
  *      can cost several later steps;
  *   2. otherwise the time per step measured so by the latest earlier stage of
- *      this session with the same optimizer plugin and two steps or more;
+ *      this session with the same optimizer plugin and two steps or more,
+ *      times the ratio of the two stages' cost hints (rule 3) when both have
+ *      one: the same settings and structure give 1, a stage without the
+ *      coupling rows the share its hint says;
  *   3. otherwise the optimizer's own cost hint (hp_optimizer_ops.step_cost:
  *      evaluations of each kind and its flops) in seconds: each kind's mean time
  *      measured on the objective so far, a kind not called yet measured at the
