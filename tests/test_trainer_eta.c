@@ -78,6 +78,15 @@ static hp_optimizer_ops hinted_ops(void) {
     return ops;
 }
 
+/* The ETA of `stages` over f's objective, on f's clock. */
+static hp__eta *eta_on(fake_objective *f, size_t n_stages, const hp__eta_stage *stages) {
+    hp_objective o = objective_of(f); /* copied by hp__eta_create */
+    hp__eta *e;
+    OK(hp__eta_create(n_stages, stages, &o, &e));
+    hp__eta_set_clock(e, read_clock, f->clock);
+    return e;
+}
+
 static const double theta[2] = {0.5, -0.5};
 
 /* Rules 1, 2 and 4: a stage's own steps (the first, which allocates, left out
@@ -87,11 +96,8 @@ static void test_measured_steps(void **state) {
     (void)state;
     fake_clock clock = {0};
     fake_objective f = {&clock, 0.001, 0.002, 0.01, 0.001, 0, 0.0, 0};
-    hp_objective o = objective_of(&f);
     const hp__eta_stage stages[] = {{"adam", NULL, NULL, 10, 1, 0}, {"lm", NULL, NULL, 5, 1, 0}, {"adam", NULL, NULL, 10, 1, 0}};
-    hp__eta *e;
-    OK(hp__eta_create(3, stages, &o, &e));
-    hp__eta_set_clock(e, read_clock, &clock);
+    hp__eta *e = eta_on(&f, 3, stages);
     int estimated = -1;
     assert_true(isnan(hp__eta_remaining(e, 0, 0, theta, &estimated))); /* nothing known yet */
     hp__eta_stage_begin(e, 0);
@@ -137,13 +143,10 @@ static void test_hint_in_measured_seconds(void **state) {
     (void)state;
     fake_clock clock = {0};
     fake_objective f = {&clock, 0.001, 0.003, 0.02, 0.0, 0, 1.0, 0};
-    hp_objective o = objective_of(&f);
     hp_optimizer_ops ops = hinted_ops();
     hint = (hp_opt_step_cost){.values = 2, .gradients = 1, .jacobians = 0.5};
     const hp__eta_stage stages[] = {{"adam", NULL, NULL, 4, 1, 0}, {"gn", &ops, NULL, 7, 2, 1}};
-    hp__eta *e;
-    OK(hp__eta_create(2, stages, &o, &e));
-    hp__eta_set_clock(e, read_clock, &clock);
+    hp__eta *e = eta_on(&f, 2, stages);
     hp_objective timed = hp__eta_objective(e);
     hp__eta_stage_begin(e, 0);
     double v, g[2];
@@ -192,13 +195,10 @@ static void test_earlier_stage_scaled_by_hints(void **state) {
     (void)state;
     fake_clock clock = {0};
     fake_objective f = {&clock, 0.01, 0.003, 0.02, 0.0, 0, 0.0, 0};
-    hp_objective o = objective_of(&f);
     hp_optimizer_ops ops = hinted_ops();
     ops.step_cost = hint_by_shape;
     const hp__eta_stage stages[] = {{"gn", &ops, NULL, 5, 2, 1}, {"gn", &ops, NULL, 4, 2, 0}, {"gn", &ops, NULL, 6, 2, 1}};
-    hp__eta *e;
-    OK(hp__eta_create(3, stages, &o, &e));
-    hp__eta_set_clock(e, read_clock, &clock);
+    hp__eta *e = eta_on(&f, 3, stages);
     hp__eta_stage_begin(e, 0);
     const double step[] = {2.0, 0.5, 0.5};
     for (int i = 0; i < 3; i++) {
@@ -217,14 +217,11 @@ static void test_hint_flops(void **state) {
     (void)state;
     fake_clock clock = {0, 0.25};
     fake_objective f = {&clock, 0.001, 0.003, 0.02, 0.0, 0, 0.0, 0};
-    hp_objective o = objective_of(&f);
     hp_optimizer_ops ops = hinted_ops();
     const double gemm = 2.0 * 384.0 * 384.0 * 384.0;
     hint = (hp_opt_step_cost){.flops = 4 * gemm};
     const hp__eta_stage stages[] = {{"gn", &ops, NULL, 3, 1, 0}};
-    hp__eta *e;
-    OK(hp__eta_create(1, stages, &o, &e));
-    hp__eta_set_clock(e, read_clock, &clock);
+    hp__eta *e = eta_on(&f, 1, stages);
     int estimated;
     assert_double_equal(hp__eta_remaining(e, 0, 0, theta, &estimated), 3 * 4 * 0.25, 1e-12);
     assert_int_equal(estimated, 1);
@@ -237,13 +234,10 @@ static void test_failed_probe(void **state) {
     (void)state;
     fake_clock clock = {0};
     fake_objective f = {&clock, 0.001, 0.003, 0.02, 0.0, 1, 0.0, 0};
-    hp_objective o = objective_of(&f);
     hp_optimizer_ops ops = hinted_ops();
     hint = (hp_opt_step_cost){.values = 1};
     const hp__eta_stage stages[] = {{"gn", &ops, NULL, 3, 1, 0}, {"gn2", &ops, NULL, 2, 1, 0}};
-    hp__eta *e;
-    OK(hp__eta_create(2, stages, &o, &e));
-    hp__eta_set_clock(e, read_clock, &clock);
+    hp__eta *e = eta_on(&f, 2, stages);
     int estimated;
     assert_true(isnan(hp__eta_remaining(e, 0, 0, theta, &estimated)));
     assert_string_equal(hp_error_message(), "");
