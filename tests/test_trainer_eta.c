@@ -110,9 +110,10 @@ static void test_measured_steps(void **state) {
     clock.t = 1.1;
     hp__eta_step(e, 0);
     /* two steps: the second alone (0.1 s); the lm stage at the run's rate so
-     * far (1.1 s / 2 steps), the last adam stage at the first one's rate */
+     * far (1.1 s / 2 steps), the last adam stage at the first one's rate plus
+     * its first step's excess (rule 5: 1 s - 0.1 s) */
     left = hp__eta_remaining(e, 0, 2, theta, &estimated);
-    assert_double_equal(left, 8 * 0.1 + 5 * 0.55 + 10 * 0.1, 1e-12);
+    assert_double_equal(left, 8 * 0.1 + 5 * 0.55 + 10 * 0.1 + 0.9, 1e-12);
     assert_int_equal(estimated, 1); /* the lm stage is the run's rate */
     clock.t = 1.2;
     hp__eta_step(e, 0);
@@ -120,7 +121,7 @@ static void test_measured_steps(void **state) {
     hp__eta_step(e, 0);
     /* four steps: 0.1 s each without the first; lm at the run's 1.3 s / 4 steps */
     left = hp__eta_remaining(e, 0, 4, theta, &estimated);
-    assert_double_equal(left, 6 * 0.1 + 5 * (1.3 / 4) + 10 * 0.1, 1e-12);
+    assert_double_equal(left, 6 * 0.1 + 5 * (1.3 / 4) + 10 * 0.1 + 0.9, 1e-12);
     assert_int_equal(estimated, 1);
     /* the lm stage runs: 0.5 s a step, and nothing is estimated any more */
     hp__eta_stage_begin(e, 1);
@@ -129,10 +130,10 @@ static void test_measured_steps(void **state) {
         hp__eta_step(e, 1);
     }
     left = hp__eta_remaining(e, 1, 3, theta, &estimated);
-    assert_double_equal(left, 2 * 0.5 + 10 * 0.1, 1e-12);
+    assert_double_equal(left, 2 * 0.5 + 10 * 0.1 + 0.9, 1e-12);
     assert_int_equal(estimated, 0);
     /* a stage done is not counted */
-    assert_double_equal(hp__eta_remaining(e, 1, 5, theta, &estimated), 10 * 0.1, 1e-12);
+    assert_double_equal(hp__eta_remaining(e, 1, 5, theta, &estimated), 10 * 0.1 + 0.9, 1e-12);
     hp__eta_destroy(e);
 }
 
@@ -207,8 +208,33 @@ static void test_earlier_stage_scaled_by_hints(void **state) {
     }
     int estimated;
     double left = hp__eta_remaining(e, 0, 3, theta, &estimated);
-    assert_double_equal(left, 2 * 0.5 + 4 * 0.5 * (1.0 / 2.0) + 6 * 0.5, 1e-12);
+    /* each stage not begun adds stage 0's first-step excess (2 s - 0.5 s) */
+    assert_double_equal(left, 2 * 0.5 + 4 * 0.5 * (1.0 / 2.0) + 6 * 0.5 + 2 * 1.5, 1e-12);
     assert_int_equal(estimated, 0);
+    hp__eta_destroy(e);
+}
+
+/* Rule 5: the first step's excess is priced for a stage until it has taken a
+ * step in this session, begun or not, and not again once it has. */
+static void test_first_step_excess(void **state) {
+    (void)state;
+    fake_clock clock = {0};
+    fake_objective f = {&clock, 0.01, 0.003, 0.02, 0.0, 0, 0.0, 0};
+    const hp__eta_stage stages[] = {{"lm", NULL, NULL, 3, 2, 0}, {"lm", NULL, NULL, 4, 2, 0}};
+    hp__eta *e = eta_on(&f, 2, stages);
+    hp__eta_stage_begin(e, 0);
+    const double step[] = {5.0, 1.0, 1.0};
+    for (int i = 0; i < 3; i++) {
+        clock.t += step[i];
+        hp__eta_step(e, 0);
+    }
+    int estimated;
+    assert_double_equal(hp__eta_remaining(e, 0, 3, theta, &estimated), 4 * 1.0 + 4.0, 1e-12);
+    hp__eta_stage_begin(e, 1);
+    clock.t += 2.0; /* inside stage 1's first step */
+    assert_double_equal(hp__eta_remaining(e, 1, 0, theta, &estimated), 4 * 1.0 + 4.0, 1e-12);
+    hp__eta_step(e, 1); /* its first step taken: at stage 0's rate (rule 2), no excess */
+    assert_double_equal(hp__eta_remaining(e, 1, 1, theta, &estimated), 3 * 1.0, 1e-12);
     hp__eta_destroy(e);
 }
 
@@ -256,6 +282,7 @@ int main(void) {
         cmocka_unit_test(test_hint_in_measured_seconds),
         cmocka_unit_test(test_hint_flops),
         cmocka_unit_test(test_earlier_stage_scaled_by_hints),
+        cmocka_unit_test(test_first_step_excess),
         cmocka_unit_test(test_failed_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,7 +20,10 @@
  *      asked for the stage's shape (its Jacobian's blocks and shared rows);
  *   4. otherwise (no hint) the one step of the stage, or of such an earlier
  *      stage, if there is one, else the run's time per step so far in this
- *      session.
+ *      session;
+ *   5. and a stage that has taken no step in this session yet adds the excess
+ *      of the first step over a later one of the stage rule 2 names (the first
+ *      step allocates and touches the workspaces), if there is such a stage.
  * Estimates from 3 and 4 mark the result as estimated ("~" in the display).
  *
  * The wrapper objective times every callback by kind; the optimizers and the
