@@ -214,6 +214,37 @@ static void test_earlier_stage_scaled_by_hints(void **state) {
     hp__eta_destroy(e);
 }
 
+/* A run resumed into an LM stage: its Jacobians so far were all inside the
+ * first step. They price the hint (an upper bound), and no probe evaluates
+ * another Jacobian: the probe's m x n matrix would sit beside the optimizer's
+ * own (a 2-D K2 run resumed so was killed for memory). */
+static void test_no_jacobian_probe_beside_the_optimizer(void **state) {
+    (void)state;
+    fake_clock clock = {0};
+    fake_objective f = {&clock, 0.001, 0.003, 0.02, 0.0, 0, 1.0, 0};
+    hp_optimizer_ops ops = hinted_ops();
+    hint = (hp_opt_step_cost){.jacobians = 1};
+    const hp__eta_stage stages[] = {{"lm", &ops, NULL, 6, 2, 0}};
+    hp__eta *e = eta_on(&f, 1, stages);
+    hp_objective timed = hp__eta_objective(e);
+    hp__eta_stage_begin(e, 0);
+    double r[3], J[6];
+    OK(timed.residuals_and_jacobian(timed.ctx, theta, r, J)); /* 0.02 s + 1 s of first touch */
+    hp__eta_step(e, 0);
+    int estimated;
+    assert_double_equal(hp__eta_remaining(e, 0, 1, theta, &estimated), 5 * 1.02, 1e-12);
+    assert_int_equal(estimated, 1);
+    assert_int_equal(f.jacobians, 1);
+    /* from the second step on, the step's own time (rule 1) */
+    OK(timed.residuals_and_jacobian(timed.ctx, theta, r, J));
+    hp__eta_step(e, 0);
+    OK(timed.residuals_and_jacobian(timed.ctx, theta, r, J));
+    hp__eta_step(e, 0);
+    assert_double_equal(hp__eta_remaining(e, 0, 3, theta, &estimated), 3 * 0.02, 1e-12);
+    assert_int_equal(estimated, 0);
+    hp__eta_destroy(e);
+}
+
 /* Rule 5: the first step's excess is priced for a stage until it has taken a
  * step in this session, begun or not, and not again once it has. */
 static void test_first_step_excess(void **state) {
@@ -283,6 +314,7 @@ int main(void) {
         cmocka_unit_test(test_hint_flops),
         cmocka_unit_test(test_earlier_stage_scaled_by_hints),
         cmocka_unit_test(test_first_step_excess),
+        cmocka_unit_test(test_no_jacobian_probe_beside_the_optimizer),
         cmocka_unit_test(test_failed_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

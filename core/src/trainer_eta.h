@@ -16,7 +16,9 @@
  *      measured on the objective so far, a kind not called yet measured at the
  *      current θ (a gradient, the Jacobian products; a Jacobian on its second
  *      call, since the first touches the memory and workspaces every later one
- *      reuses), the flops at the rate of one timed 384 x 384 GEMM; the hint is
+ *      reuses; a Jacobian called only inside first steps is not probed, since
+ *      the probe's own m x n matrix would sit beside the optimizer's, but
+ *      priced at those calls' mean), the flops at the rate of one timed 384 x 384 GEMM; the hint is
  *      asked for the stage's shape (its Jacobian's blocks and shared rows);
  *   4. otherwise (no hint) the one step of the stage, or of such an earlier
  *      stage, if there is one, else the run's time per step so far in this
