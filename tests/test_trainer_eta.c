@@ -89,6 +89,15 @@ static hp__eta *eta_on(fake_objective *f, size_t n_stages, const hp__eta_stage *
 
 static const double theta[2] = {0.5, -0.5};
 
+/* Stage `stage` begins and takes `count` steps of the given lengths on the clock. */
+static void run_stage(hp__eta *e, fake_clock *clock, size_t stage, const double *step, int count) {
+    hp__eta_stage_begin(e, stage);
+    for (int i = 0; i < count; i++) {
+        clock->t += step[i];
+        hp__eta_step(e, stage);
+    }
+}
+
 /* Rules 1, 2 and 4: a stage's own steps (the first, which allocates, left out
  * from the second on), an earlier stage of the same plugin, and for a plugin
  * that gives no hint the stage's one step or the run's rate. */
@@ -200,12 +209,8 @@ static void test_earlier_stage_scaled_by_hints(void **state) {
     ops.step_cost = hint_by_shape;
     const hp__eta_stage stages[] = {{"gn", &ops, NULL, 5, 2, 1}, {"gn", &ops, NULL, 4, 2, 0}, {"gn", &ops, NULL, 6, 2, 1}};
     hp__eta *e = eta_on(&f, 3, stages);
-    hp__eta_stage_begin(e, 0);
     const double step[] = {2.0, 0.5, 0.5};
-    for (int i = 0; i < 3; i++) {
-        clock.t += step[i];
-        hp__eta_step(e, 0);
-    }
+    run_stage(e, &clock, 0, step, 3);
     int estimated;
     double left = hp__eta_remaining(e, 0, 3, theta, &estimated);
     /* each stage not begun adds stage 0's first-step excess (2 s - 0.5 s) */
@@ -253,12 +258,8 @@ static void test_first_step_excess(void **state) {
     fake_objective f = {&clock, 0.01, 0.003, 0.02, 0.0, 0, 0.0, 0};
     const hp__eta_stage stages[] = {{"lm", NULL, NULL, 3, 2, 0}, {"lm", NULL, NULL, 4, 2, 0}};
     hp__eta *e = eta_on(&f, 2, stages);
-    hp__eta_stage_begin(e, 0);
     const double step[] = {5.0, 1.0, 1.0};
-    for (int i = 0; i < 3; i++) {
-        clock.t += step[i];
-        hp__eta_step(e, 0);
-    }
+    run_stage(e, &clock, 0, step, 3);
     int estimated;
     assert_double_equal(hp__eta_remaining(e, 0, 3, theta, &estimated), 4 * 1.0 + 4.0, 1e-12);
     hp__eta_stage_begin(e, 1);
